@@ -1,0 +1,5 @@
+"""``python -m modelport``."""
+
+from modelport.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from modelport import __version__
+from modelport.api.docs import docs_router, install_openapi
+from modelport.api.errors import install_error_handlers
+from modelport.api.models import add_predict_routes, model_router
+from modelport.api.operations import operations_router
+from modelport.runtime import ModelRuntime
+from modelport.settings import Settings
+
+
+def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
+    """The HTTP API serving ``runtime``'s models as configured by ``settings``.
+
+    Models not yet warm are warmed (off the event loop) during startup, unless
+    ``settings.warm`` is false; ``/health/ready`` answers 503 until then.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.warm:
+            await anyio.to_thread.run_sync(runtime.warm_all)
+        else:
+            runtime.mark_ready()
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="modelport",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app, settings.debug)
+    app.include_router(model_router(runtime, settings))
+    add_predict_routes(app, runtime, settings)
+    app.include_router(operations_router(runtime, settings))
+    app.include_router(docs_router(app, settings))
+    install_openapi(app, runtime, settings)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    return app

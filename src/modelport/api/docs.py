@@ -1,0 +1,96 @@
+"""The API's documents: OpenAPI 3.1, Swagger 2.0, and Swagger UI served from packaged assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.staticfiles import StaticFiles
+
+from modelport import __version__
+from modelport.api.openapi import add_model_paths
+from modelport.api.swagger2 import to_swagger2
+from modelport.runtime import ModelRuntime
+from modelport.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+DESCRIPTION = """\
+Models served by modelport behind the DEEPaaS v2 API.
+
+`GET /v2/models/` lists the models; `POST /v2/models/{name}/predict/` runs one. Arguments go in
+the query string, a form, multipart/form-data (files) or a JSON object body. Errors are JSON:
+`{"field": ["message"]}` for invalid arguments (422), `{"message": "..."}` otherwise.
+"""
+
+
+def install_openapi(app: FastAPI, runtime: ModelRuntime, settings: Settings) -> None:
+    """Make ``app.openapi()`` return the full 3.1 document, model routes included."""
+    cache: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if "spec" not in cache:
+            spec = get_openapi(
+                title="modelport",
+                version=__version__,
+                description=DESCRIPTION,
+                routes=app.routes,
+                tags=[
+                    {"name": "versions", "description": "API versions"},
+                    {"name": "models", "description": "Served models: metadata and predictions"},
+                    {"name": "operations", "description": "Health and metrics"},
+                ],
+            )
+            cache["spec"] = add_model_paths(spec, [r.model for r in runtime], settings.base_path)
+        spec_doc: dict[str, Any] = cache["spec"]
+        return spec_doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def docs_router(app: FastAPI, settings: Settings) -> APIRouter:
+    """OpenAPI and Swagger 2.0 documents; Swagger UI at ``/api`` and ``/docs``."""
+    router = APIRouter()
+    base = settings.base_path
+    cache: dict[str, Any] = {}
+
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    async def swagger_json() -> JSONResponse:
+        if "v2" not in cache:
+            cache["v2"] = to_swagger2(app.openapi())
+        return JSONResponse(cache["v2"])
+
+    router.add_api_route(
+        f"{base}/openapi.json", openapi_json, methods=["GET"], include_in_schema=False
+    )
+    router.add_api_route(
+        f"{base}/swagger.json", swagger_json, methods=["GET"], include_in_schema=False
+    )
+    if not settings.docs:
+        return router
+
+    async def swagger_ui() -> HTMLResponse:
+        static = f"{base}/static/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=f"{base}/openapi.json",
+            title="modelport API",
+            swagger_js_url=f"{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static}/swagger-ui.css",
+            swagger_favicon_url=f"{static}/favicon-32x32.png",
+        )
+
+    async def ui_redirect() -> RedirectResponse:
+        return RedirectResponse(f"{base}/api", status_code=302)
+
+    for path in ("/api", "/api/", "/docs", "/docs/"):
+        router.add_api_route(f"{base}{path}", swagger_ui, methods=["GET"], include_in_schema=False)
+    for path in ("/ui", "/ui/"):
+        router.add_api_route(f"{base}{path}", ui_redirect, methods=["GET"], include_in_schema=False)
+    app.mount(f"{base}/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return router

@@ -1,0 +1,94 @@
+"""Map modelport's exception tree to HTTP status codes and JSON bodies, once, at the edge.
+
+Every error body is JSON. Validation errors keep DEEPaaS's shape ``{"field": ["message"]}``;
+all others are ``{"message": "..."}`` (DEEPaaS's declared ``Failure`` shape), plus a
+``traceback`` only when the server runs with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from modelport import errors
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.ModelportError], int] = {
+    errors.NotFound: 404,
+    errors.InvalidInput: 422,
+    errors.BadRequest: 400,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.Overloaded: 503,
+    errors.ModelNotReady: 503,
+    errors.PredictTimeout: 504,
+    errors.ModelError: 500,
+    errors.ModelLoadError: 500,
+}
+
+
+def status_of(exc: errors.ModelportError) -> int:
+    """The HTTP status of a modelport error."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def error_response(exc: errors.ModelportError, debug: bool = False) -> Response:
+    """The JSON response for a modelport error."""
+    status = status_of(exc)
+    if isinstance(exc, errors.InvalidInput):
+        return JSONResponse(exc.errors, status_code=status)
+    body: dict[str, Any] = {"message": exc.message}
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.Overloaded):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.ModelError):
+        log.error("model error: %s\n%s", exc.message, exc.detail or "")
+        if debug and exc.detail:
+            body["traceback"] = exc.detail
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI, debug: bool) -> None:
+    """Register the handlers that turn every error into a JSON response."""
+
+    async def on_modelport_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.ModelportError)
+        return error_response(exc, debug)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, exc.detail)
+        if exc.status_code == 404:
+            message = f"no such path: {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} not allowed on {request.url.path}"
+        return JSONResponse({"message": message}, exc.status_code, headers=exc.headers)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path")]
+            fields.setdefault(".".join(loc) or "_schema", []).append(str(err.get("msg")))
+        return JSONResponse(fields, 422)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body: dict[str, Any] = {"message": "internal server error"}
+        if debug:
+            body["traceback"] = f"{type(exc).__name__}: {exc}"
+        return JSONResponse(body, 500)
+
+    app.add_exception_handler(errors.ModelportError, on_modelport_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

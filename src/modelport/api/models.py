@@ -1,0 +1,142 @@
+"""DEEPaaS v2 routes: versions, the model list, a model's metadata, predict.
+
+Every path answers with and without its trailing slash (no redirect).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from modelport.api.arguments import read_arguments
+from modelport.api.errors import status_of
+from modelport.api.uploads import UploadArea
+from modelport.errors import InvalidInput, ModelportError, Overloaded, PredictTimeout
+from modelport.runtime import ModelRunner, ModelRuntime
+from modelport.settings import Settings
+
+_ERROR_KINDS: dict[type[ModelportError], str] = {
+    InvalidInput: "invalid_input",
+    Overloaded: "overloaded",
+    PredictTimeout: "timeout",
+}
+
+
+def _link(rel: str, href: str, media_type: str | None = None) -> dict[str, str]:
+    link = {"rel": rel}
+    if media_type:
+        link["type"] = media_type
+    link["href"] = href
+    return link
+
+
+def version_v2(base: str) -> dict[str, Any]:
+    """The v2 version document."""
+    return {
+        "version": "stable",
+        "id": "v2",
+        "links": [_link("self", f"{base}/v2/", "application/json")],
+    }
+
+
+def model_document(runner: ModelRunner, base: str) -> dict[str, Any]:
+    """A model's metadata with DEEPaaS's defaults and its self link underneath."""
+    self_link = _link("self", f"{base}/v2/models/{runner.name}")
+    doc: dict[str, Any] = {"id": runner.name, "name": runner.name, "links": [self_link]}
+    doc.update(runner.model.metadata())
+    links = doc["links"]
+    if isinstance(links, list) and not any(
+        isinstance(link, dict) and link.get("rel") == "self" for link in links
+    ):
+        doc["links"] = [self_link, *links]
+    return doc
+
+
+def add_paths(router: APIRouter, path: str, endpoint: Any, methods: list[str], **kw: Any) -> None:
+    """Register ``path`` and its trailing-slash twin on the same endpoint."""
+    bare = path.rstrip("/") or "/"
+    router.add_api_route(bare, endpoint, methods=methods, **kw)
+    router.add_api_route(f"{bare}/", endpoint, methods=methods, include_in_schema=False, **kw)
+
+
+def model_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
+    """The DEEPaaS-compatible routes for the served models."""
+    router = APIRouter()
+    base = settings.base_path
+
+    async def versions() -> dict[str, Any]:
+        return {
+            "versions": [version_v2(base)],
+            "links": [
+                _link("help", f"{base}/api", "text/html"),
+                _link("describedby", f"{base}/swagger.json", "application/json"),
+            ],
+        }
+
+    async def v2() -> dict[str, Any]:
+        return version_v2(base)
+
+    async def list_models() -> dict[str, Any]:
+        return {"models": [model_document(r, base) for r in runtime]}
+
+    async def get_model(name: str) -> dict[str, Any]:
+        return model_document(runtime.get(name), base)
+
+    router.add_api_route(
+        base or "/", versions, methods=["GET"], summary="API versions", tags=["versions"]
+    )
+    if base:
+        router.add_api_route(f"{base}/", versions, methods=["GET"], include_in_schema=False)
+    add_paths(router, f"{base}/v2", v2, ["GET"], summary="The v2 API", tags=["versions"])
+    add_paths(
+        router,
+        f"{base}/v2/models",
+        list_models,
+        ["GET"],
+        summary="Served models and their metadata",
+        tags=["models"],
+    )
+    add_paths(
+        router,
+        f"{base}/v2/models/{{name}}",
+        get_model,
+        ["GET"],
+        summary="A model's metadata",
+        tags=["models"],
+    )
+    return router
+
+
+def add_predict_routes(app: FastAPI, runtime: ModelRuntime, settings: Settings) -> None:
+    """``POST /v2/models/{name}/predict/``: a plain Starlette endpoint (documented separately)."""
+    metrics = runtime.metrics
+    limit = settings.max_upload_size
+
+    async def predict(request: Request) -> Response:
+        runner = runtime.get(request.path_params["name"])
+        started = time.perf_counter()
+        status = 200
+        try:
+            with UploadArea() as area:
+                raw = await read_arguments(request, area, limit)
+                kwargs = runner.prepare(raw)
+                result = await runner.predict(kwargs, inputs=area)
+        except ModelportError as exc:
+            status = status_of(exc)
+            kind = next((v for k, v in _ERROR_KINDS.items() if isinstance(exc, k)), None)
+            metrics.errors.labels(runner.name, kind or type(exc).__name__).inc()
+            raise
+        finally:
+            metrics.requests.labels(runner.name, "predict", str(status)).inc()
+            metrics.latency.labels(runner.name, "predict").observe(time.perf_counter() - started)
+        headers = None
+        if result.filename:
+            headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
+        return Response(result.content, media_type=result.media_type, headers=headers)
+
+    path = f"{settings.base_path}/v2/models/{{name}}/predict"
+    app.router.add_route(path, predict, methods=["POST"], include_in_schema=False)
+    app.router.add_route(f"{path}/", predict, methods=["POST"], include_in_schema=False)

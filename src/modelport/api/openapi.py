@@ -1,0 +1,177 @@
+"""OpenAPI 3.1 for the model routes, generated from each model's argument and result schemas.
+
+FastAPI documents the static routes; this module adds one predict operation per served model
+(arguments as a form, multipart or JSON body, the ``accept`` header, every response).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from modelport.contract.base import JSON_MEDIA_TYPE, ServedModel, is_file_schema
+
+COMPONENTS_REF = "#/components/schemas/"
+_DEFS_REF = re.compile(r"^#/\$defs/(.+)$")
+
+FAILURE = {
+    "type": "object",
+    "title": "Failure",
+    "properties": {"message": {"type": "string", "description": "what went wrong"}},
+    "required": ["message"],
+}
+VALIDATION_ERROR = {
+    "type": "object",
+    "title": "ValidationError",
+    "description": "Each invalid argument mapped to its error messages.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+LEGACY_PREDICTION = {
+    "type": "object",
+    "title": "Prediction",
+    "properties": {"status": {"type": "string", "example": "OK"}, "predictions": {}},
+    "required": ["status", "predictions"],
+}
+ERROR_RESPONSES = {
+    "400": "Malformed body (bad JSON or multipart)",
+    "404": "Model not found",
+    "413": "Upload larger than the server's limit",
+    "415": "Unsupported request media type",
+    "500": "The model raised an error",
+    "503": "Model busy (see Retry-After) or still warming up",
+    "504": "The prediction did not finish in time",
+}
+
+
+def schema_name(model: str, suffix: str) -> str:
+    """A components name like ``FakeModelPredictArgs``."""
+    return re.sub(r"[^0-9A-Za-z]+", " ", model).title().replace(" ", "") + suffix
+
+
+def relocate(
+    schema: dict[str, Any], prefix: str, target: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Move a schema's ``$defs`` out: return (schema, defs) with refs pointing at ``target``."""
+    defs = {f"{prefix}{k}": v for k, v in schema.get("$defs", {}).items()}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$defs":
+                    continue
+                if key == "$ref" and isinstance(value, str) and (m := _DEFS_REF.match(value)):
+                    out[key] = f"{target}{prefix}{m.group(1)}"
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema), {k: walk(v) for k, v in defs.items()}
+
+
+def _form_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The args schema as a form body: complex values are sent as JSON text."""
+    props = {}
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type")
+        if kind == "object" or "$ref" in prop or (kind is None and not is_file_schema(prop)):
+            props[name] = {
+                "type": "string",
+                "contentMediaType": JSON_MEDIA_TYPE,
+                "description": (prop.get("description", "") + " (JSON)").strip(),
+            }
+        else:
+            props[name] = prop
+    return {**schema, "properties": props}
+
+
+def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 operation for one model's predict."""
+    sig = model.predict_signature
+    prefix = schema_name(model.name, "")
+    args, defs = relocate(sig.schema, prefix, COMPONENTS_REF)
+    args_name = schema_name(model.name, "PredictArgs")
+    components.update(defs)
+    components[args_name] = args
+    ref = {"$ref": COMPONENTS_REF + args_name}
+    has_files = bool(sig.files())
+    content: dict[str, Any] = {"multipart/form-data": {"schema": _form_schema(args)}}
+    if not has_files:
+        content = {
+            JSON_MEDIA_TYPE: {"schema": ref},
+            "application/x-www-form-urlencoded": {"schema": _form_schema(args)},
+            "multipart/form-data": {"schema": _form_schema(args)},
+        }
+    parameters = []
+    if sig.accept:
+        parameters.append(
+            {
+                "name": "accept",
+                "in": "header",
+                "required": False,
+                "description": "Media type of the prediction (content negotiation).",
+                "schema": {
+                    "type": "string",
+                    "enum": [*sig.accept, "*/*"],
+                    "default": sig.accept[0],
+                },
+            }
+        )
+    ok: dict[str, Any] = {}
+    for media in model.produces:
+        if media == JSON_MEDIA_TYPE:
+            ok[media] = {"schema": _response_schema(model, components)}
+        else:
+            ok[media] = {"schema": {"type": "string", "contentMediaType": media}}
+    responses: dict[str, Any] = {"200": {"description": "The prediction", "content": ok}}
+    responses["422"] = {
+        "description": "Invalid arguments, each bad field named",
+        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "ValidationError"}}},
+    }
+    failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
+    for code, text in ERROR_RESPONSES.items():
+        responses[code] = {"description": text, "content": failure}
+    description = model.metadata().get("description") or ""
+    description += (
+        "\n\nArguments may be sent as query parameters, form fields, multipart/form-data "
+        "(files) or a JSON object body."
+    )
+    return {
+        "tags": ["models"],
+        "summary": f"Predict with {model.name}",
+        "description": description.strip(),
+        "operationId": f"predict_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}",
+        "parameters": parameters,
+        "requestBody": {"required": bool(sig.required), "content": content},
+        "responses": responses,
+    }
+
+
+def _response_schema(model: ServedModel, components: dict[str, Any]) -> dict[str, Any]:
+    if model.response_schema is None:
+        if model.kind == "deepaas":
+            components.setdefault("Prediction", LEGACY_PREDICTION)
+            return {"$ref": COMPONENTS_REF + "Prediction"}
+        return {}
+    prefix = schema_name(model.name, "")
+    schema, defs = relocate(model.response_schema, prefix, COMPONENTS_REF)
+    name = schema_name(model.name, "PredictionResponse")
+    components.update(defs)
+    components[name] = schema
+    return {"$ref": COMPONENTS_REF + name}
+
+
+def add_model_paths(
+    spec: dict[str, Any], models: list[ServedModel], base_path: str
+) -> dict[str, Any]:
+    """Add each model's predict operation (and shared error schemas) to an OpenAPI 3.1 doc."""
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    components["Failure"] = FAILURE
+    components["ValidationError"] = VALIDATION_ERROR
+    for model in models:
+        path = f"{base_path}/v2/models/{model.name}/predict/"
+        spec.setdefault("paths", {})[path] = {"post": predict_operation(model, components)}
+    return spec

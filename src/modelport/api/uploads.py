@@ -1,0 +1,189 @@
+"""Reading request bodies within a size limit; multipart files streamed to a private temp dir.
+
+Nothing is read into memory whole: multipart parts are fed to python-multipart chunk by chunk,
+file parts written straight to disk. The directory is private (0700), created on the first
+upload, and removed with everything in it when the request ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from modelport.contract.base import RawArgs
+from modelport.contract.files import UploadedFile
+from modelport.errors import BadRequest, PayloadTooLarge
+
+MAX_PARTS = 1000
+
+
+class UploadArea:
+    """A per-request private directory for uploads, removed on exit."""
+
+    def __init__(self) -> None:
+        self._dir: Path | None = None
+        self._held = False
+
+    def hold_until(self, future: Future[Any]) -> None:
+        """Keep the files until ``future`` is done (a model still reading them after a 504)."""
+        self._held = True
+        future.add_done_callback(lambda _: self._remove())
+
+    def _remove(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def new_file(self) -> tuple[str, IO[bytes]]:
+        """Create an empty file in the area; return its path and an open binary handle."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="modelport-upload-"))
+        handle = tempfile.NamedTemporaryFile(dir=self._dir, delete=False)  # noqa: SIM115
+        return handle.name, handle
+
+    def __enter__(self) -> UploadArea:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._held:
+            self._remove()
+
+
+def check_declared_size(request: Request, limit: int) -> None:
+    """Refuse a body whose Content-Length is over the limit, before reading any of it."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadRequest("invalid Content-Length header") from None
+        if size > limit:
+            raise PayloadTooLarge(limit)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole (small) body, refusing it as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _PartSink:
+    """python-multipart callbacks: fields into RawArgs, files onto disk."""
+
+    def __init__(self, raw: RawArgs, area: UploadArea, charset: str) -> None:
+        self.raw = raw
+        self.area = area
+        self.charset = charset
+        self.parts = 0
+        self._header_name = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._data = bytearray()
+        self._file: IO[bytes] | None = None
+        self._upload: UploadedFile | None = None
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise BadRequest(f"too many multipart parts (limit {MAX_PARTS})")
+        self._headers = {}
+        self._data = bytearray()
+        self._file = None
+        self._upload = None
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_name.lower()] = self._header_value
+        self._header_name = self._header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition"))
+        if b"name" not in options:
+            raise BadRequest('a multipart part lacks Content-Disposition "name"')
+        self._name = options[b"name"].decode(self.charset, "replace")
+        if b"filename" in options:
+            path, self._file = self.area.new_file()
+            media = self._headers.get(b"content-type", b"application/octet-stream")
+            self._upload = UploadedFile(
+                name=self._name,
+                filename=path,
+                content_type=media.decode("latin-1"),
+                original_filename=Path(options[b"filename"].decode(self.charset, "replace")).name,
+            )
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._file is not None:
+            self._file.write(data[start:end])
+        else:
+            self._data += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self._file is not None and self._upload is not None:
+            self._file.close()
+            self._file = None
+            self.raw.add(self._name, self._upload)
+        else:
+            self.raw.add(self._name, self._data.decode(self.charset, "replace"))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+async def read_multipart(
+    request: Request, raw: RawArgs, area: UploadArea, limit: int, content_type: str
+) -> None:
+    """Stream a multipart/form-data body into ``raw``; files land in ``area``."""
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise BadRequest("multipart/form-data without a boundary")
+    charset = params.get(b"charset", b"utf-8").decode("latin-1")
+    sink = _PartSink(raw, area, charset)
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": sink.on_part_begin,
+            "on_part_data": sink.on_part_data,
+            "on_part_end": sink.on_part_end,
+            "on_header_field": sink.on_header_field,
+            "on_header_value": sink.on_header_value,
+            "on_header_end": sink.on_header_end,
+            "on_headers_finished": sink.on_headers_finished,
+        },
+    )
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            parser.write(chunk)
+        parser.finalize()
+    except (PayloadTooLarge, BadRequest):
+        raise
+    except Exception as exc:  # python-multipart signals malformed bodies with its own errors
+        raise BadRequest(f"malformed multipart body: {exc}") from exc
+    finally:
+        sink.close()

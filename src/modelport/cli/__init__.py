@@ -1,0 +1,23 @@
+"""The ``modelport`` command line (typer). Exit codes: see :mod:`modelport.cli.exits`."""
+
+from __future__ import annotations
+
+import typer
+
+from modelport.cli import models, predict, serve
+
+app = typer.Typer(
+    name="modelport",
+    help="Serve, run and describe machine-learning models behind the DEEPaaS v2 API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+serve.register(app)
+models.register(app)
+predict.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

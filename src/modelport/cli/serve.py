@@ -1,0 +1,118 @@
+"""``modelport serve``: the HTTP API for one or more models."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import typer
+
+from modelport.cli.exits import USAGE, cli_errors, fail
+from modelport.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+    app.command("serve")(serve)
+
+
+def _settings(**given: Any) -> Settings:
+    """Settings from the environment, overridden by the flags actually given."""
+    overrides = {k: v for k, v in given.items() if v is not None}
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        fail(f"invalid option: {exc}", USAGE)
+
+
+def serve(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models to serve: entry-point names or import paths (package.module:Class). "
+            "Default: $DEEPAAS_V2_MODEL, else every installed model.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address. [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. [default: 5000]")] = None,
+    base_path: Annotated[
+        str | None, typer.Option(help="URL prefix when behind a reverse proxy, e.g. /deepaas.")
+    ] = None,
+    max_upload_size: Annotated[
+        int | None, typer.Option(help="Largest request body in bytes. [default: 100 MiB]")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Predictions running at once, per model. [default: 4]")
+    ] = None,
+    queue: Annotated[
+        int | None, typer.Option(help="Predictions waiting for a worker, per model. [default: 64]")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds before a prediction answers 504. [default: 60]")
+    ] = None,
+    warm: Annotated[
+        bool | None, typer.Option("--warm/--no-warm", help="Call warm() first.")
+    ] = None,
+    docs: Annotated[bool | None, typer.Option("--docs/--no-docs", help="Serve Swagger UI.")] = None,
+    debug: Annotated[
+        bool | None, typer.Option("--debug", help="Tracebacks in 500 responses; debug logs.")
+    ] = None,
+) -> None:
+    """Serve models over HTTP (DEEPaaS v2 API, OpenAPI at /openapi.json, Swagger UI at /api)."""
+    settings = _settings(
+        host=host,
+        port=port,
+        base_path=base_path,
+        max_upload_size=max_upload_size,
+        predict_concurrency=concurrency,
+        predict_queue=queue,
+        predict_timeout=timeout,
+        warm=warm,
+        docs=docs,
+        debug=debug,
+    )
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    with cli_errors(settings.debug):
+        run_server(settings, models or [])
+
+
+def run_server(settings: Settings, specs: list[str]) -> None:
+    """Load and warm the models (refusing to start on failure), then run uvicorn."""
+    import uvicorn
+
+    from modelport.api import create_app
+    from modelport.contract import discovery
+    from modelport.runtime import ModelRuntime
+    from modelport.runtime.metrics import ServingMetrics
+
+    specs = specs or discovery.default_specs()
+    if not specs:
+        fail(
+            "no models found: name one, e.g. `modelport serve modelport.examples.iris`, "
+            f"or install a package with a {discovery.TYPED_GROUP} or "
+            f"{discovery.DEEPAAS_GROUP} entry point",
+            USAGE,
+        )
+    runtime = ModelRuntime([discovery.load(s) for s in specs], settings, ServingMetrics())
+    if settings.warm:
+        runtime.warm_all()
+    app = create_app(settings, runtime)
+    url = f"http://{settings.host}:{settings.port}{settings.base_path}"
+    typer.echo(f"modelport serving {', '.join(runtime.runners)} on {url}/v2/models/", err=True)
+    typer.echo(
+        f"  API documentation: {url}/api   OpenAPI: {url}/openapi.json   "
+        f"Swagger 2.0: {url}/swagger.json",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="debug" if settings.debug else "warning",
+        access_log=settings.debug,
+        timeout_graceful_shutdown=10,
+    )

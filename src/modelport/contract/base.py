@@ -1,0 +1,231 @@
+"""What the server needs from a model, whatever form the scientist wrote it in.
+
+Two adapters implement :class:`ServedModel`: ``typed.TypedModel`` (the new typed contract) and
+``deepaas.DeepaasModel`` (legacy DEEPaaS v2 modules, unchanged). Everything above this layer
+(runtime, HTTP, CLI, OpenAPI) talks only to this interface.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import to_json
+
+from modelport.contract.files import Binary, UploadedFile
+from modelport.errors import InvalidInput
+
+JSON_MEDIA_TYPE = "application/json"
+ANY_MEDIA_TYPE = "*/*"
+MISSING_MESSAGE = "Missing data for required field."
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """An encoded prediction, ready to send: bytes and their media type."""
+
+    content: bytes
+    media_type: str
+    filename: str | None = None
+
+
+@dataclass
+class RawArgs:
+    """Arguments as they arrived, before validation.
+
+    ``multi`` holds strings from the query string and form fields, and uploads, every value of a
+    repeated key kept in order; ``json`` holds the typed values of a JSON object body; ``accept``
+    is the request's Accept header (or the CLI's choice).
+    """
+
+    multi: dict[str, list[str | UploadedFile]] = field(default_factory=dict)
+    json: dict[str, Any] = field(default_factory=dict)
+    accept: str | None = None
+
+    def add(self, key: str, value: str | UploadedFile) -> None:
+        """Append one value of ``key``."""
+        self.multi.setdefault(key, []).append(value)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The arguments of predict (or train): a JSON schema plus what the schema cannot say."""
+
+    schema: dict[str, Any]
+    accept: tuple[str, ...] = ()
+
+    @cached_property
+    def properties(self) -> dict[str, Any]:
+        """The schema of each argument, ``$ref`` and nullable unions resolved."""
+        defs = self.schema.get("$defs", {})
+        return {k: resolve(v, defs) for k, v in self.schema.get("properties", {}).items()}
+
+    @property
+    def required(self) -> list[str]:
+        """Names of the arguments without a default."""
+        return list(self.schema.get("required", []))
+
+    def files(self) -> list[str]:
+        """Names of the file-upload arguments."""
+        return [k for k, v in self.properties.items() if is_file_schema(v)]
+
+    def collect(self, raw: RawArgs) -> dict[str, Any]:
+        """Pick each declared argument's value from ``raw``: JSON body first, then form/query."""
+        props = self.properties
+        data: dict[str, Any] = {}
+        for name, prop in props.items():
+            if name in raw.json:
+                data[name] = raw.json[name]
+                continue
+            values = raw.multi.get(name)
+            if not values:
+                continue
+            kind = prop.get("type")
+            if kind != "string" or is_file_schema(prop):
+                values = [v for v in values if not _is_blank(v)]
+                if not values:
+                    continue
+            data[name] = list(values) if kind == "array" else values[-1]
+        return data
+
+
+def _is_blank(value: str | UploadedFile) -> bool:
+    if isinstance(value, UploadedFile):
+        return not value.original_filename and Path(value.filename).stat().st_size == 0
+    return value == ""
+
+
+def resolve(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Inline a top-level ``$ref`` and collapse ``anyOf: [X, null]`` into X (keeping the rest)."""
+    ref = prop.get("$ref")
+    if isinstance(ref, str):
+        target = defs.get(ref.rsplit("/", 1)[-1], {})
+        prop = {**target, **{k: v for k, v in prop.items() if k != "$ref"}}
+    any_of = prop.get("anyOf")
+    if isinstance(any_of, list):
+        non_null = [s for s in any_of if s.get("type") != "null"]
+        if len(non_null) == 1:
+            rest = {k: v for k, v in prop.items() if k != "anyOf"}
+            return {**resolve(non_null[0], defs), **rest}
+    return prop
+
+
+def is_file_schema(prop: dict[str, Any]) -> bool:
+    """Whether an argument schema describes a file upload."""
+    return prop.get("type") == "string" and prop.get("format") == "binary"
+
+
+def negotiate(header: str | None, choices: tuple[str, ...]) -> str:
+    """Pick the media type for a model's special ``accept`` argument.
+
+    No header picks the first choice; ``*/*`` is passed through (as DEEPaaS does); a list with
+    q-values picks the best listed choice. Nothing acceptable raises InvalidInput on ``accept``.
+    """
+    if not header or not header.strip():
+        return choices[0]
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media and quality > 0:
+            ranked.append((-quality, index, media.strip().lower()))
+    for _, _, media in sorted(ranked):
+        if media in choices or media == ANY_MEDIA_TYPE:
+            return media
+        if media.endswith("/*"):
+            family = media[:-1]
+            match = next((c for c in choices if c.startswith(family)), None)
+            if match:
+                return match
+    allowed = ", ".join([*choices, ANY_MEDIA_TYPE])
+    raise InvalidInput({"accept": [f"Must be one of: {allowed}."]})
+
+
+def _json_fallback(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode a model's result as JSON (pydantic models, dataclasses, numpy values included)."""
+    return to_json(value, fallback=_json_fallback)
+
+
+def encode_raw(value: Any, media_type: str) -> Prediction:
+    """Encode a non-JSON result (bytes, text, open file, Binary) with ``media_type``."""
+    if isinstance(value, Binary):
+        return Prediction(value.read(), value.media_type or media_type, value.filename)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return Prediction(bytes(value), media_type)
+    if isinstance(value, str):
+        return Prediction(value.encode(), _with_charset(media_type))
+    if isinstance(value, io.IOBase):
+        try:
+            data = value.read()
+        finally:
+            value.close()
+        return Prediction(data if isinstance(data, bytes) else str(data).encode(), media_type)
+    return Prediction(encode_json(value), JSON_MEDIA_TYPE)
+
+
+def _with_charset(media_type: str) -> str:
+    if media_type.startswith("text/") and "charset" not in media_type:
+        return f"{media_type}; charset=utf-8"
+    return media_type
+
+
+def is_raw_result(value: Any) -> bool:
+    """Whether a result is binary/file-like rather than JSON data."""
+    return isinstance(value, Binary | bytes | bytearray | memoryview | io.IOBase)
+
+
+class ServedModel(ABC):
+    """A model as the server sees it: metadata, argument signatures, warm, prepare, predict."""
+
+    #: the name it is served under (``/v2/models/{name}``)
+    name: str
+    #: ``typed`` or ``deepaas``
+    kind: str
+    #: where it came from (entry point or import path), for messages
+    source: str
+    predict_signature: Signature
+    train_signature: Signature | None = None
+    #: JSON schema of a JSON prediction, when the model declares one
+    response_schema: dict[str, Any] | None = None
+
+    @abstractmethod
+    def metadata(self) -> dict[str, Any]:
+        """Metadata in DEEPaaS's shape (id, name, description, license, author, version, ...)."""
+
+    @property
+    def produces(self) -> list[str]:
+        """Media types predict can answer with."""
+        return list(self.predict_signature.accept) or [JSON_MEDIA_TYPE]
+
+    def warm(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Load weights and whatever else predict needs; called once before serving."""
+
+    @abstractmethod
+    def prepare(self, raw: RawArgs) -> dict[str, Any]:
+        """Validate raw arguments into keyword arguments; InvalidInput names every bad field."""
+
+    @abstractmethod
+    def predict(self, kwargs: dict[str, Any]) -> Prediction:
+        """Run the model (in a worker thread, never on the event loop) and encode its result."""
+
+
+ModelFactory = Callable[[], ServedModel]

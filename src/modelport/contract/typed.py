@@ -1,0 +1,224 @@
+"""The typed model contract: a class whose type hints are the API.
+
+A scientist subclasses :class:`Model`, declares ``predict`` (and optionally ``train``) with
+type hints and defaults, and gets the HTTP API, its OpenAPI schema and a CLI from them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import traceback
+import typing
+from typing import Any, ClassVar, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+
+from modelport.contract.base import (
+    JSON_MEDIA_TYPE,
+    MISSING_MESSAGE,
+    Prediction,
+    RawArgs,
+    ServedModel,
+    Signature,
+    encode_json,
+    encode_raw,
+    is_raw_result,
+    negotiate,
+)
+from modelport.contract.files import Binary
+from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
+
+_TEXT_MEDIA_TYPE = "text/plain"
+_OCTET_STREAM = "application/octet-stream"
+_ACCEPT = "accept"
+
+
+class Model:
+    """Base class of typed models. Subclass it, set the metadata attributes, write ``predict``.
+
+    The docstring is the description. ``warm()`` runs once before serving; ``train(ctx, ...)``
+    is optional.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "0.0.0"
+    license: ClassVar[str] = ""
+    authors: ClassVar[list[str]] = []
+    links: ClassVar[dict[str, str]] = {}
+    #: anything else to publish with the metadata (datasets, references, ...)
+    extra_metadata: ClassVar[dict[str, Any]] = {}
+
+    def warm(self) -> None:
+        """Load weights and the like; called once before the first prediction."""
+
+    @classmethod
+    def model_name(cls) -> str:
+        """The served name: ``name`` if set, else the class name in kebab-case."""
+        if cls.name:
+            return cls.name
+        return re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+
+    @classmethod
+    def description(cls) -> str:
+        """The class docstring, dedented."""
+        return inspect.cleandoc(cls.__doc__ or "") if cls.__doc__ != Model.__doc__ else ""
+
+
+def _param_default(param: inspect.Parameter) -> Any:
+    if param.default is inspect.Parameter.empty:
+        return ...
+    return param.default
+
+
+def _is_media_literal(annotation: Any) -> bool:
+    return get_origin(annotation) is Literal and all(
+        isinstance(a, str) and "/" in a for a in get_args(annotation)
+    )
+
+
+def build_signature(
+    func: Any, model_name: str, kind: str, skip: int = 0
+) -> tuple[type[BaseModel], Signature, Any]:
+    """Turn a function's parameters into a pydantic model, a Signature and its return hint."""
+    hints = typing.get_type_hints(func, include_extras=True)
+    params = list(inspect.signature(func).parameters.values())[skip:]
+    fields: dict[str, Any] = {}
+    accept: tuple[str, ...] = ()
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ModelLoadError(f"{model_name}.{kind}: *args/**kwargs cannot be served")
+        annotation = hints.get(param.name, Any)
+        if param.name == _ACCEPT and _is_media_literal(annotation):
+            accept = tuple(get_args(annotation))
+            continue
+        fields[param.name] = (annotation, _param_default(param))
+    title = re.sub(r"[^0-9A-Za-z]+", " ", f"{model_name} {kind} args").title().replace(" ", "")
+    try:
+        args_model: type[BaseModel] = create_model(
+            title, __config__=ConfigDict(extra="ignore"), **fields
+        )
+        schema = args_model.model_json_schema()
+    except Exception as exc:  # pydantic raises several kinds on unusable hints
+        raise ModelLoadError(f"{model_name}.{kind}: cannot build its arguments: {exc}") from exc
+    return args_model, Signature(schema=schema, accept=accept), hints.get("return", Any)
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """pydantic errors in DEEPaaS's shape: ``{"field": ["message", ...]}``."""
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]] or ["_schema"]
+        message = MISSING_MESSAGE if err["type"] == "missing" else err["msg"]
+        if len(loc) > 1:
+            message = f"{'.'.join(loc[1:])}: {message}"
+        errors.setdefault(loc[0], []).append(message)
+    return errors
+
+
+class _Output:
+    """How a typed predict's return hint becomes a response and its schema."""
+
+    def __init__(self, hint: Any, model_name: str) -> None:
+        self.adapter: TypeAdapter[Any] | None = None
+        self.schema: dict[str, Any] | None = None
+        self.media_type = JSON_MEDIA_TYPE
+        if hint is str:
+            self.media_type = _TEXT_MEDIA_TYPE
+        elif hint in (bytes, Binary):
+            self.media_type = _OCTET_STREAM
+        elif hint not in (Any, None, type(None), inspect.Signature.empty):
+            try:
+                self.adapter = TypeAdapter(hint)
+                self.schema = self.adapter.json_schema()
+            except Exception as exc:
+                raise ModelLoadError(
+                    f"{model_name}.predict: unusable return type {hint!r}: {exc}"
+                ) from exc
+
+    def encode(self, value: Any, accept: str | None) -> Prediction:
+        if is_raw_result(value) or (isinstance(value, str) and self.media_type != JSON_MEDIA_TYPE):
+            wanted = accept if accept and "*" not in accept else self.media_type
+            if wanted == JSON_MEDIA_TYPE:
+                wanted = _OCTET_STREAM if not isinstance(value, str) else _TEXT_MEDIA_TYPE
+            return encode_raw(value, wanted)
+        if self.adapter is not None:
+            try:
+                return Prediction(
+                    self.adapter.dump_json(self.adapter.validate_python(value)), JSON_MEDIA_TYPE
+                )
+            except ValidationError as exc:
+                raise InvalidOutput(f"the model returned an invalid result: {exc}") from exc
+        return Prediction(encode_json(value), JSON_MEDIA_TYPE)
+
+
+class TypedModel(ServedModel):
+    """Adapter serving a :class:`Model` instance."""
+
+    kind = "typed"
+
+    def __init__(self, instance: Model, source: str) -> None:
+        cls = type(instance)
+        self.instance = instance
+        self.name = cls.model_name()
+        self.source = source
+        predict = getattr(instance, "predict", None)
+        if not callable(predict):
+            raise ModelLoadError(f"model '{self.name}' ({source}) has no predict() method")
+        self._args, self.predict_signature, hint = build_signature(predict, self.name, "predict")
+        self._output = _Output(hint, self.name)
+        self.response_schema = self._output.schema
+        self._train_args: type[BaseModel] | None = None
+        train = getattr(instance, "train", None)
+        if callable(train):
+            self._train_args, self.train_signature, _ = build_signature(
+                train, self.name, "train", skip=1
+            )
+
+    def metadata(self) -> dict[str, Any]:
+        """Metadata in DEEPaaS's shape, built from the class attributes."""
+        cls = type(self.instance)
+        meta: dict[str, Any] = {
+            "id": self.name,
+            "name": self.name,
+            "description": cls.description(),
+            "version": cls.version,
+            "license": cls.license,
+            "author": ", ".join(cls.authors),
+            "authors": list(cls.authors),
+        }
+        if cls.links:
+            meta["url"] = next(iter(cls.links.values()))
+            meta["links"] = [{"rel": rel, "href": href} for rel, href in cls.links.items()]
+        meta.update(cls.extra_metadata)
+        return meta
+
+    @property
+    def produces(self) -> list[str]:
+        """Media types predict can answer with."""
+        return list(self.predict_signature.accept) or [self._output.media_type]
+
+    def warm(self) -> None:
+        """Call the model's warm()."""
+        self.instance.warm()
+
+    def prepare(self, raw: RawArgs) -> dict[str, Any]:
+        """Validate with the pydantic model built from predict's hints."""
+        accept = self.predict_signature.accept
+        chosen = negotiate(raw.accept, accept) if accept else None
+        try:
+            parsed = self._args.model_validate(self.predict_signature.collect(raw))
+        except ValidationError as exc:
+            raise InvalidInput(field_errors(exc)) from None
+        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        if chosen is not None:
+            kwargs[_ACCEPT] = chosen
+        return kwargs
+
+    def predict(self, kwargs: dict[str, Any]) -> Prediction:
+        """Call predict and encode the result by its declared return type."""
+        try:
+            value = self.instance.predict(**kwargs)  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise ModelError(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
+        return self._output.encode(value, kwargs.get(_ACCEPT))

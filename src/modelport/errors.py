@@ -1,0 +1,93 @@
+"""The one exception tree of modelport.
+
+Every error raised on purpose by modelport derives from :class:`ModelportError`. The edges map
+them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to exit codes.
+
+::
+
+    ModelportError
+    ├── NotFound                 unknown model, route or object           (HTTP 404)
+    ├── InvalidInput             bad arguments, naming every bad field    (HTTP 422)
+    ├── BadRequest               a malformed request body                 (HTTP 400)
+    ├── PayloadTooLarge          upload over the configured limit         (HTTP 413)
+    ├── UnsupportedMediaType     request body type we cannot parse        (HTTP 415)
+    ├── Overloaded               concurrency limit and wait queue full    (HTTP 503 + Retry-After)
+    ├── PredictTimeout           a prediction ran past its deadline       (HTTP 504)
+    ├── ModelLoadError           a model failed to import, adapt or warm  (server refuses to start)
+    ├── ModelNotReady            a model has not finished warm()          (HTTP 503)
+    └── ModelError               the model's own code raised              (HTTP 500)
+        └── InvalidOutput        the model returned what its schema rejects
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class ModelportError(Exception):
+    """Base class of every error modelport raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ModelportError):
+    """A model, route or object that does not exist."""
+
+
+class InvalidInput(ModelportError):
+    """Arguments that fail validation; ``errors`` maps each bad field to its messages."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        self.errors: dict[str, list[str]] = {k: list(v) for k, v in errors.items()}
+        fields = ", ".join(sorted(self.errors)) or "input"
+        super().__init__(f"invalid value for: {fields}")
+
+
+class BadRequest(ModelportError):
+    """A request body that cannot be read (malformed JSON or multipart)."""
+
+
+class PayloadTooLarge(ModelportError):
+    """A request body larger than the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
+class UnsupportedMediaType(ModelportError):
+    """A request body in a media type the endpoint does not accept."""
+
+
+class Overloaded(ModelportError):
+    """All prediction slots and the wait queue of a model are taken."""
+
+    def __init__(self, model: str, retry_after: int) -> None:
+        super().__init__(f"model '{model}' is busy: too many concurrent predictions, retry later")
+        self.retry_after = retry_after
+
+
+class PredictTimeout(ModelportError):
+    """A prediction did not finish within its deadline."""
+
+
+class ModelLoadError(ModelportError):
+    """A model could not be imported, adapted to the contract, or warmed."""
+
+
+class ModelNotReady(ModelportError):
+    """A model whose warm() has not finished yet."""
+
+
+class ModelError(ModelportError):
+    """The model's own code raised; ``detail`` keeps the formatted traceback for --debug."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class InvalidOutput(ModelError):
+    """A model returned a value its declared response schema rejects."""

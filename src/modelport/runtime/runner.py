@@ -1,0 +1,185 @@
+"""Prediction execution: a worker pool per model, a bounded wait queue, deadlines.
+
+Model code never runs on the event loop: each model gets its own thread pool of
+``predict_concurrency`` workers, so a slow model cannot take slots from another. Requests
+beyond the workers wait in a queue of at most ``predict_queue``; past that they are refused at
+once (503 + Retry-After) instead of piling up. A prediction past ``predict_timeout`` answers
+504; its worker stays counted as busy until the model returns, so the limit stays honest.
+Training never runs here: it belongs to the job executors (separate processes), so it can
+never starve predictions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from modelport.contract.base import Prediction, RawArgs, ServedModel
+from modelport.errors import ModelLoadError, ModelNotReady, NotFound, Overloaded, PredictTimeout
+from modelport.runtime.metrics import ServingMetrics
+from modelport.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class InputHolder(Protocol):
+    """Something owning a prediction's input files (the request's upload area)."""
+
+    def hold_until(self, future: Future[Any]) -> None:
+        """Keep the inputs until ``future`` is done."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-model execution limits."""
+
+    concurrency: int
+    queue: int
+    timeout: float | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits a Settings object configures."""
+        return cls(settings.predict_concurrency, settings.predict_queue, settings.predict_timeout)
+
+
+def warm_model(model: ServedModel) -> float:
+    """Run a model's warm() (blocking); return its duration or raise ModelLoadError naming it."""
+    started = time.perf_counter()
+    try:
+        model.warm()
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model '{model.name}' ({model.source}) failed to warm: {type(exc).__name__}: {exc}"
+        ) from exc
+    return time.perf_counter() - started
+
+
+class ModelRunner:
+    """Runs one model's predictions in its own worker threads, within its limits."""
+
+    def __init__(self, model: ServedModel, limits: Limits, metrics: ServingMetrics) -> None:
+        self.model = model
+        self.limits = limits
+        self.metrics = metrics
+        self.ready = False
+        self.warm_seconds: float | None = None
+        self._pending = 0  # running + waiting; touched only on the event loop
+        self._pool = ThreadPoolExecutor(
+            max_workers=limits.concurrency, thread_name_prefix=f"predict-{model.name}"
+        )
+        self._in_flight = metrics.in_flight.labels(model.name)
+
+    @property
+    def name(self) -> str:
+        """The served model's name."""
+        return self.model.name
+
+    @property
+    def pending(self) -> int:
+        """Predictions running or waiting."""
+        return self._pending
+
+    def warm(self) -> None:
+        """Run the model's warm() (blocking); raise ModelLoadError naming the model on failure."""
+        self.warm_seconds = warm_model(self.model)
+        self.ready = True
+        log.info("model %s warm in %.3f s", self.name, self.warm_seconds)
+
+    def prepare(self, raw: RawArgs) -> dict[str, Any]:
+        """Validate arguments (cheap; done on the event loop before taking a slot)."""
+        return self.model.prepare(raw)
+
+    async def predict(
+        self, kwargs: dict[str, Any], inputs: InputHolder | None = None
+    ) -> Prediction:
+        """Run predict in a worker within the limits; raise Overloaded or PredictTimeout.
+
+        ``inputs`` (the request's uploads) is kept until the model returns, even past a 504.
+        """
+        if not self.ready:
+            raise ModelNotReady(f"model '{self.name}' is still warming up")
+        limits = self.limits
+        if self._pending >= limits.concurrency + limits.queue:
+            self.metrics.rejected.labels(self.name).inc()
+            raise Overloaded(self.name, retry_after=max(1, round(limits.timeout or 1)))
+        loop = asyncio.get_running_loop()
+        self._pending += 1
+        self._in_flight.inc()
+        future: Future[Prediction] = self._pool.submit(self.model.predict, kwargs)
+        try:
+            if limits.timeout is None:
+                return await asyncio.wrap_future(future, loop=loop)
+            # On timeout wait_for cancels the wrapper, which cancels a still-queued job.
+            return await asyncio.wait_for(asyncio.wrap_future(future, loop=loop), limits.timeout)
+        except TimeoutError:
+            if not future.cancel():  # already running: its slot frees when the model returns
+                self._pending += 1
+                self._in_flight.inc()
+                future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+                if inputs is not None:
+                    inputs.hold_until(future)
+            raise PredictTimeout(
+                f"model '{self.name}' did not answer within {limits.timeout:g} s"
+            ) from None
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._pending -= 1
+        self._in_flight.dec()
+
+    def close(self) -> None:
+        """Stop accepting work; running predictions finish in the background."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ModelRuntime:
+    """The served models by name, each with its runner."""
+
+    def __init__(
+        self, models: Iterable[ServedModel], settings: Settings, metrics: ServingMetrics
+    ) -> None:
+        self.metrics = metrics
+        limits = Limits.from_settings(settings)
+        self.runners: dict[str, ModelRunner] = {}
+        for model in models:
+            if model.name in self.runners:
+                raise ModelLoadError(f"two models are named '{model.name}'")
+            self.runners[model.name] = ModelRunner(model, limits, metrics)
+
+    def get(self, name: str) -> ModelRunner:
+        """The runner of ``name``; NotFound if no such model is served."""
+        try:
+            return self.runners[name]
+        except KeyError:
+            raise NotFound(f"model '{name}' not found") from None
+
+    def __iter__(self) -> Any:
+        return iter(self.runners.values())
+
+    @property
+    def ready(self) -> bool:
+        """Whether every model has been warmed."""
+        return all(r.ready for r in self.runners.values())
+
+    def warm_all(self) -> None:
+        """Warm every model not yet warm (blocking); the first failure raises ModelLoadError."""
+        for runner in self.runners.values():
+            if not runner.ready:
+                runner.warm()
+
+    def mark_ready(self) -> None:
+        """Serve without warming (``--no-warm``)."""
+        for runner in self.runners.values():
+            runner.ready = True
+
+    def close(self) -> None:
+        """Shut every runner down."""
+        for runner in self.runners.values():
+            runner.close()
