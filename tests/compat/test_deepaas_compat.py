@@ -17,6 +17,10 @@ fixes DEEPaaS bugs, the tests assert modelport's behaviour and say so:
 * uploaded temp files are deleted (DEEPaaS leaks every one);
 * the ``Accept`` header is honoured (DEEPaaS 2.6.0 ignores it and only reads
   ``accept`` from the query string or form, see golden/deepaas-2.6.0/NOTES.md).
+
+Self-check of the goldens: start DEEPaaS 2.6.0 on the fake model and run this
+suite with ``MODELPORT_COMPAT_BASE_URL=http://127.0.0.1:<port>``; then only the
+tests of intentional differences (and /openapi.json) fail.
 """
 
 from __future__ import annotations
