@@ -120,6 +120,26 @@ def is_file_schema(prop: dict[str, Any]) -> bool:
     return prop.get("type") == "string" and prop.get("format") == "binary"
 
 
+def choose_accept(raw: RawArgs, choices: tuple[str, ...]) -> str:
+    """The media type for a model's special ``accept`` argument.
+
+    An explicit ``accept`` argument (query, form or JSON, which is how DEEPaaS 2.6 clients send
+    it) must be one of the choices or ``*/*``; otherwise the Accept header is negotiated.
+    """
+    explicit: object = raw.json.get("accept")
+    if explicit is None and raw.multi.get("accept"):
+        explicit = raw.multi["accept"][-1]
+    if explicit is None:
+        return negotiate(raw.accept, choices)
+    if isinstance(explicit, str) and (explicit in choices or explicit == ANY_MEDIA_TYPE):
+        return explicit
+    raise InvalidInput({"accept": [_not_one_of(choices)]})
+
+
+def _not_one_of(choices: tuple[str, ...]) -> str:
+    return f"Must be one of: {', '.join(choices)}."
+
+
 def negotiate(header: str | None, choices: tuple[str, ...]) -> str:
     """Pick the media type for a model's special ``accept`` argument.
 
@@ -149,8 +169,7 @@ def negotiate(header: str | None, choices: tuple[str, ...]) -> str:
             match = next((c for c in choices if c.startswith(family)), None)
             if match:
                 return match
-    allowed = ", ".join([*choices, ANY_MEDIA_TYPE])
-    raise InvalidInput({"accept": [f"Must be one of: {allowed}."]})
+    raise InvalidInput({"accept": [_not_one_of(choices)]})
 
 
 def _json_fallback(value: Any) -> Any:

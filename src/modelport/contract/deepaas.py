@@ -21,7 +21,7 @@ from modelport.contract.base import (
     encode_json,
     encode_raw,
     is_raw_result,
-    negotiate,
+    choose_accept,
 )
 from modelport.contract.marshmallow_schema import choices_of, fields_schema
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
@@ -131,7 +131,7 @@ class DeepaasModel(ServedModel):
     def prepare(self, raw: RawArgs) -> dict[str, Any]:
         """Validate with marshmallow, as DEEPaaS's webargs parser does."""
         accept = self.predict_signature.accept
-        chosen = negotiate(raw.accept, accept) if accept else None
+        chosen = choose_accept(raw, accept) if accept else None
         try:
             kwargs: dict[str, Any] = self._predict_schema.load(
                 self.predict_signature.collect(raw), unknown=self._mm.EXCLUDE

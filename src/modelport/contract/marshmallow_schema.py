@@ -70,7 +70,10 @@ def field_default(field: Any) -> Any:
     """The field's load default, or ``None`` when it has none (callables are not evaluated)."""
     import marshmallow
 
-    default = getattr(field, "load_default", getattr(field, "missing", marshmallow.missing))
+    if hasattr(field, "load_default"):
+        default = field.load_default
+    else:  # marshmallow < 3.13
+        default = getattr(field, "missing", marshmallow.missing)
     if default is marshmallow.missing or callable(default):
         return None
     return default

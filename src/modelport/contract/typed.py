@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from modelport.contract.base import (
+    ANY_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
     MISSING_MESSAGE,
     Prediction,
@@ -24,7 +25,7 @@ from modelport.contract.base import (
     encode_json,
     encode_raw,
     is_raw_result,
-    negotiate,
+    choose_accept,
 )
 from modelport.contract.files import Binary
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
@@ -137,11 +138,13 @@ class _Output:
                 ) from exc
 
     def encode(self, value: Any, accept: str | None) -> Prediction:
-        if is_raw_result(value) or (isinstance(value, str) and self.media_type != JSON_MEDIA_TYPE):
-            wanted = accept if accept and "*" not in accept else self.media_type
-            if wanted == JSON_MEDIA_TYPE:
-                wanted = _OCTET_STREAM if not isinstance(value, str) else _TEXT_MEDIA_TYPE
-            return encode_raw(value, wanted)
+        if accept and accept not in (JSON_MEDIA_TYPE, ANY_MEDIA_TYPE):
+            return encode_raw(value, accept)
+        if is_raw_result(value):
+            fallback = _OCTET_STREAM if self.media_type == JSON_MEDIA_TYPE else self.media_type
+            return encode_raw(value, fallback)
+        if isinstance(value, str) and self.media_type == _TEXT_MEDIA_TYPE:
+            return encode_raw(value, _TEXT_MEDIA_TYPE)
         if self.adapter is not None:
             try:
                 return Prediction(
@@ -205,7 +208,7 @@ class TypedModel(ServedModel):
     def prepare(self, raw: RawArgs) -> dict[str, Any]:
         """Validate with the pydantic model built from predict's hints."""
         accept = self.predict_signature.accept
-        chosen = negotiate(raw.accept, accept) if accept else None
+        chosen = choose_accept(raw, accept) if accept else None
         try:
             parsed = self._args.model_validate(self.predict_signature.collect(raw))
         except ValidationError as exc:

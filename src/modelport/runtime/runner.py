@@ -121,7 +121,7 @@ class ModelRunner:
             if not future.cancel():  # already running: its slot frees when the model returns
                 self._pending += 1
                 self._in_flight.inc()
-                future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+                future.add_done_callback(lambda _: self._release_from_worker(loop))
                 if inputs is not None:
                     inputs.hold_until(future)
             raise PredictTimeout(
@@ -129,6 +129,12 @@ class ModelRunner:
             ) from None
         finally:
             self._release()
+
+    def _release_from_worker(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.call_soon_threadsafe(self._release)
+        except RuntimeError:  # the loop is gone: the server is shutting down
+            pass
 
     def _release(self) -> None:
         self._pending -= 1
