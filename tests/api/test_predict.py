@@ -43,7 +43,8 @@ async def test_args_from_json_form_and_repeated_query_keys(serve: AppFactory, sl
     assert as_json.status_code == 200
     assert as_json.json()["names"] == ["a", "b"]
     as_form = await client.post(url, data={"number": "6", "flavour": "bar"})
-    assert as_form.json()["number"] == 6 and as_form.json()["flavour"] == "bar"
+    assert as_form.json()["number"] == 6
+    assert as_form.json()["flavour"] == "bar"
     repeated = await client.post(url + "?number=1&names=x&names=y")
     assert repeated.json()["names"] == ["x", "y"]
     curl_style = await client.post(
@@ -103,7 +104,8 @@ async def test_typed_model_validation_and_result(serve: AppFactory) -> None:
     ok = await client.post(url, data={"text": "hi", "times": "2", "colour": "green"})
     assert ok.status_code == 200
     body = ok.json()
-    assert body["text"] == "hihi" and body["colour"] == "green"
+    assert body["text"] == "hihi"
+    assert body["colour"] == "green"
     assert not body["thread"].startswith("MainThread"), "model code must not run on the loop"
     bad = await client.post(url, json={"times": 9, "colour": "blue"})
     assert bad.status_code == 422
@@ -131,9 +133,11 @@ async def test_typed_accept_renders_text_png_and_json(serve: AppFactory) -> None
     client = await serve("slow")
     url = "/v2/models/slow/predict/"
     text = await client.post(url, headers={"accept": "text/plain"})
-    assert text.headers["content-type"].startswith("text/plain") and text.text == "slept 0.0"
+    assert text.headers["content-type"].startswith("text/plain")
+    assert text.text == "slept 0.0"
     png = await client.post(url, headers={"accept": "image/png"})
-    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
     data = await client.post(url)
     assert data.json() == {"slept": 0.0}
 
@@ -171,11 +175,13 @@ async def test_malformed_bodies(serve: AppFactory) -> None:
     bad_json = await client.post(
         PREDICT, content=b"{nope", headers={"content-type": "application/json"}
     )
-    assert bad_json.status_code == 400 and "JSON" in bad_json.json()["message"]
+    assert bad_json.status_code == 400
+    assert "JSON" in bad_json.json()["message"]
     not_object = await client.post(PREDICT, json=[1, 2])
     assert not_object.status_code == 400
     unsupported = await client.post(PREDICT, content=b"x", headers={"content-type": "text/csv"})
-    assert unsupported.status_code == 415 and "message" in unsupported.json()
+    assert unsupported.status_code == 415
+    assert "message" in unsupported.json()
     no_boundary = await client.post(
         PREDICT, content=b"--x\r\n", headers={"content-type": "multipart/form-data"}
     )
@@ -215,7 +221,7 @@ async def test_no_upload_survives_the_request(
         )
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
     assert set(statuses) == {200, 413, 422, 500}, statuses
-    leftovers = [p for p in tmp_path.rglob("*")]
+    leftovers = list(tmp_path.rglob("*"))
     assert leftovers == []
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from modelport.contract.base import JSON_MEDIA_TYPE, ServedModel, is_file_schema
+from modelport.contract.base import JSON_MEDIA_TYPE, ServedModel, is_file_schema, resolve
 
 COMPONENTS_REF = "#/components/schemas/"
 _DEFS_REF = re.compile(r"^#/\$defs/(.+)$")
@@ -72,12 +72,13 @@ def relocate(
     return walk(schema), {k: walk(v) for k, v in defs.items()}
 
 
-def _form_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The args schema as a form body: complex values are sent as JSON text."""
+def _form_schema(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The args schema as a form body: objects (and other complex values) are sent as JSON text."""
     props = {}
     for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type")
-        if kind == "object" or "$ref" in prop or (kind is None and not is_file_schema(prop)):
+        resolved = resolve(prop, components)
+        kind = resolved.get("type")
+        if kind == "object" or (kind is None and not is_file_schema(resolved)):
             props[name] = {
                 "type": "string",
                 "contentMediaType": JSON_MEDIA_TYPE,
@@ -98,12 +99,12 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
     components[args_name] = args
     ref = {"$ref": COMPONENTS_REF + args_name}
     has_files = bool(sig.files())
-    content: dict[str, Any] = {"multipart/form-data": {"schema": _form_schema(args)}}
+    content: dict[str, Any] = {"multipart/form-data": {"schema": _form_schema(args, components)}}
     if not has_files:
         content = {
             JSON_MEDIA_TYPE: {"schema": ref},
-            "application/x-www-form-urlencoded": {"schema": _form_schema(args)},
-            "multipart/form-data": {"schema": _form_schema(args)},
+            "application/x-www-form-urlencoded": {"schema": _form_schema(args, components)},
+            "multipart/form-data": {"schema": _form_schema(args, components)},
         }
     parameters = []
     if sig.accept:

@@ -18,10 +18,10 @@ from modelport.contract.base import (
     RawArgs,
     ServedModel,
     Signature,
+    choose_accept,
     encode_json,
     encode_raw,
     is_raw_result,
-    choose_accept,
 )
 from modelport.contract.marshmallow_schema import choices_of, fields_schema
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError

@@ -22,10 +22,10 @@ from modelport.contract.base import (
     RawArgs,
     ServedModel,
     Signature,
+    choose_accept,
     encode_json,
     encode_raw,
     is_raw_result,
-    choose_accept,
 )
 from modelport.contract.files import Binary
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError

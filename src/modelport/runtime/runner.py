@@ -12,6 +12,7 @@ never starve predictions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -131,10 +132,8 @@ class ModelRunner:
             self._release()
 
     def _release_from_worker(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: the server is shutting down
             loop.call_soon_threadsafe(self._release)
-        except RuntimeError:  # the loop is gone: the server is shutting down
-            pass
 
     def _release(self) -> None:
         self._pending -= 1
