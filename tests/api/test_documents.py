@@ -102,7 +102,7 @@ async def test_swagger2_has_the_fields_deepaas_clients_read(documents) -> None:
     assert echo["times"]["type"] == "integer"
     slow = swagger["paths"]["/v2/models/slow/predict/"]["post"]
     assert slow["responses"]["200"]["schema"]
-    assert "x-nullable" not in str(definitions["ValidationError"])
+    assert "x-nullable" not in str(definitions["ArgumentErrors"])
 
 
 async def test_swagger_ui_is_served_without_a_cdn(serve: AppFactory) -> None:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from modelport.api.arguments import read_arguments
+from modelport.api.documents import ModelList, ModelMeta, Version, Versions, documented
 from modelport.api.errors import status_of
 from modelport.api.uploads import UploadArea
 from modelport.errors import InvalidInput, ModelportError, Overloaded, PredictTimeout
@@ -86,17 +87,34 @@ def model_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
         return model_document(runtime.get(name), base)
 
     router.add_api_route(
-        base or "/", versions, methods=["GET"], summary="API versions", tags=["versions"]
+        base or "/",
+        versions,
+        methods=["GET"],
+        summary="API versions",
+        tags=["versions"],
+        response_model=None,
+        responses=documented(Versions),
     )
     if base:
         router.add_api_route(f"{base}/", versions, methods=["GET"], include_in_schema=False)
-    add_paths(router, f"{base}/v2", v2, ["GET"], summary="The v2 API", tags=["versions"])
+    add_paths(
+        router,
+        f"{base}/v2",
+        v2,
+        ["GET"],
+        summary="The v2 API",
+        response_model=None,
+        responses=documented(Version),
+        tags=["versions"],
+    )
     add_paths(
         router,
         f"{base}/v2/models",
         list_models,
         ["GET"],
         summary="Served models and their metadata",
+        response_model=None,
+        responses=documented(ModelList),
         tags=["models"],
     )
     add_paths(
@@ -105,6 +123,8 @@ def model_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
         get_model,
         ["GET"],
         summary="A model's metadata",
+        response_model=None,
+        responses=documented(ModelMeta, **{"404": {"description": "Model not found"}}),
         tags=["models"],
     )
     return router

@@ -20,9 +20,9 @@ FAILURE = {
     "properties": {"message": {"type": "string", "description": "what went wrong"}},
     "required": ["message"],
 }
-VALIDATION_ERROR = {
+ARGUMENT_ERRORS = {
     "type": "object",
-    "title": "ValidationError",
+    "title": "ArgumentErrors",
     "description": "Each invalid argument mapped to its error messages.",
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
@@ -130,7 +130,7 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
     responses: dict[str, Any] = {"200": {"description": "The prediction", "content": ok}}
     responses["422"] = {
         "description": "Invalid arguments, each bad field named",
-        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "ValidationError"}}},
+        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "ArgumentErrors"}}},
     }
     failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
     for code, text in ERROR_RESPONSES.items():
@@ -171,7 +171,7 @@ def add_model_paths(
     """Add each model's predict operation (and shared error schemas) to an OpenAPI 3.1 doc."""
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     components["Failure"] = FAILURE
-    components["ValidationError"] = VALIDATION_ERROR
+    components["ArgumentErrors"] = ARGUMENT_ERRORS
     for model in models:
         path = f"{base_path}/v2/models/{model.name}/predict/"
         spec.setdefault("paths", {})[path] = {"post": predict_operation(model, components)}

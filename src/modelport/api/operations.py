@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 
+from modelport.api.documents import Health, documented
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
@@ -32,12 +33,21 @@ def operations_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
                 runtime.metrics.warm_seconds.labels(runner.name).set(runner.warm_seconds)
         return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    router.add_api_route(f"{base}/health/live", live, methods=["GET"], summary="Liveness")
+    router.add_api_route(
+        f"{base}/health/live",
+        live,
+        methods=["GET"],
+        summary="Liveness",
+        response_model=None,
+        responses=documented(Health),
+    )
     router.add_api_route(
         f"{base}/health/ready",
         ready,
         methods=["GET"],
         summary="Readiness: 200 once every model is warm, 503 before",
+        response_model=None,
+        responses=documented(Health, **{"503": {"description": "A model is still warming"}}),
     )
     router.add_api_route(
         f"{base}/metrics",
