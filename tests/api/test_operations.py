@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import httpx
+import pytest
 
 from modelport.api import create_app
 from modelport.contract import discovery
@@ -20,7 +24,10 @@ async def test_live_and_ready(serve: AppFactory) -> None:
     assert ready.json() == {"status": "ready", "models": {"echo": "ready"}}
 
 
-async def test_not_ready_before_warm_and_warmed_by_the_lifespan() -> None:
+async def test_not_ready_before_warm_and_warmed_by_the_lifespan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     settings = Settings()
     runtime = ModelRuntime([discovery.load("echo")], settings, ServingMetrics())
     app = create_app(settings, runtime)
@@ -35,6 +42,11 @@ async def test_not_ready_before_warm_and_warmed_by_the_lifespan() -> None:
         assert "warming" in predict.json()["message"]
         async with app.router.lifespan_context(app):
             assert (await client.get("/health/ready")).status_code == 200
-            ok = await client.post("/v2/models/echo/predict/", json={"text": "x"})
+            ok = await client.post(
+                "/v2/models/echo/predict/", data={"text": "x"}, files={"upload": ("a", b"1")}
+            )
             assert ok.status_code == 200
+            assert ok.json()["size"] == 1
+            assert len(list(tmp_path.iterdir())) == 1  # the server's private upload directory
+        assert list(tmp_path.iterdir()) == [], "stopping the server removes it"
     assert runtime.get("echo").model.instance.warmed  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from modelport.api.docs import docs_router, install_openapi
 from modelport.api.errors import install_error_handlers
 from modelport.api.models import add_predict_routes, model_router
 from modelport.api.operations import operations_router
+from modelport.api.uploads import UploadStore
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
@@ -24,6 +25,8 @@ def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
     ``settings.warm`` is false; ``/health/ready`` answers 503 until then.
     """
 
+    uploads = UploadStore()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.warm:
@@ -34,6 +37,7 @@ def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
             yield
         finally:
             runtime.close()
+            uploads.close()
 
     app = FastAPI(
         title="modelport",
@@ -45,7 +49,7 @@ def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
     )
     install_error_handlers(app, settings.debug)
     app.include_router(model_router(runtime, settings))
-    add_predict_routes(app, runtime, settings)
+    add_predict_routes(app, runtime, settings, uploads)
     app.include_router(operations_router(runtime, settings))
     app.include_router(docs_router(app, settings))
     install_openapi(app, runtime, settings)

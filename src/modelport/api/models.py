@@ -14,7 +14,7 @@ from starlette.responses import Response
 from modelport.api.arguments import read_arguments
 from modelport.api.documents import ModelList, ModelMeta, Version, Versions, documented
 from modelport.api.errors import status_of
-from modelport.api.uploads import UploadArea
+from modelport.api.uploads import UploadStore
 from modelport.errors import InvalidInput, ModelportError, Overloaded, PredictTimeout
 from modelport.runtime import ModelRunner, ModelRuntime
 from modelport.settings import Settings
@@ -130,7 +130,9 @@ def model_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
     return router
 
 
-def add_predict_routes(app: FastAPI, runtime: ModelRuntime, settings: Settings) -> None:
+def add_predict_routes(
+    app: FastAPI, runtime: ModelRuntime, settings: Settings, uploads: UploadStore
+) -> None:
     """``POST /v2/models/{name}/predict/``: a plain Starlette endpoint (documented separately)."""
     metrics = runtime.metrics
     limit = settings.max_upload_size
@@ -140,7 +142,7 @@ def add_predict_routes(app: FastAPI, runtime: ModelRuntime, settings: Settings) 
         started = time.perf_counter()
         status = 200
         try:
-            with UploadArea() as area:
+            with uploads.area() as area:
                 raw = await read_arguments(request, area, limit)
                 kwargs = runner.prepare(raw)
                 result = await runner.predict(kwargs, inputs=area)

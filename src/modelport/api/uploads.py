@@ -1,12 +1,17 @@
 """Reading request bodies within a size limit; multipart files streamed to a private temp dir.
 
 Nothing is read into memory whole: multipart parts are fed to python-multipart chunk by chunk,
-file parts written straight to disk. The directory is private (0700), created on the first
-upload, and removed with everything in it when the request ends, whatever happened.
+file parts written straight to disk, into one private directory (0700) per server process,
+created on the first upload under ``$TMPDIR``. Each request's files are deleted when it ends,
+whatever happened; the directory goes when the server stops. (One directory per process, not
+per request: creating and removing a directory costs ~0.3 ms on ext4, a file ~0.06 ms.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 import shutil
 import tempfile
 from concurrent.futures import Future
@@ -24,12 +29,45 @@ from modelport.errors import BadRequest, PayloadTooLarge
 MAX_PARTS = 1000
 
 
-class UploadArea:
-    """A per-request private directory for uploads, removed on exit."""
+class UploadStore:
+    """The server's private upload directory; hands out per-request areas."""
 
     def __init__(self) -> None:
-        self._dir: Path | None = None
+        self._root: Path | None = None
+        self._names = itertools.count()
+
+    def area(self) -> UploadArea:
+        """A new area for one request's files."""
+        return UploadArea(self)
+
+    def create(self) -> tuple[str, IO[bytes]]:
+        """Create a new empty private file; return its path and an open binary handle."""
+        if self._root is None or not self._root.is_dir():
+            self._root = Path(tempfile.mkdtemp(prefix="modelport-uploads-"))
+        path = os.path.join(self._root, f"{os.getpid()}-{next(self._names)}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return path, os.fdopen(fd, "wb")
+
+    def close(self) -> None:
+        """Remove the directory (the server is stopping)."""
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+
+class UploadArea:
+    """One request's uploaded files, deleted on exit (or once a late model is done with them)."""
+
+    def __init__(self, store: UploadStore) -> None:
+        self._store = store
+        self._paths: list[str] = []
         self._held = False
+
+    def new_file(self) -> tuple[str, IO[bytes]]:
+        """Create an empty file for this request; return its path and an open binary handle."""
+        path, handle = self._store.create()
+        self._paths.append(path)
+        return path, handle
 
     def hold_until(self, future: Future[Any]) -> None:
         """Keep the files until ``future`` is done (a model still reading them after a 504)."""
@@ -37,16 +75,10 @@ class UploadArea:
         future.add_done_callback(lambda _: self._remove())
 
     def _remove(self) -> None:
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def new_file(self) -> tuple[str, IO[bytes]]:
-        """Create an empty file in the area; return its path and an open binary handle."""
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="modelport-upload-"))
-        handle = tempfile.NamedTemporaryFile(dir=self._dir, delete=False)  # noqa: SIM115
-        return handle.name, handle
+        for path in self._paths:
+            with contextlib.suppress(FileNotFoundError):  # the model may remove it itself
+                os.unlink(path)
+        self._paths.clear()
 
     def __enter__(self) -> UploadArea:
         return self
