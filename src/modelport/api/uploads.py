@@ -42,10 +42,14 @@ class UploadStore:
 
     def create(self) -> tuple[str, IO[bytes]]:
         """Create a new empty private file; return its path and an open binary handle."""
-        if self._root is None or not self._root.is_dir():
+        if self._root is None:
             self._root = Path(tempfile.mkdtemp(prefix="modelport-uploads-"))
-        path = os.path.join(self._root, f"{os.getpid()}-{next(self._names)}")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        path = os.path.join(self._root, str(next(self._names)))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:  # a tmp cleaner removed the directory: make a new one
+            self._root = None
+            return self.create()
         return path, os.fdopen(fd, "wb")
 
     def close(self) -> None:

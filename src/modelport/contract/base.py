@@ -95,7 +95,7 @@ class Signature:
 
 
 def _is_blank(value: str | UploadedFile) -> bool:
-    if isinstance(value, UploadedFile):
+    if isinstance(value, UploadedFile):  # a form's empty file input: no name, no bytes
         return not value.original_filename and Path(value.filename).stat().st_size == 0
     return value == ""
 
