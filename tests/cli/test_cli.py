@@ -64,6 +64,7 @@ def test_predict_with_a_file_warms_first_and_prints_json(tmp_path: Path) -> None
     out = json.loads(result.stdout)
     assert (out["number"], out["size"], out["names"]) == (5, 6, ["a", "b"])
     assert out["original_filename"] == "cat.jpg"
+    assert out["content_type"] == "image/jpeg"
     assert image.read_bytes() == b"123456", "the user's file is never touched"
 
 

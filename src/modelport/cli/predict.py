@@ -7,6 +7,7 @@ runs first, and the result goes to stdout as JSON (or raw bytes with ``--output 
 
 from __future__ import annotations
 
+import mimetypes
 import shutil
 import sys
 from pathlib import Path
@@ -95,9 +96,8 @@ def _raw_args(model: ServedModel, values: dict[str, Any], workdir: Path) -> RawA
                 source = Path(item)
                 copy = workdir / f"{len(list(workdir.iterdir()))}-{source.name}"
                 shutil.copyfile(source, copy)
-                raw.add(
-                    name, UploadedFile(name, str(copy), "application/octet-stream", source.name)
-                )
+                media = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
+                raw.add(name, UploadedFile(name, str(copy), media, source.name))
             elif isinstance(item, bool):
                 raw.add(name, "true" if item else "false")
             else:
