@@ -337,6 +337,72 @@ def tree_rss(root: int) -> tuple[int, list[dict[str, Any]]]:
     return total, procs
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[int, tuple[int, int, str]]:
+    """pid -> (CPU ticks incl. reaped children, ppid, comm) for every process."""
+    snap = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = data[data.index("(") + 1 : data.rindex(")")]
+        f = data[data.rindex(")") + 2 :].split()
+        # fields after comm: state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+        snap[int(entry)] = (sum(int(x) for x in f[11:15]), int(f[1]), comm)
+    return snap
+
+
+def foreign_cpu(
+    before: dict[int, tuple[int, int, str]],
+    after: dict[int, tuple[int, int, str]],
+    ours: set[int],
+) -> tuple[float, list[tuple[str, float]]]:
+    """CPU seconds used between two snapshots by processes that are not part of the run.
+
+    Ours: the harness (and so wrk, its reaped child) and the server's process tree.
+    Kernel threads are left out: they mostly do this run's own loopback and disk work.
+    """
+    total, per = 0, {}
+    for pid, (ticks, ppid, comm) in after.items():
+        if pid in ours or pid == 2 or ppid == 2:
+            continue
+        prev = before.get(pid)
+        d = ticks - (prev[0] if prev else 0)
+        if d > 0:
+            total += d
+            per[comm] = per.get(comm, 0) + d
+    top = sorted(((c, t / CLK_TCK) for c, t in per.items()), key=lambda x: -x[1])[:5]
+    return total / CLK_TCK, top
+
+
+def harness_pids() -> set[int]:
+    return {os.getpid(), os.getppid()}
+
+
+def wait_quiet(args: argparse.Namespace) -> dict[str, Any]:
+    """Wait (up to --quiet-wait s) until other processes use < --max-foreign-cpu of a core."""
+    t0 = time.monotonic()
+    warned = False
+    while True:
+        before = cpu_snapshot()
+        time.sleep(1.0)
+        used, top = foreign_cpu(before, cpu_snapshot(), harness_pids())
+        waited = time.monotonic() - t0
+        if used <= args.max_foreign_cpu:
+            return {"waited_s": round(waited, 1), "foreign_cores": round(used, 3)}
+        if waited > args.quiet_wait:
+            log(f"    machine still busy after {waited:.0f} s ({used:.2f} cores: {top}); going on")
+            return {"waited_s": round(waited, 1), "foreign_cores": round(used, 3), "busy": top}
+        if not warned:
+            log(f"    waiting for the machine to be quiet (others use {used:.2f} cores: {top})")
+            warned = True
+
+
 # --------------------------------------------------------------------------- wrk
 
 _UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -461,6 +527,17 @@ def modelport_preflight() -> dict[str, Any]:
     }
 
 
+def fs_type(path: str) -> str:
+    """Filesystem type (and mount options) of the mount holding path."""
+    best, kind = "", "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, mnt, fstype, opts, *_ = line.split()
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best):
+                best, kind = mnt, f"{fstype} on {mnt}, {opts}"
+    return kind
+
+
 def machine_info() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -515,7 +592,30 @@ def load_run(args: argparse.Namespace, target: str, sc: Scenario, rnd: int) -> d
         if body != sc.expected:
             flags.append(f"unexpected body {first['body'][:200]!r} (want {sc.expected})")
         rc_w, _ = run_wrk(args, sc, srv.port, args.warmup)
+        assert srv.proc is not None
+        before = cpu_snapshot()
+        t0 = time.perf_counter()
         rc, out = run_wrk(args, sc, srv.port, args.duration)
+        elapsed = time.perf_counter() - t0
+        after = cpu_snapshot()
+        ours = harness_pids() | set(session_pids(srv.proc.pid))
+        used, top = foreign_cpu(before, after, ours)
+        rec["foreign_cores"] = round(used / elapsed, 3)
+        rec["foreign_top"] = top
+        rec["server_cpu_cores"] = round(
+            sum(
+                after[p][0] - before.get(p, (0,))[0]
+                for p in ours
+                if p in after and p not in harness_pids()
+            )
+            / CLK_TCK
+            / elapsed,
+            3,
+        )
+        if used / elapsed > args.max_foreign_cpu:
+            flags.append(
+                f"contended: other processes used {used / elapsed:.2f} cores during the run ({top})"
+            )
         (RAW / f"wrk-{sc.name}-{target}-r{rnd}.txt").write_text(out)
         parsed = parse_wrk(out)
         rec.update(parsed)
@@ -541,6 +641,7 @@ def load_run(args: argparse.Namespace, target: str, sc: Scenario, rnd: int) -> d
             rec["server_log_tail"] = srv.log_tail()
         rec["flagged"] = bool(flags)
         rec["flags"] = flags
+        rec["contended"] = any(f.startswith("contended") for f in flags)
         return rec
     finally:
         rec["server_rc"] = srv.stop()
@@ -550,6 +651,7 @@ def startup_run(args: argparse.Namespace, target: str, sc: Scenario, i: int) -> 
     srv = Server(target, sc.model, args.server_cpu, RAW / f"startup-{target}-{i}.log")
     rec: dict[str, Any] = {"target": target, "launch": i}
     try:
+        before = cpu_snapshot()
         srv.start()
         rec["cmd"] = srv.cmd
         first = wait_first_200(srv, sc)
@@ -557,7 +659,13 @@ def startup_run(args: argparse.Namespace, target: str, sc: Scenario, i: int) -> 
         if not first["ok"]:
             rec["server_log_tail"] = srv.log_tail()
             return rec
+        assert srv.proc is not None
+        after = cpu_snapshot()
+        used, top = foreign_cpu(before, after, harness_pids() | set(session_pids(srv.proc.pid)))
         rec["first_200_s"] = first["elapsed_s"]
+        rec["foreign_cores"] = round(used / first["elapsed_s"], 3)
+        if used / first["elapsed_s"] > args.max_foreign_cpu:
+            rec["contended"] = f"other processes used {used:.2f} CPU s during the start ({top})"
         time.sleep(args.rss_delay)
         assert srv.proc is not None
         rss, procs = tree_rss(srv.proc.pid)
@@ -581,33 +689,41 @@ def summarise(
     targets: list[str],
     scenarios: list[str],
 ) -> dict[str, Any]:
+    """Medians over clean runs only: flagged runs (errors, contention) are counted, not used."""
     out: dict[str, Any] = {}
     for scn in scenarios:
         out[scn] = {}
         for t in targets:
             runs = [r for r in load if r["scenario"] == scn and r["target"] == t]
             good = [r for r in runs if not r.get("flagged") and "req_s" in r]
+            errors = [r for r in runs if r.get("flagged") and not r.get("contended")]
             out[scn][t] = {
                 "req_s": median_or_none([r["req_s"] for r in good]),
                 "p50_ms": median_or_none([r["p50_ms"] for r in good if "p50_ms" in r]),
                 "p99_ms": median_or_none([r["p99_ms"] for r in good if "p99_ms" in r]),
-                "runs": len(runs),
+                "rounds": len({r["round"] for r in runs}),
+                "attempts": len(runs),
                 "clean_runs": len(good),
-                "flagged_runs": len(runs) - len(good),
-                "non2xx_total": sum(r.get("non2xx", 0) for r in runs),
-                "all_req_s": [r.get("req_s") for r in runs],
+                "error_runs": len(errors),
+                "contended_runs": sum(1 for r in runs if r.get("contended")),
+                "non2xx_total": sum(r.get("non2xx") or 0 for r in runs),
+                "clean_req_s": [r["req_s"] for r in good],
             }
     out["startup"] = {}
     for t in targets:
         runs = [r for r in startup if r["target"] == t]
-        good = [r for r in runs if r.get("ok")]
+        ok = [r for r in runs if r.get("ok")]
+        good = [r for r in ok if not r.get("contended")]
         out["startup"][t] = {
             "first_200_s": median_or_none([r["first_200_s"] for r in good]),
-            "idle_rss_mib": median_or_none([r["idle_rss_kib"] / 1024 for r in good]),
-            "launches": len(runs),
-            "ok_launches": len(good),
-            "all_first_200_s": [r.get("first_200_s") for r in runs],
-            "all_idle_rss_mib": [r["idle_rss_kib"] / 1024 if r.get("ok") else None for r in runs],
+            "idle_rss_mib": median_or_none([r["idle_rss_kib"] / 1024 for r in ok]),
+            "rounds": len({r["launch"] for r in runs}),
+            "attempts": len(runs),
+            "clean_runs": len(good),
+            "error_runs": len(runs) - len(ok),
+            "contended_runs": len(ok) - len(good),
+            "clean_first_200_s": [r["first_200_s"] for r in good],
+            "idle_rss_mib_all": [r["idle_rss_kib"] / 1024 for r in ok],
         }
     return out
 
@@ -646,13 +762,10 @@ def cell(summary: dict[str, Any], sec: str, t: str, key: str, fmt: str) -> str:
         return "-"
     v = s.get(key)
     txt = fmt.format(v) if v is not None else "ERR"
-    if sec == "startup":
-        bad = s["launches"] - s["ok_launches"]
-        total = s["launches"]
-    else:
-        bad, total = s["flagged_runs"], s["runs"]
-    if bad:
-        txt += f" ⚠{bad}/{total} failed"
+    if s["error_runs"]:
+        txt += f" ⚠{s['error_runs']} failed"
+    if s["clean_runs"] < s["rounds"] and not (sec == "startup" and key == "idle_rss_mib"):
+        txt += f" (n={s['clean_runs']})"
     return txt
 
 
@@ -700,8 +813,9 @@ def markdown(
         f"wrk -t1 -c{settings['connections']} -d{settings['duration_s']:g}s --latency, "
         f"{settings['rounds']} rounds interleaved, {settings['warmup_s']:g} s warmup; server on "
         f"CPU {settings['server_cpu']}, wrk on CPU {settings['client_cpu']}; startup and RSS: "
-        f"median of {settings['launches']} launches. ⚠ = runs with errors, left out of the "
-        "median."
+        f"median of {settings['launches']} launches; upload temp files in {settings['tmpdir']} "
+        f"({settings['tmpdir_fs']}). ⚠ = runs with errors; they and runs disturbed by other "
+        "processes are left out of the medians (n = clean runs when fewer than planned)."
     )
     if gl:
         lines.append("")
@@ -733,6 +847,21 @@ def main() -> int:
     ap.add_argument("--no-startup", action="store_true", help="skip the startup/RSS phase")
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
+    ap.add_argument(
+        "--tmpdir",
+        default=None,
+        help="parent of each server's TMPDIR (upload temp files); default: the system's",
+    )
+    ap.add_argument(
+        "--max-foreign-cpu",
+        type=float,
+        default=0.10,
+        help="cores other processes may use during a run before it counts as contended",
+    )
+    ap.add_argument(
+        "--quiet-wait", type=float, default=300, help="max seconds to wait for a quiet machine"
+    )
+    ap.add_argument("--retries", type=int, default=2, help="reruns of a contended run")
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = ap.parse_args()
 
@@ -749,6 +878,8 @@ def main() -> int:
         ap.error(f"need two distinct CPUs for server and wrk; this process may use {cpus}")
     # The harness (probes, RSS reads) stays off the server's core.
     os.sched_setaffinity(0, {args.client_cpu})
+    if args.tmpdir:
+        tempfile.tempdir = args.tmpdir
     RAW.mkdir(parents=True, exist_ok=True)
 
     pre: dict[str, Any] = {}
@@ -781,36 +912,57 @@ def main() -> int:
         "client_cpu": args.client_cpu,
         "targets": targets,
         "scenarios": scenarios,
+        "tmpdir": tempfile.gettempdir(),
+        "tmpdir_fs": fs_type(tempfile.gettempdir()),
+        "max_foreign_cpu": args.max_foreign_cpu,
+        "retries": args.retries,
     }
     load: list[dict[str, Any]] = []
     for scn in scenarios:
         sc = all_sc[scn]
         for rnd in range(1, args.rounds + 1):
             for t in targets:
-                log(f"[load] {scn} round {rnd}/{args.rounds}: {t} ({TARGET_LABELS[t]}) ...")
-                rec = load_run(args, t, sc, rnd)
-                load.append(rec)
-                log(
-                    f"    req/s={rec.get('req_s')} p50={rec.get('p50_ms')} ms "
-                    f"p99={rec.get('p99_ms')} ms non2xx={rec.get('non2xx')}"
-                    + (f"  FLAGGED: {rec['flags']}" if rec.get("flagged") else "")
-                )
+                for attempt in range(args.retries + 1):
+                    log(
+                        f"[load] {scn} round {rnd}/{args.rounds}: {t} ({TARGET_LABELS[t]})"
+                        + (f" retry {attempt}" if attempt else "")
+                        + " ..."
+                    )
+                    quiet = wait_quiet(args)
+                    rec = load_run(args, t, sc, rnd)
+                    rec.update(attempt=attempt, quiet=quiet)
+                    load.append(rec)
+                    log(
+                        f"    req/s={rec.get('req_s')} p50={rec.get('p50_ms')} ms "
+                        f"p99={rec.get('p99_ms')} ms non2xx={rec.get('non2xx')}"
+                        + (f"  FLAGGED: {rec['flags']}" if rec.get("flagged") else "")
+                    )
+                    if not rec.get("contended"):
+                        break
     startup: list[dict[str, Any]] = []
     if not args.no_startup:
         for i in range(1, args.launches + 1):
             for t in targets:
-                rec = startup_run(args, t, all_sc["predict"], i)
-                startup.append(rec)
-                if rec.get("ok"):
-                    log(
-                        f"[startup] {t} launch {i}: first 200 after {rec['first_200_s']:.3f} s, "
-                        f"idle RSS {rec['idle_rss_kib'] / 1024:.1f} MiB"
-                    )
-                else:
-                    log(
-                        f"[startup] {t} launch {i}: FAILED {rec.get('error')} "
-                        f"(last status {rec.get('status')}, body {rec.get('body', '')[:200]!r})"
-                    )
+                for attempt in range(args.retries + 1):
+                    quiet = wait_quiet(args)
+                    rec = startup_run(args, t, all_sc["predict"], i)
+                    rec.update(attempt=attempt, quiet=quiet)
+                    startup.append(rec)
+                    if rec.get("ok"):
+                        log(
+                            f"[startup] {t} launch {i}: first 200 after "
+                            f"{rec['first_200_s']:.3f} s, idle RSS "
+                            f"{rec['idle_rss_kib'] / 1024:.1f} MiB"
+                            + (f"  CONTENDED: {rec['contended']}" if rec.get("contended") else "")
+                        )
+                    else:
+                        log(
+                            f"[startup] {t} launch {i}: FAILED {rec.get('error')} "
+                            f"(last status {rec.get('status')}, "
+                            f"body {rec.get('body', '')[:200]!r})"
+                        )
+                    if not rec.get("contended"):
+                        break
 
     summary = summarise(load, startup, targets, scenarios)
     if args.no_startup:

@@ -7,6 +7,11 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
 
     ModelportError
     ├── NotFound                 unknown model, route or object           (HTTP 404)
+    ├── Conflict                 the object's state forbids it            (HTTP 409)
+    │   └── IllegalTransition    a lifecycle transition that is not allowed
+    ├── NotImplementedByModel    e.g. training a model without train()   (HTTP 501)
+    ├── StoreError               the database failed                      (HTTP 503)
+    ├── ExecutorError            the executor could not run a job         (HTTP 503)
     ├── InvalidInput             bad arguments, naming every bad field    (HTTP 422)
     ├── BadRequest               a malformed request body                 (HTTP 400)
     ├── PayloadTooLarge          upload over the configured limit         (HTTP 413)
@@ -34,6 +39,26 @@ class ModelportError(Exception):
 
 class NotFound(ModelportError):
     """A model, route or object that does not exist."""
+
+
+class Conflict(ModelportError):
+    """An operation the object's current state does not allow."""
+
+
+class IllegalTransition(Conflict):
+    """A lifecycle transition that is not allowed (e.g. cancelling a finished job)."""
+
+
+class NotImplementedByModel(ModelportError):
+    """The model does not offer this function (e.g. no train())."""
+
+
+class StoreError(ModelportError):
+    """The database failed (wrapping SQLAlchemy's error)."""
+
+
+class ExecutorError(ModelportError):
+    """The executor could not start or control a job."""
 
 
 class InvalidInput(ModelportError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,9 +33,34 @@ class Settings(BaseSettings):
     predict_timeout: float | None = Field(
         60.0, gt=0, description="seconds before a prediction answers 504; None = no limit"
     )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the job store; default: SQLite in data_dir"
+    )
+    artifacts_url: str | None = Field(
+        None, description="fsspec URL under which jobs write artifacts; default: data_dir/artifacts"
+    )
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
+    executor_cpus: float = Field(
+        default_factory=lambda: float(os.cpu_count() or 1),
+        gt=0,
+        description="CPU slots the local executor hands out",
+    )
+    executor_gpus: int = Field(0, ge=0, description="GPU slots the local executor hands out")
+    cancel_grace: float = Field(
+        1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
+    )
     warm: bool = True
     docs: bool = True
     debug: bool = False
+
+    def store_url(self) -> str:
+        """The job store's URL."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'modelport.db'}"
+
+    def artifacts_root(self) -> str:
+        """The URL under which each job gets its artifact directory."""
+        return (self.artifacts_url or str(self.data_dir / "artifacts")).rstrip("/")
 
     @field_validator("base_path")
     @classmethod

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.ModelportError], int] = {
     errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.NotImplementedByModel: 501,
+    errors.StoreError: 503,
+    errors.ExecutorError: 503,
     errors.InvalidInput: 422,
     errors.BadRequest: 400,
     errors.PayloadTooLarge: 413,

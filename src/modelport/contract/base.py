@@ -18,7 +18,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from modelport.contract.files import Binary, UploadedFile
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, NotImplementedByModel
 
 JSON_MEDIA_TYPE = "application/json"
 ANY_MEDIA_TYPE = "*/*"
@@ -221,6 +221,8 @@ class ServedModel(ABC):
     kind: str
     #: where it came from (entry point or import path), for messages
     source: str
+    #: how a worker process loads it again (an entry-point name or import path)
+    spec: str = ""
     predict_signature: Signature
     train_signature: Signature | None = None
     #: JSON schema of a JSON prediction, when the model declares one
@@ -245,6 +247,19 @@ class ServedModel(ABC):
     @abstractmethod
     def predict(self, kwargs: dict[str, Any]) -> Prediction:
         """Run the model (in a worker thread, never on the event loop) and encode its result."""
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the model has a train function."""
+        return self.train_signature is not None
+
+    def prepare_train(self, raw: RawArgs) -> dict[str, Any]:
+        """Validate training arguments into their JSON form (what a job stores)."""
+        raise NotImplementedByModel(f"model '{self.name}' cannot be trained (it has no train())")
+
+    def train(self, args: dict[str, Any], context: Any) -> Any:
+        """Run the training with stored arguments (in a worker process); return its result."""
+        raise NotImplementedByModel(f"model '{self.name}' cannot be trained (it has no train())")
 
 
 ModelFactory = Callable[[], ServedModel]

@@ -59,8 +59,10 @@ class DeepaasModel(ServedModel):
             accept = tuple(str(c) for c in choices_of(accept_field) or [JSON_MEDIA_TYPE])
         self._predict_schema = self._schema_for(self._predict_fields, "predict")
         self.predict_signature = Signature(fields_schema(self._predict_fields), accept)
+        self._train_schema: Any = None
         if callable(getattr(obj, "train", None)):
             self._train_fields = self._args("get_train_args")
+            self._train_schema = self._schema_for(self._train_fields, "train")
             self.train_signature = Signature(fields_schema(self._train_fields))
         self._output_schema = self._load_output_schema()
         if self._output_schema is not None:
@@ -132,18 +134,34 @@ class DeepaasModel(ServedModel):
         """Validate with marshmallow, as DEEPaaS's webargs parser does."""
         accept = self.predict_signature.accept
         chosen = choose_accept(raw, accept) if accept else None
+        kwargs = self._load(self._predict_schema, self.predict_signature.collect(raw))
+        if chosen is not None:
+            kwargs[_ACCEPT] = chosen
+        return kwargs
+
+    def _load(self, schema: Any, data: dict[str, Any]) -> dict[str, Any]:
         try:
-            kwargs: dict[str, Any] = self._predict_schema.load(
-                self.predict_signature.collect(raw), unknown=self._mm.EXCLUDE
-            )
+            loaded: dict[str, Any] = schema.load(data, unknown=self._mm.EXCLUDE)
         except self._mm.ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             raise InvalidInput(
                 {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
             ) from None
-        if chosen is not None:
-            kwargs[_ACCEPT] = chosen
-        return kwargs
+        return loaded
+
+    def prepare_train(self, raw: RawArgs) -> dict[str, Any]:
+        """Validate training arguments with marshmallow; store their serialised form."""
+        if self._train_schema is None or self.train_signature is None:
+            return super().prepare_train(raw)
+        loaded = self._load(self._train_schema, self.train_signature.collect(raw))
+        dumped: dict[str, Any] = self._train_schema.dump(loaded)
+        return dumped
+
+    def train(self, args: dict[str, Any], context: Any) -> Any:
+        """Call the module's ``train(**kwargs)``; its return value is the result."""
+        if self._train_schema is None:
+            return super().train(args, context)
+        return self.obj.train(**self._load(self._train_schema, args))
 
     def predict(self, kwargs: dict[str, Any]) -> Prediction:
         """Call predict(**kwargs); encode as DEEPaaS does (schema, wrapper, or raw by accept)."""

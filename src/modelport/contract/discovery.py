@@ -133,7 +133,9 @@ def load(spec: str) -> ServedModel:
             f"cannot import model '{spec}' ({source}): {type(exc).__name__}: {exc}"
         ) from exc
     try:
-        return adapt(obj, ref.name, source)
+        served = adapt(obj, ref.name, source)
+        served.spec = spec
+        return served
     except ModelLoadError:
         raise
     except Exception as exc:

@@ -218,6 +218,25 @@ class TypedModel(ServedModel):
             kwargs[_ACCEPT] = chosen
         return kwargs
 
+    def prepare_train(self, raw: RawArgs) -> dict[str, Any]:
+        """Validate training arguments; their JSON form is what the job stores."""
+        if self._train_args is None or self.train_signature is None:
+            return super().prepare_train(raw)
+        try:
+            parsed = self._train_args.model_validate(self.train_signature.collect(raw))
+        except ValidationError as exc:
+            raise InvalidInput(field_errors(exc)) from None
+        dumped: dict[str, Any] = parsed.model_dump(mode="json")
+        return dumped
+
+    def train(self, args: dict[str, Any], context: Any) -> Any:
+        """Call ``train(ctx, **args)`` (args re-validated from their stored JSON form)."""
+        if self._train_args is None:
+            return super().train(args, context)
+        parsed = self._train_args.model_validate(args)
+        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        return self.instance.train(context, **kwargs)  # type: ignore[attr-defined]
+
     def predict(self, kwargs: dict[str, Any]) -> Prediction:
         """Call predict and encode the result by its declared return type."""
         try:

@@ -1,0 +1,65 @@
+"""The schema (SQLAlchemy Core). Changes go through a new Alembic migration in migrations/."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("model_spec", String(500), nullable=False),
+    Column("version", String(100)),
+    Column("args", JSON, nullable=False),
+    Column("owner", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("resources", JSON, nullable=False),
+    Column("max_attempts", Integer, nullable=False, default=1),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("progress_message", Text),
+    Column("result", JSON),
+    Column("error", Text),
+    Column("executor", String(32)),
+    Column("executor_ref", String(200)),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("artifacts_url", Text),
+    Column("retry_of", String(32)),
+    Index("ix_jobs_status_priority", "status", "priority", "created_at"),
+    Index("ix_jobs_model", "model"),
+    Index("ix_jobs_owner", "owner"),
+)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    # SQLite only auto-increments an INTEGER PRIMARY KEY
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("job_id", String(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_job_events_job_kind_id", "job_id", "kind", "id"),
+    Index("ix_job_events_job_id", "job_id", "id"),
+)

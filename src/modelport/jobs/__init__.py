@@ -1,0 +1,1 @@
+"""Training jobs: domain, store, service, scheduler and executors."""

@@ -1,0 +1,126 @@
+"""The training job: its lifecycle, resources and events. Plain pydantic, no database here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from modelport.errors import IllegalTransition
+
+
+class JobStatus(StrEnum):
+    """queued → running → succeeded | failed | cancelled (and running → queued on a retry)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """Whether this is a final state."""
+        return self in FINISHED
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED}
+    ),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def sources_of(new: JobStatus) -> frozenset[JobStatus]:
+    """The states from which ``new`` may be entered."""
+    return frozenset(old for old, targets in TRANSITIONS.items() if new in targets)
+
+
+def check_transition(old: JobStatus, new: JobStatus) -> None:
+    """Raise IllegalTransition unless ``old → new`` is allowed."""
+    if new not in TRANSITIONS[old]:
+        raise IllegalTransition(f"job is {old.value}: cannot become {new.value}")
+
+
+def utcnow() -> datetime:
+    """Aware UTC now."""
+    return datetime.now(UTC)
+
+
+def new_job_id() -> str:
+    """A job id: 32 hex digits, as DEEPaaS's training uuids."""
+    return uuid.uuid4().hex
+
+
+class Resources(BaseModel):
+    """What a job needs from its executor."""
+
+    cpu: float = Field(1.0, gt=0, description="CPU cores")
+    gpu: int = Field(0, ge=0, description="GPUs")
+    memory_mb: int | None = Field(None, gt=0, description="Memory in MB (Ray enforces it)")
+
+
+class Job(BaseModel):
+    """A training job as stored."""
+
+    id: str = Field(default_factory=new_job_id)
+    model: str
+    model_spec: str = Field(description="How a worker loads the model: entry point or import path")
+    version: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    owner: str | None = None
+    status: JobStatus = JobStatus.QUEUED
+    priority: int = 0
+    resources: Resources = Field(default_factory=Resources)
+    max_attempts: int = Field(1, ge=1, description="Runs allowed; >1 re-queues after a crash")
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: float = 0.0
+    progress_message: str | None = None
+    result: Any = None
+    error: str | None = None
+    executor: str | None = None
+    executor_ref: str | None = None
+    cancel_requested: bool = False
+    artifacts_url: str | None = None
+    retry_of: str | None = Field(None, description="The job this one retries")
+
+
+class EventKind(StrEnum):
+    """What a job event reports."""
+
+    STATUS = "status"
+    PROGRESS = "progress"
+    METRIC = "metric"
+    LOG = "log"
+    ARTIFACT = "artifact"
+
+
+class JobEvent(BaseModel):
+    """One thing that happened to a job; ``id`` orders all events (SSE's Last-Event-ID)."""
+
+    id: int = 0
+    job_id: str
+    kind: EventKind
+    at: datetime = Field(default_factory=utcnow)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Metric(BaseModel):
+    """One point of a metric's time series."""
+
+    name: str
+    value: float
+    step: int | None = None
+    at: datetime

@@ -1,0 +1,1 @@
+"""Where training jobs run: local subprocesses or a Ray cluster, behind one interface."""

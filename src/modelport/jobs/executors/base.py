@@ -1,0 +1,50 @@
+"""The executor interface: admit, start, cancel and clean up training jobs."""
+
+from __future__ import annotations
+
+import signal
+from abc import ABC, abstractmethod
+
+from modelport.jobs.domain import Job, Resources
+
+
+class Executor(ABC):
+    """Runs jobs somewhere; the scheduler asks it for room and starts jobs on it."""
+
+    name: str
+
+    @abstractmethod
+    def limit_for(self, resources: Resources) -> str | None:
+        """Why ``resources`` can never be granted (None when they can)."""
+
+    @abstractmethod
+    def has_room(self, resources: Resources) -> bool:
+        """Whether a job needing ``resources`` could start now."""
+
+    @abstractmethod
+    def start(self, job: Job) -> str:
+        """Start a job already marked running; return a reference (pid, task id)."""
+
+    @abstractmethod
+    def cancel(self, job_id: str) -> bool:
+        """Stop a job this executor runs (SIGTERM, SIGKILL after the grace); False if unknown."""
+
+    @abstractmethod
+    def abandon(self, job: Job) -> None:
+        """Make sure a job from an earlier server run is gone (used at recovery)."""
+
+    @abstractmethod
+    def shutdown(self) -> list[str]:
+        """Stop every running job (the server stops); return their ids."""
+
+
+def describe_exit(returncode: int) -> str:
+    """A human reason for a worker's exit status."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
+        return f"the training process was killed by {name}{hint}"
+    return f"the training process exited with status {returncode} without a result"

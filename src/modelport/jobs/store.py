@@ -1,0 +1,286 @@
+"""Persistent job records and their events (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Every status change is a compare-and-set (``UPDATE ... WHERE status IN (allowed sources)``) written
+in the same transaction as its event, so concurrent actors (the scheduler, a worker process,
+a cancel request) can never half-write a record or make an illegal transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, true, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from modelport.db.tables import job_events, jobs
+from modelport.errors import IllegalTransition, NotFound, StoreError
+from modelport.jobs.domain import (
+    EventKind,
+    Job,
+    JobEvent,
+    JobStatus,
+    Metric,
+    Resources,
+    check_transition,
+    sources_of,
+    utcnow,
+)
+
+_JOB_COLUMNS = [c.name for c in jobs.columns]
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job listing."""
+
+    items: list[Job]
+    total: int
+
+
+def _to_job(row: Any) -> Job:
+    data = dict(row._mapping)
+    data["resources"] = Resources.model_validate(data["resources"] or {})
+    for key in ("created_at", "started_at", "finished_at"):
+        data[key] = _aware(data[key])
+    return Job.model_validate(data)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes: they were stored as UTC
+    if value is not None and value.tzinfo is None:
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _to_event(row: Any) -> JobEvent:
+    return JobEvent(
+        id=row.id, job_id=row.job_id, kind=EventKind(row.kind), at=_aware(row.at), data=row.data
+    )
+
+
+class JobStore:
+    """Job records and events in a database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc).__name__}: {exc}") from exc
+
+    # -- records ---------------------------------------------------------------------------
+
+    def create(self, job: Job) -> Job:
+        """Insert a new job (queued) and its first status event."""
+        row = job.model_dump(mode="python")
+        row["resources"] = job.resources.model_dump()
+        row["status"] = job.status.value
+        with self._tx() as conn:
+            conn.execute(insert(jobs).values(**{k: row[k] for k in _JOB_COLUMNS}))
+            self._event(conn, job.id, EventKind.STATUS, {"status": job.status.value})
+        return job
+
+    def get(self, job_id: str) -> Job:
+        """The job ``job_id``; NotFound if there is none."""
+        with self._tx() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"job '{job_id}' not found")
+        return _to_job(row)
+
+    def find(
+        self,
+        *,
+        model: str | None = None,
+        status: Sequence[JobStatus] | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> JobPage:
+        """Jobs, newest first, filtered by model, status and owner."""
+        conditions = []
+        if model is not None:
+            conditions.append(jobs.c.model == model)
+        if status:
+            conditions.append(jobs.c.status.in_([s.value for s in status]))
+        if owner is not None:
+            conditions.append(jobs.c.owner == owner)
+        where = and_(true(), *conditions)
+        query = (
+            select(jobs)
+            .where(where)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+            total = conn.execute(select(func.count()).select_from(jobs).where(where)).scalar_one()
+        return JobPage([_to_job(r) for r in rows], int(total))
+
+    def queued(self) -> list[Job]:
+        """Queued jobs in admission order: highest priority first, then oldest."""
+        query = (
+            select(jobs)
+            .where(jobs.c.status == JobStatus.QUEUED.value)
+            .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
+        )
+        with self._tx() as conn:
+            return [_to_job(r) for r in conn.execute(query).all()]
+
+    def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
+        """Move a job to ``new`` (if allowed from its current state), setting ``fields`` too."""
+        values = {"status": new.value, **fields}
+        with self._tx() as conn:
+            done = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources_of(new)]))
+                .values(**values)
+            )
+            if done.rowcount == 0:
+                row = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).first()
+                if row is None:
+                    raise NotFound(f"job '{job_id}' not found")
+                check_transition(JobStatus(row.status), new)
+                raise IllegalTransition(f"job {job_id}: lost a race to change its status")
+            data: dict[str, Any] = {"status": new.value}
+            if fields.get("error"):
+                data["error"] = fields["error"]
+            self._event(conn, job_id, EventKind.STATUS, data)
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        return _to_job(row)
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set fields that are not the status (executor_ref, cancel_requested, ...)."""
+        with self._tx() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**fields))
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Flag a running job for cancellation; Conflict if it already finished."""
+        with self._tx() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            if row is None:
+                raise NotFound(f"job '{job_id}' not found")
+            status = JobStatus(row.status)
+            if status.finished:
+                raise IllegalTransition(f"job is {status.value}: cannot be cancelled")
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
+        return self.get(job_id)
+
+    # -- progress, metrics, logs ------------------------------------------------------------
+
+    def report(
+        self,
+        job_id: str,
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+        metrics: dict[str, float] | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Record progress and metric points (one transaction, one event each)."""
+        at = utcnow()
+        with self._tx() as conn:
+            if progress is not None or message is not None:
+                values: dict[str, Any] = {}
+                if progress is not None:
+                    values["progress"] = progress
+                if message is not None:
+                    values["progress_message"] = message
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+                self._event(
+                    conn,
+                    job_id,
+                    EventKind.PROGRESS,
+                    {"progress": progress, "message": message},
+                    at,
+                )
+            for name, value in (metrics or {}).items():
+                self._event(
+                    conn,
+                    job_id,
+                    EventKind.METRIC,
+                    {"name": name, "value": value, "step": step},
+                    at,
+                )
+
+    def append_logs(self, job_id: str, lines: Sequence[tuple[str, str]]) -> None:
+        """Append log lines, each ``(stream, text)``."""
+        if not lines:
+            return
+        at = utcnow()
+        with self._tx() as conn:
+            conn.execute(
+                insert(job_events),
+                [
+                    {
+                        "job_id": job_id,
+                        "kind": EventKind.LOG.value,
+                        "at": at,
+                        "data": {"stream": stream, "line": text},
+                    }
+                    for stream, text in lines
+                ],
+            )
+
+    def add_event(self, job_id: str, kind: EventKind, data: dict[str, Any]) -> None:
+        """Record one event."""
+        with self._tx() as conn:
+            self._event(conn, job_id, kind, data)
+
+    @staticmethod
+    def _event(
+        conn: Connection,
+        job_id: str,
+        kind: EventKind,
+        data: dict[str, Any],
+        at: datetime | None = None,
+    ) -> None:
+        conn.execute(
+            insert(job_events).values(job_id=job_id, kind=kind.value, at=at or utcnow(), data=data)
+        )
+
+    def events(
+        self,
+        job_id: str,
+        *,
+        after: int = 0,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int = 1000,
+    ) -> list[JobEvent]:
+        """Events of a job with id > ``after``, oldest first."""
+        query = select(job_events).where(job_events.c.job_id == job_id, job_events.c.id > after)
+        if kinds:
+            query = query.where(job_events.c.kind.in_([k.value for k in kinds]))
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(job_events.c.id).limit(limit)).all()
+        return [_to_event(r) for r in rows]
+
+    def logs(self, job_id: str, *, offset: int = 0, limit: int = 1000) -> list[str]:
+        """Log lines ``offset`` .. ``offset + limit`` of a job."""
+        query = (
+            select(job_events.c.data)
+            .where(job_events.c.job_id == job_id, job_events.c.kind == EventKind.LOG.value)
+            .order_by(job_events.c.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [str(row.data["line"]) for row in conn.execute(query).all()]
+
+    def metrics(self, job_id: str) -> list[Metric]:
+        """Every metric point of a job, oldest first."""
+        return [
+            Metric(name=e.data["name"], value=e.data["value"], step=e.data.get("step"), at=e.at)
+            for e in self.events(job_id, kinds=[EventKind.METRIC], limit=1_000_000)
+        ]

@@ -1,0 +1,90 @@
+"""The process that runs one training: ``python -m modelport.jobs.worker JOB_ID``.
+
+It reads the job from the store (``MODELPORT_DATABASE_URL``), loads the model the way the server
+did, captures its output into the job log, calls train with a TrainContext, and records the
+result — or the failure, with the traceback in the log. On SIGTERM (a cancel) it flushes the log
+and exits 143; the executor then records the cancellation. Shared by the local and Ray executors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import sys
+import traceback
+from types import FrameType
+
+from modelport.contract import discovery
+from modelport.contract.base import encode_json
+from modelport.db.engine import make_engine
+from modelport.errors import IllegalTransition
+from modelport.jobs.capture import OutputCapture
+from modelport.jobs.context import TrainContext
+from modelport.jobs.domain import JobStatus, utcnow
+from modelport.jobs.store import JobStore
+
+EXIT_CANCELLED = 143
+PARENT_ENV = "MODELPORT_WORKER_PARENT"
+_PR_SET_PDEATHSIG = 1
+
+
+class Terminated(BaseException):
+    """Raised in the training when the worker receives SIGTERM."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def die_with_parent() -> None:
+    """On Linux, get SIGTERM when the server that started us dies (so no job runs orphaned)."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):  # the parent died before prctl took effect
+        raise SystemExit(EXIT_CANCELLED)
+
+
+def run_job(job_id: str, store_url: str) -> int:
+    """Run a job to its end; return the process exit status."""
+    store = JobStore(make_engine(store_url))
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    with OutputCapture(store, job_id):
+        try:
+            job = store.get(job_id)
+            model = discovery.load(job.model_spec)
+            context = TrainContext(store, job_id, job.artifacts_url or "")
+            result = model.train(job.args, context)
+            stored = json.loads(encode_json(result))
+        except Terminated:
+            print("training stopped: the job was cancelled", file=sys.stderr)
+            return EXIT_CANCELLED
+        except BaseException as exc:
+            traceback.print_exc()
+            message = f"{type(exc).__name__}: {exc}"
+            _finish(store, job_id, JobStatus.FAILED, error=message)
+            return 1
+    _finish(store, job_id, JobStatus.SUCCEEDED, result=stored, progress=1.0)
+    return 0
+
+
+def _finish(store: JobStore, job_id: str, status: JobStatus, **fields: object) -> None:
+    with contextlib.suppress(IllegalTransition):  # cancelled meanwhile: that stands
+        store.transition(job_id, status, finished_at=utcnow(), **fields)
+
+
+def main() -> None:
+    """Entry point of the worker process."""
+    die_with_parent()
+    job_id = sys.argv[1]
+    store_url = os.environ["MODELPORT_DATABASE_URL"]
+    raise SystemExit(run_job(job_id, store_url))
+
+
+if __name__ == "__main__":
+    main()
