@@ -5,11 +5,26 @@ The public API a model author needs::
     from modelport import Model, Field, File, Binary
 """
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import Field
 
 from modelport.contract.files import Binary, File
 from modelport.contract.typed import Model
 
+if TYPE_CHECKING:
+    from modelport.jobs.context import TrainContext
+
 __version__ = "0.1.0"
 
-__all__ = ["Binary", "Field", "File", "Model", "__version__"]
+__all__ = ["Binary", "Field", "File", "Model", "TrainContext", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # TrainContext pulls in the job store (SQLAlchemy): import it only when asked for,
+    # so that serving stays quick to start.
+    if name == "TrainContext":
+        from modelport.jobs.context import TrainContext
+
+        return TrainContext
+    raise AttributeError(f"module 'modelport' has no attribute {name!r}")
