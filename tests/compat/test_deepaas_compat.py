@@ -39,11 +39,6 @@ pytestmark = pytest.mark.slow
 MODEL = "fake-model"
 PREDICT = f"/v2/models/{MODEL}/predict/"
 TRAIN = f"/v2/models/{MODEL}/train/"
-# The DEEPaaS training routes are built by the Training facility issue (#3); strict, so these
-# tests must be switched on when the routes land.
-TRAINING_PENDING = pytest.mark.xfail(
-    strict=True, reason="DEEPaaS training routes land with the Training facility issue (#3)"
-)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -319,7 +314,6 @@ def test_get_without_trailing_slash_answers_directly(
         assert body == gold["body"]
 
 
-@TRAINING_PENDING
 def test_train_list_without_trailing_slash_answers_directly(client: httpx.Client) -> None:
     resp = client.get(TRAIN.rstrip("/"))
     assert resp.status_code == 200, describe(resp)
@@ -345,7 +339,6 @@ def _assert_date(value: Any) -> None:
     datetime.fromisoformat(value)
 
 
-@TRAINING_PENDING
 def test_train_post_get_and_list(client: httpx.Client, replay, golden) -> None:
     gold, resp = replay(client, "train_post")
     assert resp.status_code == gold["status"] == 200, describe(resp)
@@ -403,7 +396,6 @@ def test_swagger_is_2_0(swagger: dict[str, Any]) -> None:
     assert swagger.get("swagger") == "2.0", {k: swagger[k] for k in swagger if k != "paths"}
 
 
-@TRAINING_PENDING
 def test_swagger_documents_deepaas_model_paths(swagger: dict[str, Any], golden) -> None:
     gold_paths = golden("get_swagger")["body"]["paths"]
     missing = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import FastAPI
@@ -17,12 +18,18 @@ from modelport.api.uploads import UploadStore
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
+if TYPE_CHECKING:
+    from modelport.jobs.service import JobService
 
-def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
+
+def create_app(
+    settings: Settings, runtime: ModelRuntime, jobs: JobService | None = None
+) -> FastAPI:
     """The HTTP API serving ``runtime``'s models as configured by ``settings``.
 
     Models not yet warm are warmed (off the event loop) during startup, unless
-    ``settings.warm`` is false; ``/health/ready`` answers 503 until then.
+    ``settings.warm`` is false; ``/health/ready`` answers 503 until then. With ``jobs``, the
+    training routes are served and the job service runs (recovery, scheduling) while the app does.
     """
 
     uploads = UploadStore()
@@ -33,9 +40,13 @@ def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
             await anyio.to_thread.run_sync(runtime.warm_all)
         else:
             runtime.mark_ready()
+        if jobs is not None:
+            await anyio.to_thread.run_sync(jobs.start)
         try:
             yield
         finally:
+            if jobs is not None:
+                await anyio.to_thread.run_sync(jobs.stop)
             runtime.close()
             uploads.close()
 
@@ -50,9 +61,16 @@ def create_app(settings: Settings, runtime: ModelRuntime) -> FastAPI:
     install_error_handlers(app, settings.debug)
     app.include_router(model_router(runtime, settings))
     add_predict_routes(app, runtime, settings, uploads)
+    if jobs is not None:
+        # imported here: serving models that cannot train never loads the job stack
+        from modelport.api.jobs import jobs_router
+        from modelport.api.training import training_router
+
+        app.include_router(training_router(runtime, jobs, settings, uploads))
+        app.include_router(jobs_router(runtime, jobs, settings))
     app.include_router(operations_router(runtime, settings))
     app.include_router(docs_router(app, settings))
-    install_openapi(app, runtime, settings)
+    install_openapi(app, runtime, settings, training=jobs is not None)
     app.state.runtime = runtime
     app.state.settings = settings
     return app

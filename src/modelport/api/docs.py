@@ -28,7 +28,9 @@ the query string, a form, multipart/form-data (files) or a JSON object body. Err
 """
 
 
-def install_openapi(app: FastAPI, runtime: ModelRuntime, settings: Settings) -> None:
+def install_openapi(
+    app: FastAPI, runtime: ModelRuntime, settings: Settings, training: bool
+) -> None:
     """Make ``app.openapi()`` return the full 3.1 document, model routes included."""
     cache: dict[str, Any] = {}
 
@@ -42,10 +44,14 @@ def install_openapi(app: FastAPI, runtime: ModelRuntime, settings: Settings) -> 
                 tags=[
                     {"name": "versions", "description": "API versions"},
                     {"name": "models", "description": "Served models: metadata and predictions"},
+                    {"name": "training (DEEPaaS v2)", "description": "DEEPaaS training routes"},
+                    {"name": "jobs", "description": "Training jobs: follow, cancel, retry"},
                     {"name": "operations", "description": "Health and metrics"},
                 ],
             )
-            cache["spec"] = add_model_paths(spec, [r.model for r in runtime], settings.base_path)
+            cache["spec"] = add_model_paths(
+                spec, [r.model for r in runtime], settings.base_path, training
+            )
         spec_doc: dict[str, Any] = cache["spec"]
         return spec_doc
 

@@ -165,14 +165,128 @@ def _response_schema(model: ServedModel, components: dict[str, Any]) -> dict[str
     return {"$ref": COMPONENTS_REF + name}
 
 
+def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str, Any]:
+    """The DEEPaaS v2 training operations of one trainable model."""
+    assert model.train_signature is not None
+    prefix = schema_name(model.name, "")
+    args, defs = relocate(model.train_signature.schema, prefix, COMPONENTS_REF)
+    args_name = schema_name(model.name, "TrainArgs")
+    components.update(defs)
+    components[args_name] = args
+    failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
+    training = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Training"}}}
+    errors = {
+        "422": {
+            "description": "Invalid arguments or resources",
+            "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "ArgumentErrors"}}},
+        },
+        "404": {"description": "Model not found", "content": failure},
+    }
+    tag = ["training (DEEPaaS v2)"]
+    return {
+        "post": {
+            "tags": tag,
+            "summary": f"Train {model.name}",
+            "description": "Queues a training job (shown as running until it ends). Follow it "
+            "here or at /jobs/{uuid}.",
+            "operationId": f"train_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}",
+            "requestBody": {
+                "required": bool(model.train_signature.required),
+                "content": {
+                    JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + args_name}},
+                    "application/x-www-form-urlencoded": {"schema": _form_schema(args, components)},
+                },
+            },
+            "responses": {"200": {"description": "The training", "content": training}, **errors},
+        },
+        "get": {
+            "tags": tag,
+            "summary": f"Trainings of {model.name}",
+            "operationId": f"list_trainings_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}",
+            "responses": {
+                "200": {
+                    "description": "Every training, oldest first",
+                    "content": {
+                        JSON_MEDIA_TYPE: {
+                            "schema": {
+                                "type": "array",
+                                "items": {"$ref": COMPONENTS_REF + "Training"},
+                            }
+                        }
+                    },
+                }
+            },
+        },
+    }
+
+
+def training_operations(model: ServedModel) -> dict[str, Any]:
+    """GET (status) and DELETE (cancel) of one training of a model."""
+    failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
+    training = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Training"}}}
+    uuid = {"name": "uuid", "in": "path", "required": True, "schema": {"type": "string"}}
+    name = re.sub(r"[^0-9A-Za-z_]", "_", model.name)
+    return {
+        "get": {
+            "tags": ["training (DEEPaaS v2)"],
+            "summary": "A training's status",
+            "operationId": f"get_training_{name}",
+            "parameters": [uuid],
+            "responses": {
+                "200": {"description": "The training", "content": training},
+                "404": {"description": "No such training", "content": failure},
+            },
+        },
+        "delete": {
+            "tags": ["training (DEEPaaS v2)"],
+            "summary": "Cancel a training",
+            "operationId": f"cancel_training_{name}",
+            "parameters": [uuid],
+            "responses": {
+                "200": {"description": "The cancelled training", "content": training},
+                "404": {"description": "No such training", "content": failure},
+                "409": {"description": "The training already ended", "content": failure},
+            },
+        },
+    }
+
+
+TRAINING = {
+    "type": "object",
+    "title": "Training",
+    "properties": {
+        "uuid": {"type": "string"},
+        "date": {"type": "string"},
+        "args": {"type": "object"},
+        "status": {"type": "string", "enum": ["running", "done", "error", "cancelled"]},
+        "message": {"type": "string"},
+        "result": {
+            "type": "object",
+            "properties": {
+                "output": {},
+                "finish_date": {"type": "string"},
+                "duration": {"type": "string"},
+            },
+        },
+    },
+    "required": ["uuid", "date", "args", "status"],
+}
+
+
 def add_model_paths(
-    spec: dict[str, Any], models: list[ServedModel], base_path: str
+    spec: dict[str, Any], models: list[ServedModel], base_path: str, training: bool = False
 ) -> dict[str, Any]:
     """Add each model's predict operation (and shared error schemas) to an OpenAPI 3.1 doc."""
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     components["Failure"] = FAILURE
     components["ArgumentErrors"] = ARGUMENT_ERRORS
+    paths = spec.setdefault("paths", {})
     for model in models:
         path = f"{base_path}/v2/models/{model.name}/predict/"
-        spec.setdefault("paths", {})[path] = {"post": predict_operation(model, components)}
+        paths[path] = {"post": predict_operation(model, components)}
+        if training and model.trainable:
+            components["Training"] = TRAINING
+            train = f"{base_path}/v2/models/{model.name}/train/"
+            paths[train] = train_operations(model, components)
+            paths[f"{train}{{uuid}}"] = training_operations(model)
     return spec

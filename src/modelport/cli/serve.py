@@ -100,7 +100,12 @@ def run_server(settings: Settings, specs: list[str]) -> None:
     runtime = ModelRuntime([discovery.load(s) for s in specs], settings, ServingMetrics())
     if settings.warm:
         runtime.warm_all()
-    app = create_app(settings, runtime)
+    jobs = None
+    if any(r.model.trainable for r in runtime):
+        from modelport.jobs.setup import build_job_service
+
+        jobs = build_job_service(settings)
+    app = create_app(settings, runtime, jobs)
     url = f"http://{settings.host}:{settings.port}{settings.base_path}"
     typer.echo(f"modelport serving {', '.join(runtime.runners)} on {url}/v2/models/", err=True)
     typer.echo(

@@ -30,9 +30,12 @@ SERVER_STOPPED = "the server stopped while the job was running"
 class JobService:
     """The training facility behind the HTTP API and the CLI."""
 
-    def __init__(self, store: JobStore, executor: Executor, artifacts_root: str) -> None:
+    def __init__(
+        self, store: JobStore, executor: Executor, artifacts_root: str, cancel_grace: float = 1.5
+    ) -> None:
         self.store = store
         self.executor = executor
+        self.cancel_grace = cancel_grace
         self.artifacts_root = artifacts_root.rstrip("/")
         self.scheduler = Scheduler(store, executor)
 

@@ -1,0 +1,198 @@
+"""The job API: list, inspect, follow (Server-Sent Events), cancel, retry, artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import StreamingResponse
+
+from modelport.contract.base import RawArgs
+from modelport.jobs.domain import Job, JobStatus, Metric, Resources
+from modelport.jobs.service import JobService
+from modelport.runtime import ModelRuntime
+from modelport.settings import Settings
+
+HEARTBEAT_SECONDS = 15.0
+POLL_SECONDS = 0.25
+
+
+class JobRequest(BaseModel):
+    """A training to run."""
+
+    model: str = Field(description="A served model's name")
+    args: dict[str, Any] = Field(default_factory=dict, description="Its training arguments")
+    resources: Resources = Field(default_factory=Resources)
+    priority: int = Field(0, description="Higher runs first")
+    max_attempts: int = Field(1, ge=1, le=100, description="Runs allowed if the server dies")
+
+
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    jobs: list[Job]
+    total: int
+    limit: int
+    offset: int
+
+
+class LogPage(BaseModel):
+    """Log lines ``offset`` .. ``next_offset - 1``."""
+
+    lines: list[str]
+    offset: int
+    next_offset: int
+
+
+class Artifact(BaseModel):
+    """A file a job wrote."""
+
+    name: str
+    size: int | None
+    href: str
+
+
+def _sse(event_id: int, kind: str, data: dict[str, Any]) -> bytes:
+    return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+def jobs_router(runtime: ModelRuntime, jobs: JobService, settings: Settings) -> APIRouter:
+    """The ``/jobs`` routes."""
+    router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])
+    store = jobs.store
+
+    @router.post("", status_code=201, summary="Submit a training job")
+    def submit(request: JobRequest) -> Job:
+        model = runtime.get(request.model).model
+        return jobs.submit(
+            model,
+            RawArgs(json=request.args),
+            resources=request.resources,
+            priority=request.priority,
+            max_attempts=request.max_attempts,
+        )
+
+    @router.get("", summary="List jobs")
+    def list_jobs(
+        model: str | None = None,
+        status: Annotated[list[JobStatus] | None, Query()] = None,
+        owner: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> JobPage:
+        page = store.find(model=model, status=status, owner=owner, limit=limit, offset=offset)
+        return JobPage(jobs=page.items, total=page.total, limit=limit, offset=offset)
+
+    @router.get("/{job_id}", summary="A job")
+    def get_job(job_id: str) -> Job:
+        return jobs.get(job_id)
+
+    @router.get("/{job_id}/metrics", summary="A job's metrics, as time series points")
+    def metrics(job_id: str) -> list[Metric]:
+        jobs.get(job_id)
+        return store.metrics(job_id)
+
+    @router.get("/{job_id}/logs", summary="A job's log lines")
+    def logs(
+        job_id: str,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    ) -> LogPage:
+        jobs.get(job_id)
+        lines = store.logs(job_id, offset=offset, limit=limit)
+        return LogPage(lines=lines, offset=offset, next_offset=offset + len(lines))
+
+    @router.post("/{job_id}/cancel", summary="Cancel a job (409 if it already finished)")
+    def cancel(job_id: str) -> Job:
+        return jobs.cancel(job_id)
+
+    @router.post("/{job_id}/retry", status_code=201, summary="Run a finished job again")
+    def retry(job_id: str) -> Job:
+        return jobs.retry(job_id)
+
+    @router.get("/{job_id}/artifacts", summary="The files a job wrote")
+    def artifacts(job_id: str) -> list[Artifact]:
+        base = f"{settings.base_path}/jobs/{job_id}/artifacts"
+        return [
+            Artifact(name=a["name"], size=a["size"], href=f"{base}/{a['name']}")
+            for a in jobs.artifacts(job_id)
+        ]
+
+    @router.get(
+        "/{job_id}/artifacts/{name:path}",
+        summary="Download an artifact",
+        response_class=StreamingResponse,
+    )
+    def download(job_id: str, name: str) -> StreamingResponse:
+        handle, size = jobs.open_artifact(job_id, name)
+
+        def chunks() -> Any:
+            with handle:
+                while chunk := handle.read(1 << 16):
+                    yield chunk
+
+        headers = {"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+
+    @router.get(
+        "/{job_id}/events",
+        summary="Follow a job: Server-Sent Events (status, progress, metric, log, artifact)",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(
+        job_id: str,
+        request: Request,
+        last_event_id: Annotated[str | None, Header()] = None,
+        after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
+    ) -> StreamingResponse:
+        await anyio.to_thread.run_sync(jobs.get, job_id)
+        start = after if after is not None else int(last_event_id or 0)
+        return StreamingResponse(
+            _follow(
+                store_events=store.events,
+                get_job=store.get,
+                job_id=job_id,
+                after=start,
+                request=request,
+            ),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router
+
+
+async def _follow(
+    *, store_events: Any, get_job: Any, job_id: str, after: int, request: Request
+) -> AsyncIterator[bytes]:
+    """Stream events after ``after`` until the job has finished and everything was sent."""
+    idle = 0.0
+    while True:
+        # read the status first: every event written before it finished is then in the batch
+        job = await anyio.to_thread.run_sync(get_job, job_id)
+        batch = await anyio.to_thread.run_sync(partial(store_events, job_id, after=after))
+        for event in batch:
+            after = event.id
+            yield _sse(event.id, event.kind.value, {**event.data, "at": event.at.isoformat()})
+        if batch:
+            idle = 0.0
+            continue
+        if job.status.finished:
+            yield _sse(after, "end", {"status": job.status.value})
+            return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(POLL_SECONDS)
+        idle += POLL_SECONDS
+        if idle >= HEARTBEAT_SECONDS:
+            idle = 0.0
+            yield b": keep-alive\n\n"

@@ -1,0 +1,94 @@
+"""DEEPaaS v2 training routes over the job service (one id in both views: uuid = job id).
+
+The legacy view shows queued jobs as ``running`` and maps the end states to DEEPaaS's
+``done``, ``error`` (with ``message``) and ``cancelled``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from modelport.api.arguments import read_arguments
+from modelport.api.uploads import UploadStore
+from modelport.errors import InvalidInput
+from modelport.jobs.domain import Job, JobStatus
+from modelport.jobs.service import JobService
+from modelport.runtime import ModelRuntime
+from modelport.settings import Settings
+
+_LEGACY_STATUS = {
+    JobStatus.QUEUED: "running",
+    JobStatus.RUNNING: "running",
+    JobStatus.SUCCEEDED: "done",
+    JobStatus.FAILED: "error",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+def _local(moment: datetime) -> str:
+    return str(moment.astimezone().replace(tzinfo=None))  # DEEPaaS: str(datetime.now())
+
+
+def legacy_view(job: Job) -> dict[str, Any]:
+    """A job as DEEPaaS 2.6 shows a training."""
+    view: dict[str, Any] = {
+        "date": _local(job.created_at),
+        "args": job.args,
+        "uuid": job.id,
+        "status": _LEGACY_STATUS[job.status],
+    }
+    if job.status is JobStatus.SUCCEEDED and job.finished_at is not None:
+        view["result"] = {
+            "output": job.result,
+            "finish_date": _local(job.finished_at),
+            "duration": str(job.finished_at - job.created_at),
+        }
+    elif job.status is JobStatus.FAILED:
+        view["message"] = job.error or "failed"
+    return view
+
+
+def training_router(
+    runtime: ModelRuntime, jobs: JobService, settings: Settings, uploads: UploadStore
+) -> APIRouter:
+    """``/v2/models/{name}/train/`` (POST, GET) and ``.../train/{uuid}`` (GET, DELETE)."""
+    router = APIRouter(tags=["training (DEEPaaS v2)"])
+    base = f"{settings.base_path}/v2/models/{{name}}/train"
+
+    async def train(name: str, request: Request) -> dict[str, Any]:
+        model = runtime.get(name).model
+        with uploads.area() as area:
+            raw = await read_arguments(request, area, settings.max_upload_size)
+            if raw.multi and any(not isinstance(v, str) for vs in raw.multi.values() for v in vs):
+                raise InvalidInput({"_schema": ["Training arguments cannot be files."]})
+            job = jobs.submit(model, raw)
+        return legacy_view(job)
+
+    def list_trainings(name: str) -> list[dict[str, Any]]:
+        model = runtime.get(name).model
+        if not model.trainable:
+            return []
+        page = jobs.store.find(model=name, limit=10_000)
+        return [legacy_view(job) for job in reversed(page.items)]
+
+    def get_training(name: str, uuid: str) -> dict[str, Any]:
+        runtime.get(name)
+        return legacy_view(jobs.get(uuid, model=name))
+
+    def cancel_training(name: str, uuid: str) -> dict[str, Any]:
+        runtime.get(name)
+        jobs.get(uuid, model=name)
+        return legacy_view(jobs.cancel(uuid, wait=jobs.cancel_grace + 1.0))
+
+    # documented per model by api/openapi.py, with each model's training arguments
+    hidden: dict[str, Any] = {"include_in_schema": False, "response_model": None}
+    for path in (base, f"{base}/"):
+        router.add_api_route(path, train, methods=["POST"], **hidden)
+        router.add_api_route(path, list_trainings, methods=["GET"], **hidden)
+    for path in (f"{base}/{{uuid}}", f"{base}/{{uuid}}/"):
+        router.add_api_route(path, get_training, methods=["GET"], **hidden)
+        router.add_api_route(path, cancel_training, methods=["DELETE"], **hidden)
+    return router
