@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelport.cli import models, predict, serve
+from modelport.cli import jobs, models, predict, serve, train
 
 app = typer.Typer(
     name="modelport",
@@ -16,6 +16,8 @@ app = typer.Typer(
 serve.register(app)
 models.register(app)
 predict.register(app)
+train.register(app)
+jobs.register(app)
 
 
 def main() -> None:
