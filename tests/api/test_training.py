@@ -62,7 +62,13 @@ async def test_legacy_training_lifecycle_and_job_views(client: Client) -> None:
     view = started.json()
     assert set(view) == {"date", "args", "uuid", "status"}
     assert view["status"] == "running"
-    assert view["args"] == {"epochs": 3, "sleep": 0.05, "fail": False, "spin": False}
+    assert view["args"] == {
+        "epochs": 3,
+        "sleep": 0.05,
+        "fail": False,
+        "spin": False,
+        "crash": False,
+    }
     job = await wait_for(client, view["uuid"], finished)
     assert job["status"] == "succeeded"
     assert job["progress"] == 1.0
@@ -215,7 +221,7 @@ async def test_openapi_documents_training(client: Client) -> None:
     spec = (await client.get("/openapi.json")).json()
     train = spec["paths"]["/v2/models/trainer/train/"]
     props = spec["components"]["schemas"]["TrainerTrainArgs"]["properties"]
-    assert set(props) == {"epochs", "sleep", "fail", "spin"}
+    assert set(props) == {"epochs", "sleep", "fail", "spin", "crash"}
     assert "post" in train
     assert "get" in train
     assert set(spec["paths"]["/v2/models/trainer/train/{uuid}"]) == {"get", "delete"}
@@ -226,4 +232,4 @@ async def test_openapi_documents_training(client: Client) -> None:
     params = {
         p["name"] for p in swagger["paths"]["/v2/models/trainer/train/"]["post"]["parameters"]
     }
-    assert params == {"epochs", "sleep", "fail", "spin"}
+    assert params == {"epochs", "sleep", "fail", "spin", "crash"}
