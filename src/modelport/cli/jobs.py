@@ -68,9 +68,10 @@ def list_jobs(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        "id", "model", "status", "progress", "created", "error", title=f"{page['total']} jobs"
-    )
+    table = Table(title=f"{page['total']} jobs")
+    table.add_column("id", no_wrap=True, min_width=32)  # ids are copied into other commands
+    for column in ("model", "status", "progress", "created", "error"):
+        table.add_column(column)
     for job in page["jobs"]:
         table.add_row(
             job["id"],

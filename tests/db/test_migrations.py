@@ -1,0 +1,120 @@
+"""Alembic migrations on both backends: they build, keep and drop exactly the declared schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from modelport.db import connect
+from modelport.db.engine import make_engine
+from modelport.db.migrate import alembic_config, upgrade
+from modelport.db.tables import metadata
+
+TABLES = {"jobs", "job_events"}
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    """An engine on an empty database, not migrated yet."""
+    engine = make_engine(store_url)
+    yield engine
+    engine.dispose()
+
+
+def schema(engine: Engine) -> dict[str, Any]:
+    """What the database holds: per table, its columns, indexes, foreign keys and primary key."""
+    found = inspect(engine)
+    return {
+        table: {
+            "columns": {
+                c["name"]: (str(c["type"]), c["nullable"]) for c in found.get_columns(table)
+            },
+            "indexes": {i["name"]: tuple(i["column_names"]) for i in found.get_indexes(table)},
+            "foreign_keys": sorted(
+                (tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in found.get_foreign_keys(table)
+            ),
+            "primary_key": found.get_pk_constraint(table)["constrained_columns"],
+        }
+        for table in found.get_table_names()
+    }
+
+
+def revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str:
+    [only] = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_heads()
+    return only
+
+
+def test_one_head() -> None:
+    # two migrations written on parallel branches would leave two heads: upgrade("head") fails
+    heads = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_heads()
+    assert len(heads) == 1, heads
+
+
+def test_upgrade_creates_the_tables(engine: Engine) -> None:
+    assert inspect(engine).get_table_names() == []
+    assert revision(engine) is None
+
+    upgrade(engine)
+
+    assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+    assert revision(engine) == head()
+    found = schema(engine)
+    assert found["jobs"]["primary_key"] == ["id"]
+    assert found["job_events"]["primary_key"] == ["id"]
+    assert found["job_events"]["foreign_keys"] == [(("job_id",), "jobs")]
+
+
+def test_upgrading_twice_is_a_no_op(engine: Engine) -> None:
+    upgrade(engine)
+    before = schema(engine)
+
+    upgrade(engine)
+    assert schema(engine) == before
+    assert revision(engine) == head()
+    connect(engine.url.render_as_string(hide_password=False)).dispose()  # what a restart does
+    assert schema(engine) == before
+    assert revision(engine) == head()
+
+
+def test_downgrade_to_base_drops_the_tables(engine: Engine) -> None:
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "base")
+
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    assert revision(engine) is None
+
+    upgrade(engine)  # and back up again
+    assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+
+
+def test_migrated_columns_match_the_declared_tables(engine: Engine) -> None:
+    """A column added to tables.py without a migration (or the other way round) fails here."""
+    upgrade(engine)
+    found = schema(engine)
+    assert set(found) - {"alembic_version"} == set(metadata.tables)
+    for name, table in metadata.tables.items():
+        declared = {c.name: c.nullable for c in table.columns}
+        migrated = {column: nullable for column, (_, nullable) in found[name]["columns"].items()}
+        assert migrated == declared, name
+        assert set(found[name]["indexes"]) == {i.name for i in table.indexes}, name
+
+
+def test_migrated_schema_has_no_autogenerate_diff(engine: Engine) -> None:
+    """Alembic's own comparison (types, nullability, indexes, keys): nothing left to migrate."""
+    upgrade(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
