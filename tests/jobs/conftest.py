@@ -30,11 +30,12 @@ def _admin() -> psycopg.Connection:
     try:
         return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}). The job store is tested "
-            "on PostgreSQL for real: start it (CI does) or set MODELPORT_TEST_POSTGRES.",
-            pytrace=False,
-        )
+        problem = str(exc).strip()
+    pytest.fail(
+        f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {problem}\nThe job store is tested "
+        "on PostgreSQL for real: start it (CI does) or set MODELPORT_TEST_POSTGRES.",
+        pytrace=False,
+    )
 
 
 @pytest.fixture

@@ -367,7 +367,7 @@ def _run_task(job_id: str, store_url: str) -> int:
     """The Ray task: the worker's ``run_job``, with Ray's cancel delivered as its SIGTERM."""
     from modelport.jobs.worker import run_job
 
-    _relay_interrupt_as_sigterm()
+    signal.signal(signal.SIGINT, _terminate)
     return run_job(job_id, store_url)
 
 
