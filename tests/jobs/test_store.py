@@ -125,17 +125,7 @@ def test_transition_and_cancel_of_an_unknown_job_are_not_found(store: JobStore) 
         store.request_cancel("0" * 32)
 
 
-def test_a_non_utc_timestamp_keeps_its_instant(
-    store: JobStore, request: pytest.FixtureRequest
-) -> None:
-    if not is_postgresql(store):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="src bug: SQLite stores an aware datetime's wall time without its offset "
-                "and reads it back as UTC, shifting the instant",
-            )
-        )
+def test_a_non_utc_timestamp_keeps_its_instant(store: JobStore) -> None:
     paris = timezone(timedelta(hours=2))
     job = store.create(make_job(created_at=datetime(2026, 6, 1, 12, tzinfo=paris)))
     started = datetime(2026, 6, 1, 12, 30, tzinfo=paris)
@@ -513,18 +503,8 @@ def test_events_are_ordered_filtered_and_resumable(store: JobStore) -> None:
     assert late.data == {"stream": "stderr", "line": "late"}
 
 
-def test_a_reader_resuming_from_the_last_id_misses_no_event(
-    store: JobStore, request: pytest.FixtureRequest
-) -> None:
+def test_a_reader_resuming_from_the_last_id_misses_no_event(store: JobStore) -> None:
     """Two writers commit out of id order: a tailing reader must still see both events."""
-    if is_postgresql(store):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="src bug: PostgreSQL takes an event's id at INSERT but shows it at COMMIT, "
-                "so a reader resuming after a later id skips an earlier one committed after it",
-            )
-        )
     job = store.create(make_job())
     [start] = store.events(job.id)
     inserted, release = threading.Event(), threading.Event()

@@ -44,24 +44,22 @@ class JobPage:
 def _to_job(row: Any) -> Job:
     data = dict(row._mapping)
     data["resources"] = Resources.model_validate(data["resources"] or {})
-    for key in ("created_at", "started_at", "finished_at"):
-        data[key] = _aware(data[key])
     return Job.model_validate(data)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes: they were stored as UTC
-    if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _to_event(row: Any) -> JobEvent:
     return JobEvent(
-        id=row.id, job_id=row.job_id, kind=EventKind(row.kind), at=_aware(row.at), data=row.data
+        id=row.id, job_id=row.job_id, kind=EventKind(row.kind), at=row.at, data=row.data
     )
+
+
+def _lock_job(conn: Connection, job_id: str) -> None:
+    """Serialise a job's event writers (PostgreSQL; SQLite has one writer anyway).
+
+    An event's id is taken at INSERT but seen at COMMIT: without this, a reader resuming after
+    the newest id it saw could miss an older id committed later by another writer.
+    """
+    conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
 
 
 class JobStore:
@@ -167,14 +165,18 @@ class JobStore:
 
     def request_cancel(self, job_id: str) -> Job:
         """Flag a running job for cancellation; Conflict if it already finished."""
+        unfinished = [s.value for s in JobStatus if not s.finished]
         with self._tx() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
-            if row is None:
-                raise NotFound(f"job '{job_id}' not found")
-            status = JobStatus(row.status)
-            if status.finished:
-                raise IllegalTransition(f"job is {status.value}: cannot be cancelled")
-            conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
+            done = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(unfinished))
+                .values(cancel_requested=True)
+            )
+            if done.rowcount == 0:
+                row = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).first()
+                if row is None:
+                    raise NotFound(f"job '{job_id}' not found")
+                raise IllegalTransition(f"job is {row.status}: cannot be cancelled")
         return self.get(job_id)
 
     # -- progress, metrics, logs ------------------------------------------------------------
@@ -191,6 +193,7 @@ class JobStore:
         """Record progress and metric points (one transaction, one event each)."""
         at = utcnow()
         with self._tx() as conn:
+            _lock_job(conn, job_id)
             if progress is not None or message is not None:
                 values: dict[str, Any] = {}
                 if progress is not None:
@@ -220,6 +223,7 @@ class JobStore:
             return
         at = utcnow()
         with self._tx() as conn:
+            _lock_job(conn, job_id)
             conn.execute(
                 insert(job_events),
                 [
@@ -236,6 +240,7 @@ class JobStore:
     def add_event(self, job_id: str, kind: EventKind, data: dict[str, Any]) -> None:
         """Record one event."""
         with self._tx() as conn:
+            _lock_job(conn, job_id)
             self._event(conn, job_id, kind, data)
 
     @staticmethod

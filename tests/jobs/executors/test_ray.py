@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from modelport.db import connect
 from modelport.errors import InvalidInput
 from modelport.jobs.domain import Job, JobStatus, Resources
 from modelport.jobs.executors.ray import TASK_PREFIX, RayExecutor
-from modelport.jobs.service import JobService
+from modelport.jobs.service import SERVER_STOPPED, JobService
 from modelport.jobs.store import JobStore
 from tests.conftest import FIXTURE_SITE
 
@@ -108,7 +109,9 @@ def alive(pid: int) -> bool:
 def test_job_succeeds_with_result_progress_metrics_logs_and_artifact(cluster: Cluster) -> None:
     # the test models are importable only through this process's sys.path (tests/conftest.py)
     assert str(FIXTURE_SITE) not in os.environ.get("PYTHONPATH", "")
-    job = submit(cluster, epochs=2, sleep=0.05)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    job = submit(cluster, epochs=2, sleep=0.05)  # starts the cluster
+    assert signal.getsignal(signal.SIGTERM) == sigterm, "ray.init's SIGTERM handler was kept"
     done = wait(cluster.store, job.id, finished)
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert done.result == {"final_loss": 0.25, "epochs": 2}
@@ -192,3 +195,16 @@ def test_memory_is_reserved_on_ray_and_too_much_is_refused(cluster: Cluster) -> 
     done = wait(cluster.store, job.id, finished)
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert reserved >= 300 * MIB
+
+
+def test_stopping_the_service_ends_running_tasks_and_the_local_cluster(cluster: Cluster) -> None:
+    # last: it stops the cluster (a later test would start another one on demand)
+    job = submit(cluster, epochs=3, sleep=2.0)
+    wait(cluster.store, job.id, lambda j: j.progress > 0 or j.status.finished)
+    cluster.service.stop()
+    stopped = cluster.store.get(job.id)
+    assert stopped.status is JobStatus.FAILED
+    assert stopped.error == SERVER_STOPPED
+    assert "training stopped: the job was cancelled" in cluster.store.logs(job.id)
+    assert cluster.executor.running_ids() == []
+    assert not ray.is_initialized()

@@ -98,6 +98,7 @@ class RayExecutor(Executor):
                     with _keep_sigterm_handler():
                         if self.address is None:
                             ray.init(
+                                address="local",  # a new cluster, whatever RAY_ADDRESS says
                                 _node_ip_address="127.0.0.1",
                                 include_dashboard=False,
                                 num_cpus=_whole(self.num_cpus),
@@ -367,7 +368,7 @@ def _run_task(job_id: str, store_url: str) -> int:
     """The Ray task: the worker's ``run_job``, with Ray's cancel delivered as its SIGTERM."""
     from modelport.jobs.worker import run_job
 
-    signal.signal(signal.SIGINT, _terminate)
+    _relay_interrupt_as_sigterm()
     return run_job(job_id, store_url)
 
 
