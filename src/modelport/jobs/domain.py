@@ -66,7 +66,7 @@ class Resources(BaseModel):
 
     cpu: float = Field(1.0, gt=0, description="CPU cores")
     gpu: int = Field(0, ge=0, description="GPUs")
-    memory_mb: int | None = Field(None, gt=0, description="Memory in MB (Ray enforces it)")
+    memory_mb: int | None = Field(None, gt=0, description="Memory in MB (reserved on Ray)")
 
 
 class Job(BaseModel):

@@ -43,6 +43,7 @@ class JobService:
 
     def start(self) -> None:
         """Recover what an earlier run left, then start scheduling."""
+        self.executor.prepare()
         self.recover()
         self.scheduler.start()
         self.scheduler.wake()

@@ -62,7 +62,9 @@ def run_job(job_id: str, store_url: str) -> int:
             result = model.train(job.args, context)
             stored = json.loads(encode_json(result))
         except Terminated:
-            print("training stopped: the job was cancelled", file=sys.stderr)
+            print(
+                "training stopped (SIGTERM: cancelled, or the server is stopping)", file=sys.stderr
+            )
             return EXIT_CANCELLED
         except BaseException as exc:
             traceback.print_exc()

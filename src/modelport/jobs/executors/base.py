@@ -13,6 +13,9 @@ class Executor(ABC):
 
     name: str
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Get ready before the first job (e.g. connect to a cluster); called at service start."""
+
     @abstractmethod
     def limit_for(self, resources: Resources) -> str | None:
         """Why ``resources`` can never be granted (None when they can)."""

@@ -15,10 +15,10 @@ thread, and the worker's own SIGTERM path runs (log flushed, exit 143), as under
 executor; ``cancel(force=True)`` kills the worker process after ``cancel_grace``.
 
 Admission: a job fits when it fits both the cluster's totals minus what this executor runs, and
-``ray.available_resources()``. The second alone lags: just after a start it still shows what the
-new task took, so two jobs would be started on one free GPU. The first alone ignores other users
-of a shared cluster. Together they never over-commit what we run ourselves; the lag the other way
-(a job just ended) only delays the next start to the scheduler's next look.
+``ray.available_resources()``. The second alone lags: just after a start it still counts what
+the new task took as free, so two jobs could be started on one free GPU. The first alone ignores
+other users of a shared cluster. Together they never over-commit what we run ourselves; the lag
+the other way (a job just ended) only delays the next start to the scheduler's next look.
 
 A server that dies takes its tasks with it: Ray ends a driver's tasks when the driver exits.
 """
@@ -85,6 +85,10 @@ class RayExecutor(Executor):
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Start or join the cluster at service start, not on the first submit (~8 s)."""
+        self.connect()
 
     def connect(self) -> None:
         """Start the local cluster or connect to ``address`` (done on demand; idempotent)."""
