@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="CPU slots the local executor hands out",
     )
     executor_gpus: int = Field(0, ge=0, description="GPU slots the local executor hands out")
+    training_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="niceness of local training processes: predictions keep the CPU first",
+    )
     cancel_grace: float = Field(
         1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
     )

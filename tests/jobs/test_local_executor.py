@@ -25,7 +25,7 @@ Start = Callable[..., JobService]
 def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
     services: list[JobService] = []
 
-    def make(cpus: float = 2, gpus: int = 0) -> JobService:
+    def make(cpus: float = 2, gpus: int = 0, nice: int = 0) -> JobService:
         holder: list[JobService] = []
         executor = LocalExecutor(
             store,
@@ -33,6 +33,7 @@ def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
             cpus=cpus,
             gpus=gpus,
             cancel_grace=1.0,
+            nice=nice,
             on_finish=lambda _: holder[0].scheduler.wake(),
         )
         service = JobService(store, executor, str(tmp_path / "artifacts"), cancel_grace=1.0)
@@ -126,6 +127,17 @@ def test_cancel_ends_the_process_within_two_seconds(start: Start, store: JobStor
         time.sleep(0.02)
     assert not _alive(pid), "the training process is gone"
     assert time.monotonic() - started < 2
+
+
+def test_training_runs_niced_below_serving(start: Start, store: JobStore) -> None:
+    service = start(nice=7)
+    job = submit(service, epochs=20, sleep=0.1)
+    running = wait(store, job.id, lambda j: j.progress > 0)
+    pid = int((running.executor_ref or "pid:0")[4:])
+    with open(f"/proc/{pid}/stat") as stat:
+        nice = int(stat.read().rsplit(")", 1)[1].split()[16])
+    assert nice == os.getpriority(os.PRIO_PROCESS, 0) + 7
+    service.cancel(job.id, wait=3)
 
 
 def test_cancel_of_a_queued_job_is_immediate(start: Start, store: JobStore) -> None:

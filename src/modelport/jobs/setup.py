@@ -41,6 +41,7 @@ def build_job_service(settings: Settings) -> JobService:
             cpus=settings.executor_cpus,
             gpus=settings.executor_gpus,
             cancel_grace=settings.cancel_grace,
+            nice=settings.training_nice,
             on_finish=wake,
         )
     service = JobService(store, executor, settings.artifacts_root(), settings.cancel_grace)

@@ -28,6 +28,7 @@ from modelport.jobs.store import JobStore
 
 EXIT_CANCELLED = 143
 PARENT_ENV = "MODELPORT_WORKER_PARENT"
+NICE_ENV = "MODELPORT_WORKER_NICE"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -83,6 +84,9 @@ def _finish(store: JobStore, job_id: str, status: JobStatus, **fields: object) -
 def main() -> None:
     """Entry point of the worker process."""
     die_with_parent()
+    nice = int(os.environ.get(NICE_ENV, "0"))
+    if nice:
+        os.nice(nice)  # training is batch work: serving keeps the CPU when it needs it
     job_id = sys.argv[1]
     store_url = os.environ["MODELPORT_DATABASE_URL"]
     raise SystemExit(run_job(job_id, store_url))

@@ -22,7 +22,7 @@ from modelport.errors import ExecutorError, IllegalTransition
 from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.base import Executor, describe_exit
 from modelport.jobs.store import JobStore
-from modelport.jobs.worker import PARENT_ENV
+from modelport.jobs.worker import NICE_ENV, PARENT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class LocalExecutor(Executor):
         cpus: float,
         gpus: int,
         cancel_grace: float,
+        nice: int = 0,
         on_finish: Callable[[str], None] = lambda job_id: None,
     ) -> None:
         self.store = store
@@ -55,6 +56,7 @@ class LocalExecutor(Executor):
         self.cpus = cpus
         self.gpus = gpus
         self.cancel_grace = cancel_grace
+        self.nice = nice
         self.on_finish = on_finish
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
@@ -90,6 +92,7 @@ class LocalExecutor(Executor):
             env = dict(os.environ)
             env["MODELPORT_DATABASE_URL"] = self.store_url
             env[PARENT_ENV] = str(os.getpid())
+            env[NICE_ENV] = str(self.nice)
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, free))
             # as multiprocessing's spawn does: the worker imports what the server could import
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
