@@ -385,17 +385,20 @@ def harness_pids() -> set[int]:
 
 
 def wait_quiet(args: argparse.Namespace) -> dict[str, Any]:
-    """Wait (up to --quiet-wait s) until other processes use < --max-foreign-cpu of a core."""
+    """Wait (up to --quiet-wait s) until other processes have used < --max-foreign-cpu of a
+    core for --quiet-window consecutive seconds."""
     t0 = time.monotonic()
     warned = False
+    quiet_for = 0
     while True:
         before = cpu_snapshot()
         time.sleep(1.0)
         used, top = foreign_cpu(before, cpu_snapshot(), harness_pids())
         waited = time.monotonic() - t0
-        if used <= args.max_foreign_cpu:
+        quiet_for = quiet_for + 1 if used <= args.max_foreign_cpu else 0
+        if quiet_for >= args.quiet_window:
             return {"waited_s": round(waited, 1), "foreign_cores": round(used, 3)}
-        if waited > args.quiet_wait:
+        if used > args.max_foreign_cpu and waited > args.quiet_wait:
             log(f"    machine still busy after {waited:.0f} s ({used:.2f} cores: {top}); going on")
             return {"waited_s": round(waited, 1), "foreign_cores": round(used, 3), "busy": top}
         if not warned:
@@ -538,6 +541,15 @@ def fs_type(path: str) -> str:
     return kind
 
 
+def src_fingerprint() -> str:
+    """Hash of modelport's sources (the repo may have no commit yet, and src/ may change)."""
+    digest = hashlib.sha256()
+    for f in sorted((REPO / "src").rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts:
+            digest.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def machine_info() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -552,12 +564,7 @@ def machine_info() -> dict[str, Any]:
         text=True,
         check=False,
     )
-    # Fingerprint of the modelport sources measured (the repo may have no commit yet).
-    digest = hashlib.sha256()
-    for f in sorted((REPO / "src").rglob("*.py")):
-        digest.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
     return {
-        "modelport_src_sha256": digest.hexdigest()[:16],
         "cpu_model": cpu,
         "cpus": os.cpu_count(),
         "kernel": platform.release(),
@@ -859,9 +866,15 @@ def main() -> int:
         help="cores other processes may use during a run before it counts as contended",
     )
     ap.add_argument(
-        "--quiet-wait", type=float, default=300, help="max seconds to wait for a quiet machine"
+        "--quiet-wait", type=float, default=600, help="max seconds to wait for a quiet machine"
     )
-    ap.add_argument("--retries", type=int, default=2, help="reruns of a contended run")
+    ap.add_argument(
+        "--quiet-window",
+        type=int,
+        default=3,
+        help="seconds the machine must be quiet before each run",
+    )
+    ap.add_argument("--retries", type=int, default=4, help="reruns of a contended run")
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = ap.parse_args()
 
@@ -916,7 +929,9 @@ def main() -> int:
         "tmpdir_fs": fs_type(tempfile.gettempdir()),
         "max_foreign_cpu": args.max_foreign_cpu,
         "retries": args.retries,
+        "quiet_window_s": args.quiet_window,
     }
+    src_before = src_fingerprint()
     load: list[dict[str, Any]] = []
     for scn in scenarios:
         sc = all_sc[scn]
@@ -964,15 +979,25 @@ def main() -> int:
                     if not rec.get("contended"):
                         break
 
+    src_after = src_fingerprint()
+    if "M" in targets and src_after != src_before:
+        log("WARNING: src/ changed during the run: the M figures mix two versions of modelport")
     summary = summarise(load, startup, targets, scenarios)
     if args.no_startup:
         summary.pop("startup")
     rat = ratios(summary, targets)
     gl = goals(summary, rat)
     md = markdown(summary, rat, targets, gl, settings)
+    if "M" in targets and src_after != src_before:
+        md += "\n**Warning:** `src/` changed during this run; the M figures mix two versions.\n"
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
+        "modelport_src": {
+            "sha256_before": src_before,
+            "sha256_after": src_after,
+            "changed_during_run": src_after != src_before,
+        },
         "settings": settings,
         "versions": {
             "modelport_venv": versions(

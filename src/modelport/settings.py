@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         le=19,
         description="niceness of local training processes: predictions keep the CPU first",
     )
+    training_idle_priority: bool = Field(
+        True,
+        description="run local trainings under SCHED_IDLE (Linux): they only get CPU time that "
+        "serving does not want, so predictions never wait for them",
+    )
     cancel_grace: float = Field(
         1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
     )

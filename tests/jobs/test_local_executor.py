@@ -25,7 +25,7 @@ Start = Callable[..., JobService]
 def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
     services: list[JobService] = []
 
-    def make(cpus: float = 2, gpus: int = 0, nice: int = 0) -> JobService:
+    def make(cpus: float = 2, gpus: int = 0, nice: int = 0, idle: bool = False) -> JobService:
         holder: list[JobService] = []
         executor = LocalExecutor(
             store,
@@ -34,6 +34,7 @@ def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
             gpus=gpus,
             cancel_grace=1.0,
             nice=nice,
+            idle_priority=idle,
             on_finish=lambda _: holder[0].scheduler.wake(),
         )
         service = JobService(store, executor, str(tmp_path / "artifacts"), cancel_grace=1.0)
@@ -130,13 +131,14 @@ def test_cancel_ends_the_process_within_two_seconds(start: Start, store: JobStor
 
 
 def test_training_runs_niced_below_serving(start: Start, store: JobStore) -> None:
-    service = start(nice=7)
+    service = start(nice=7, idle=True)
     job = submit(service, epochs=20, sleep=0.1)
     running = wait(store, job.id, lambda j: j.progress > 0)
     pid = int((running.executor_ref or "pid:0")[4:])
     with open(f"/proc/{pid}/stat") as stat:
         nice = int(stat.read().rsplit(")", 1)[1].split()[16])
     assert nice == os.getpriority(os.PRIO_PROCESS, 0) + 7
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
     service.cancel(job.id, wait=3)
 
 

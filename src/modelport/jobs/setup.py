@@ -42,6 +42,7 @@ def build_job_service(settings: Settings) -> JobService:
             gpus=settings.executor_gpus,
             cancel_grace=settings.cancel_grace,
             nice=settings.training_nice,
+            idle_priority=settings.training_idle_priority,
             on_finish=wake,
         )
     service = JobService(store, executor, settings.artifacts_root(), settings.cancel_grace)

@@ -29,6 +29,7 @@ from modelport.jobs.store import JobStore
 EXIT_CANCELLED = 143
 PARENT_ENV = "MODELPORT_WORKER_PARENT"
 NICE_ENV = "MODELPORT_WORKER_NICE"
+IDLE_ENV = "MODELPORT_WORKER_SCHED_IDLE"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -49,6 +50,17 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(parent):  # the parent died before prctl took effect
         raise SystemExit(EXIT_CANCELLED)
+
+
+def lower_priority() -> None:
+    """Training is batch work: let serving have the CPU first (inherited by child processes)."""
+    nice = int(os.environ.get(NICE_ENV, "0"))
+    if nice:
+        os.nice(nice)
+    if os.environ.get(IDLE_ENV) == "1" and hasattr(os, "SCHED_IDLE"):
+        # SCHED_IDLE runs only when no normal task wants the CPU, and is preempted at once
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def run_job(job_id: str, store_url: str) -> int:
@@ -84,9 +96,7 @@ def _finish(store: JobStore, job_id: str, status: JobStatus, **fields: object) -
 def main() -> None:
     """Entry point of the worker process."""
     die_with_parent()
-    nice = int(os.environ.get(NICE_ENV, "0"))
-    if nice:
-        os.nice(nice)  # training is batch work: serving keeps the CPU when it needs it
+    lower_priority()
     job_id = sys.argv[1]
     store_url = os.environ["MODELPORT_DATABASE_URL"]
     raise SystemExit(run_job(job_id, store_url))

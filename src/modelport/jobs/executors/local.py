@@ -1,9 +1,10 @@
 """The local executor: each training in its own spawned process, admitted by CPU/GPU slots.
 
-A crash or out-of-memory kill ends only that job's process. Each process gets its own session
-(so a cancel signals the training's whole process group) and dies with the server (Linux
-PDEATHSIG), so no training outlives the record that tracks it. GPUs are handed out as indices
-through ``CUDA_VISIBLE_DEVICES``.
+A crash or out-of-memory kill ends only that job's process. Each process gets its own process
+group (so a cancel signals the training's whole process tree), runs at a lower CPU priority
+than serving (nice, and SCHED_IDLE on Linux), and dies with the server (Linux PDEATHSIG), so
+no training outlives the record that tracks it. GPUs are handed out as indices through
+``CUDA_VISIBLE_DEVICES``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from modelport.errors import ExecutorError, IllegalTransition
 from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.base import Executor, describe_exit
 from modelport.jobs.store import JobStore
-from modelport.jobs.worker import NICE_ENV, PARENT_ENV
+from modelport.jobs.worker import IDLE_ENV, NICE_ENV, PARENT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class LocalExecutor(Executor):
         gpus: int,
         cancel_grace: float,
         nice: int = 0,
+        idle_priority: bool = False,
         on_finish: Callable[[str], None] = lambda job_id: None,
     ) -> None:
         self.store = store
@@ -57,6 +59,7 @@ class LocalExecutor(Executor):
         self.gpus = gpus
         self.cancel_grace = cancel_grace
         self.nice = nice
+        self.idle_priority = idle_priority
         self.on_finish = on_finish
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
@@ -93,6 +96,7 @@ class LocalExecutor(Executor):
             env["MODELPORT_DATABASE_URL"] = self.store_url
             env[PARENT_ENV] = str(os.getpid())
             env[NICE_ENV] = str(self.nice)
+            env[IDLE_ENV] = "1" if self.idle_priority else "0"
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, free))
             # as multiprocessing's spawn does: the worker imports what the server could import
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -103,7 +107,10 @@ class LocalExecutor(Executor):
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    start_new_session=True,
+                    # its own process group (a cancel signals the whole training), but not its
+                    # own session: a new session is a new scheduler autogroup, which competes
+                    # with the server as an equal and defeats SCHED_IDLE and nice
+                    process_group=0,
                 )
             except OSError as exc:
                 raise ExecutorError(f"cannot start the training process: {exc}") from exc
