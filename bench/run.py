@@ -401,7 +401,7 @@ def wait_quiet(args: argparse.Namespace) -> dict[str, Any]:
         if used > args.max_foreign_cpu and waited > args.quiet_wait:
             log(f"    machine still busy after {waited:.0f} s ({used:.2f} cores: {top}); going on")
             return {"waited_s": round(waited, 1), "foreign_cores": round(used, 3), "busy": top}
-        if not warned:
+        if used > args.max_foreign_cpu and not warned:
             log(f"    waiting for the machine to be quiet (others use {used:.2f} cores: {top})")
             warned = True
 
@@ -856,8 +856,9 @@ def main() -> int:
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument(
         "--tmpdir",
-        default=None,
-        help="parent of each server's TMPDIR (upload temp files); default: the system's",
+        default="auto",
+        help="parent of each server's TMPDIR, where M and a write upload temp files; "
+        "'auto' (default): /dev/shm (tmpfs) when writable, else the system's temp dir",
     )
     ap.add_argument(
         "--max-foreign-cpu",
@@ -891,6 +892,9 @@ def main() -> int:
         ap.error(f"need two distinct CPUs for server and wrk; this process may use {cpus}")
     # The harness (probes, RSS reads) stays off the server's core.
     os.sched_setaffinity(0, {args.client_cpu})
+    if args.tmpdir == "auto":
+        shm = Path("/dev/shm")
+        args.tmpdir = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
     if args.tmpdir:
         tempfile.tempdir = args.tmpdir
     RAW.mkdir(parents=True, exist_ok=True)

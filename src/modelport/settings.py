@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     base_path: str = ""
     data_dir: Path = Field(default_factory=default_data_dir)
     max_upload_size: int = Field(100 * MiB, ge=0, description="largest request body in bytes")
+    upload_memory_limit: int = Field(
+        1 * MiB,
+        ge=0,
+        description="multipart bodies up to this size are kept on a RAM-backed tmpfs "
+        "(/dev/shm) when there is one; 0 = always $TMPDIR",
+    )
+    upload_memory_dir: Path | None = Field(
+        None, description="the RAM-backed tmpfs for small uploads; default /dev/shm if writable"
+    )
     predict_concurrency: int = Field(4, ge=1, description="predictions running at once, per model")
     predict_queue: int = Field(64, ge=0, description="predictions waiting for a slot, per model")
     predict_timeout: float | None = Field(

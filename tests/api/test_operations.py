@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import httpx
-import pytest
 
 from modelport.api import create_app
 from modelport.contract import discovery
@@ -24,11 +22,8 @@ async def test_live_and_ready(serve: AppFactory) -> None:
     assert ready.json() == {"status": "ready", "models": {"echo": "ready"}}
 
 
-async def test_not_ready_before_warm_and_warmed_by_the_lifespan(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    settings = Settings()
+async def test_not_ready_before_warm_and_warmed_by_the_lifespan(tmp_path: Path) -> None:
+    settings = Settings(upload_memory_dir=tmp_path)
     runtime = ModelRuntime([discovery.load("echo")], settings, ServingMetrics())
     app = create_app(settings, runtime)
     async with httpx.AsyncClient(

@@ -210,19 +210,27 @@ async def test_upload_over_the_limit_is_413_before_reading_it(serve: AppFactory)
 async def test_no_upload_survives_the_request(
     serve: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    client = await serve("legacy", max_upload_size=4096)
+    disk, memory = tmp_path / "disk", tmp_path / "memory"
+    disk.mkdir()
+    memory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    client = await serve(
+        "legacy", max_upload_size=8192, upload_memory_dir=memory, upload_memory_limit=1000
+    )
     statuses: dict[int, int] = {}
     for i in range(100):
         number = {0: "5", 1: "13", 2: "500", 3: "x"}[i % 4]  # ok, model error, 422, 422
-        size = 5000 if i % 10 == 9 else 10  # every tenth is over the limit: 413
+        # small bodies go to the memory tmpfs, larger ones to disk, every tenth is a 413
+        size = 9000 if i % 10 == 9 else (2000 if i % 2 else 10)
         response = await client.post(
             PREDICT, params={"number": number}, files={"data": ("f.bin", b"z" * size, "a/b")}
         )
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
     assert set(statuses) == {200, 413, 422, 500}, statuses
-    leftovers = [p for p in tmp_path.rglob("*") if not p.is_dir()]
-    assert leftovers == []
+    for root in (disk, memory):
+        used = list(root.iterdir())
+        assert len(used) == 1, f"{root}: the private upload directory was used"
+        assert [p for p in used[0].rglob("*")] == [], "no upload survives its request"
 
 
 async def test_full_queue_answers_503_with_retry_after(serve: AppFactory) -> None:

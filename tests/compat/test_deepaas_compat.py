@@ -480,7 +480,14 @@ def test_uploads_never_leak(tmp_path: Path, modelport_factory, replay) -> None:
     """Intentional difference: DEEPaaS never deletes the temp copy of an upload."""
     upload_tmp = tmp_path / "server-tmp"
     upload_tmp.mkdir()
-    server = modelport_factory(tmp_path / "server", TMPDIR=str(upload_tmp))
+    # small bodies are kept on a RAM tmpfs (MODELPORT_UPLOAD_MEMORY_DIR), larger ones in TMPDIR:
+    # point both into upload_tmp and send each kind
+    server = modelport_factory(
+        tmp_path / "server",
+        TMPDIR=str(upload_tmp),
+        MODELPORT_UPLOAD_MEMORY_DIR=str(upload_tmp),
+        MODELPORT_UPLOAD_MEMORY_LIMIT="400",
+    )
     mix = [
         ("predict_query_args", 200),
         ("predict_accept_png_query", 200),
@@ -495,6 +502,13 @@ def test_uploads_never_leak(tmp_path: Path, modelport_factory, replay) -> None:
             _, resp = replay(c, name)
             statuses.setdefault(name, []).append(resp.status_code)
             assert resp.status_code == expected, f"request {i}: {describe(resp)}"
+        for parameter in (5, 13, 500):  # bodies over the memory limit: on disk
+            resp = c.post(
+                PREDICT,
+                params={"parameter": parameter},
+                files={"data": ("big.bin", b"b" * 2000, "application/octet-stream")},
+            )
+            assert resp.status_code in (200, 500, 422), describe(resp)
     assert server.alive(), server.output()
     assert sum(len(v) for v in statuses.values()) == 100
 
@@ -505,3 +519,5 @@ def test_uploads_never_leak(tmp_path: Path, modelport_factory, replay) -> None:
         time.sleep(0.1)
         left = _files_under(upload_tmp)
     assert not left, f"{len(left)} file(s) left in the server's TMPDIR: {left[:10]}"
+    used = sorted(p for p in upload_tmp.iterdir() if p.is_dir())
+    assert len(used) == 2, f"both upload directories (memory, disk) were used: {used}"

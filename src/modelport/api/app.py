@@ -14,7 +14,7 @@ from modelport.api.docs import docs_router, install_openapi
 from modelport.api.errors import install_error_handlers
 from modelport.api.models import add_predict_routes, model_router
 from modelport.api.operations import operations_router
-from modelport.api.uploads import UploadStore
+from modelport.api.uploads import UploadStore, default_memory_dir
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
@@ -32,7 +32,8 @@ def create_app(
     training routes are served and the job service runs (recovery, scheduling) while the app does.
     """
 
-    uploads = UploadStore()
+    memory_dir = settings.upload_memory_dir or default_memory_dir()
+    uploads = UploadStore(str(memory_dir) if memory_dir else None, settings.upload_memory_limit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -32,7 +32,7 @@ async def read_arguments(request: Request, area: UploadArea, limit: int) -> RawA
         raw.add(key, value)
     content_type = request.headers.get("content-type", "")
     media = content_type.partition(";")[0].strip().lower()
-    check_declared_size(request, limit)
+    area.size_hint = check_declared_size(request, limit)
     if media == _MULTIPART:
         await read_multipart(request, raw, area, limit, content_type)
         return raw

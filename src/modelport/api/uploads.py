@@ -29,34 +29,66 @@ from modelport.errors import BadRequest, PayloadTooLarge
 MAX_PARTS = 1000
 
 
-class UploadStore:
-    """The server's private upload directory; hands out per-request areas."""
+def default_memory_dir() -> str | None:
+    """A RAM-backed tmpfs for small uploads, if the system has a writable one."""
+    shm = "/dev/shm"  # noqa: S108 - a private 0700 directory is created inside
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
-    def __init__(self) -> None:
-        self._root: Path | None = None
+
+class _PrivateDir:
+    """A private directory (0700) under ``parent``, created on first use."""
+
+    def __init__(self, parent: str | None) -> None:
+        self.parent = parent
+        self.path: Path | None = None
         self._names = itertools.count()
+
+    def create(self) -> tuple[str, IO[bytes]]:
+        if self.path is None:
+            self.path = Path(tempfile.mkdtemp(prefix="modelport-uploads-", dir=self.parent))
+        path = os.path.join(self.path, str(next(self._names)))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:  # a tmp cleaner removed the directory: make a new one
+            self.path = None
+            return self.create()
+        return path, os.fdopen(fd, "wb")
+
+    def close(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
+
+
+class UploadStore:
+    """The server's private upload directories; hands out per-request areas.
+
+    Bodies declared at most ``memory_limit`` bytes go to a private directory on a RAM-backed
+    tmpfs (``memory_dir``, /dev/shm by default): no disk I/O for the common small upload.
+    Larger or unsized bodies go under ``$TMPDIR``.
+    """
+
+    def __init__(self, memory_dir: str | None = None, memory_limit: int = 0) -> None:
+        self._disk = _PrivateDir(None)
+        self._memory = _PrivateDir(memory_dir) if memory_dir and memory_limit > 0 else None
+        self.memory_limit = memory_limit
 
     def area(self) -> UploadArea:
         """A new area for one request's files."""
         return UploadArea(self)
 
-    def create(self) -> tuple[str, IO[bytes]]:
+    def create(self, size_hint: int | None) -> tuple[str, IO[bytes]]:
         """Create a new empty private file; return its path and an open binary handle."""
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="modelport-uploads-"))
-        path = os.path.join(self._root, str(next(self._names)))
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileNotFoundError:  # a tmp cleaner removed the directory: make a new one
-            self._root = None
-            return self.create()
-        return path, os.fdopen(fd, "wb")
+        small = size_hint is not None and size_hint <= self.memory_limit
+        if small and self._memory is not None:
+            return self._memory.create()
+        return self._disk.create()
 
     def close(self) -> None:
-        """Remove the directory (the server is stopping)."""
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        """Remove the directories (the server is stopping)."""
+        self._disk.close()
+        if self._memory is not None:
+            self._memory.close()
 
 
 class UploadArea:
@@ -66,10 +98,12 @@ class UploadArea:
         self._store = store
         self._paths: list[str] = []
         self._held = False
+        #: the request body's declared size, which decides where its files go
+        self.size_hint: int | None = None
 
     def new_file(self) -> tuple[str, IO[bytes]]:
         """Create an empty file for this request; return its path and an open binary handle."""
-        path, handle = self._store.create()
+        path, handle = self._store.create(self.size_hint)
         self._paths.append(path)
         return path, handle
 
@@ -94,16 +128,18 @@ class UploadArea:
             self._remove()
 
 
-def check_declared_size(request: Request, limit: int) -> None:
-    """Refuse a body whose Content-Length is over the limit, before reading any of it."""
+def check_declared_size(request: Request, limit: int) -> int | None:
+    """The body's declared size; refuse it if over the limit, before reading any of it."""
     declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise BadRequest("invalid Content-Length header") from None
-        if size > limit:
-            raise PayloadTooLarge(limit)
+    if declared is None:
+        return None
+    try:
+        size = int(declared)
+    except ValueError:
+        raise BadRequest("invalid Content-Length header") from None
+    if size > limit:
+        raise PayloadTooLarge(limit)
+    return size
 
 
 async def read_body(request: Request, limit: int) -> bytes:
