@@ -13,8 +13,15 @@ from typing import Any
 
 import click
 
+from modelport.cli.exits import USAGE, fail
 from modelport.contract.base import RawArgs, Signature
 from modelport.contract.files import UploadedFile
+
+#: typer settings of a command whose options come from a model: they pass through to it
+MODEL_COMMAND: dict[str, Any] = {
+    "context_settings": {"allow_extra_args": True, "ignore_unknown_options": True},
+    "add_help_option": False,
+}
 
 
 def _option_names(name: str) -> list[str]:
@@ -88,3 +95,14 @@ def raw_args(sig: Signature, values: dict[str, Any], workdir: Path) -> RawArgs:
             else:
                 raw.add(name, str(item))
     return raw
+
+
+def parse_options(command: click.Command, prog: str, args: list[str]) -> dict[str, Any] | None:
+    """The option values given in ``args``; None when ``--help`` was shown instead."""
+    try:
+        with command.make_context(prog, list(args)) as sub:
+            return dict(sub.params)
+    except click.exceptions.Exit:
+        return None
+    except click.ClickException as exc:
+        fail(exc.format_message(), USAGE)

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
-from modelport.cli.arguments import argument_command, raw_args
+from modelport.cli.arguments import MODEL_COMMAND, argument_command, parse_options, raw_args
 from modelport.cli.exits import USAGE, cli_errors, fail
 from modelport.contract import discovery
 from modelport.contract.base import JSON_MEDIA_TYPE
@@ -23,11 +22,7 @@ from modelport.runtime.runner import warm_model
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
-    app.command(
-        "predict",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        add_help_option=False,
-    )(predict)
+    app.command("predict", **MODEL_COMMAND)(predict)
 
 
 def predict(
@@ -45,13 +40,9 @@ def predict(
     with cli_errors(debug):
         served = discovery.load(model)
         command = argument_command(served.name, served.predict_signature, served.metadata())
-        try:
-            with command.make_context(f"modelport predict {model}", list(ctx.args)) as sub:
-                values = dict(sub.params)
-        except click.exceptions.Exit:
+        values = parse_options(command, f"modelport predict {model}", ctx.args)
+        if values is None:
             return
-        except click.ClickException as exc:
-            fail(exc.format_message(), USAGE)
         with tempfile.TemporaryDirectory(prefix="modelport-predict-") as workdir:
             kwargs = served.prepare(raw_args(served.predict_signature, values, Path(workdir)))
             if warm:

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
-from modelport.cli.arguments import argument_command, raw_args
+from modelport.cli.arguments import MODEL_COMMAND, argument_command, parse_options, raw_args
 from modelport.cli.exits import MODEL_FAILED, USAGE, cli_errors, fail
 from modelport.contract import discovery
 from modelport.settings import Settings
@@ -26,11 +25,7 @@ CANCELLED_EXIT = 130
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
-    app.command(
-        "train",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        add_help_option=False,
-    )(train)
+    app.command("train", **MODEL_COMMAND)(train)
 
 
 def train(
@@ -43,19 +38,16 @@ def train(
     from modelport.jobs.domain import JobStatus, Resources, utcnow
     from modelport.jobs.setup import build_job_service
 
-    settings = Settings(executor="local", executor_gpus=max(gpu, Settings().executor_gpus))
+    settings = Settings(executor="local")
+    settings.executor_gpus = max(gpu, settings.executor_gpus)
     with cli_errors():
         served = discovery.load(model)
         if served.train_signature is None:
             fail(f"model '{served.name}' cannot be trained (it has no train())", USAGE)
         command = argument_command(served.name, served.train_signature, served.metadata())
-        try:
-            with command.make_context(f"modelport train {model}", list(ctx.args)) as sub:
-                values = dict(sub.params)
-        except click.exceptions.Exit:
+        values = parse_options(command, f"modelport train {model}", ctx.args)
+        if values is None:
             return
-        except click.ClickException as exc:
-            fail(exc.format_message(), USAGE)
         service = build_job_service(settings)
         with tempfile.TemporaryDirectory(prefix="modelport-train-") as workdir:
             raw = raw_args(served.train_signature, values, Path(workdir))

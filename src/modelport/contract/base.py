@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -261,5 +260,3 @@ class ServedModel(ABC):
         """Run the training with stored arguments (in a worker process); return its result."""
         raise NotImplementedByModel(f"model '{self.name}' cannot be trained (it has no train())")
 
-
-ModelFactory = Callable[[], ServedModel]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from abc import ABC, abstractmethod
 
-from modelport.jobs.domain import Job, Resources
+from modelport.errors import IllegalTransition
+from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
+from modelport.jobs.store import JobStore
 
 
 class Executor(ABC):
@@ -39,6 +42,18 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self) -> list[str]:
         """Stop every running job (the server stops); return their ids."""
+
+
+def record_end(store: JobStore, job_id: str, reason: str) -> None:
+    """Record how a job ended when its worker did not record it (crash, kill, cancel)."""
+    job = store.get(job_id)
+    if job.status is not JobStatus.RUNNING:
+        return  # the worker recorded the result itself
+    with contextlib.suppress(IllegalTransition):
+        if job.cancel_requested:
+            store.transition(job_id, JobStatus.CANCELLED, finished_at=utcnow())
+        else:
+            store.transition(job_id, JobStatus.FAILED, finished_at=utcnow(), error=reason)
 
 
 def describe_exit(returncode: int) -> str:

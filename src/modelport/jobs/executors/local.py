@@ -19,9 +19,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from modelport.errors import ExecutorError, IllegalTransition
-from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
-from modelport.jobs.executors.base import Executor, describe_exit
+from modelport.errors import ExecutorError
+from modelport.jobs.domain import Job, Resources
+from modelport.jobs.executors.base import Executor, describe_exit, record_end
 from modelport.jobs.store import JobStore
 from modelport.jobs.worker import IDLE_ENV, NICE_ENV, PARENT_ENV
 
@@ -132,16 +132,7 @@ class LocalExecutor(Executor):
 
     def finalize(self, job_id: str, returncode: int) -> None:
         """Record how a job ended when its process did not (crash, kill, cancel)."""
-        job = self.store.get(job_id)
-        if job.status is not JobStatus.RUNNING:
-            return  # the worker recorded the result itself
-        with contextlib.suppress(IllegalTransition):
-            if job.cancel_requested:
-                self.store.transition(job_id, JobStatus.CANCELLED, finished_at=utcnow())
-            else:
-                self.store.transition(
-                    job_id, JobStatus.FAILED, finished_at=utcnow(), error=describe_exit(returncode)
-                )
+        record_end(self.store, job_id, describe_exit(returncode))
 
     def cancel(self, job_id: str) -> bool:
         """SIGTERM the job's process group; SIGKILL it after the grace period."""

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from modelport.errors import ExecutorError, IllegalTransition
-from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
-from modelport.jobs.executors.base import Executor, describe_exit
+from modelport.errors import ExecutorError
+from modelport.jobs.domain import Job, Resources
+from modelport.jobs.executors.base import Executor, describe_exit, record_end
 from modelport.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -201,14 +201,7 @@ class RayExecutor(Executor):
 
     def finalize(self, job_id: str, reason: str) -> None:
         """Record how a job ended when its worker did not (crash, kill, cancel)."""
-        job = self.store.get(job_id)
-        if job.status is not JobStatus.RUNNING:
-            return  # the worker recorded the result itself
-        with contextlib.suppress(IllegalTransition):
-            if job.cancel_requested:
-                self.store.transition(job_id, JobStatus.CANCELLED, finished_at=utcnow())
-            else:
-                self.store.transition(job_id, JobStatus.FAILED, finished_at=utcnow(), error=reason)
+        record_end(self.store, job_id, reason)
 
     def cancel(self, job_id: str) -> bool:
         """Interrupt the task (a SIGTERM in its worker); kill the worker after the grace period."""
