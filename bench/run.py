@@ -819,8 +819,13 @@ def markdown(
     lines.append(
         f"wrk -t1 -c{settings['connections']} -d{settings['duration_s']:g}s --latency, "
         f"{settings['rounds']} rounds interleaved, {settings['warmup_s']:g} s warmup; server on "
-        f"CPU {settings['server_cpu']}, wrk on CPU {settings['client_cpu']}; startup and RSS: "
-        f"median of {settings['launches']} launches; upload temp files in {settings['tmpdir']} "
+        f"CPU {settings['server_cpu']}, wrk on CPU {settings['client_cpu']}; "
+        + (
+            f"startup and RSS: median of {settings['launches']} launches; "
+            if "startup" in summary
+            else ""
+        )
+        + f"upload temp files in {settings['tmpdir']} "
         f"({settings['tmpdir_fs']}). ⚠ = runs with errors; they and runs disturbed by other "
         "processes are left out of the medians (n = clean runs when fewer than planned)."
     )
