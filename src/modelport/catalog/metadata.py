@@ -25,8 +25,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeFloat,
-    NonNegativeInt,
     ValidationError,
 )
 
@@ -75,6 +73,9 @@ def _check_unique(items: list[str]) -> list[str]:
 
 
 Uri = Annotated[str, AfterValidator(_check_uri)]
+# Strict, as JSON Schema's "integer" / "number": no booleans, no numbers written as strings.
+Count = Annotated[int, Field(strict=True, ge=0)]
+Amount = Annotated[float, Field(strict=True, ge=0)]
 _config: Final = ConfigDict(
     extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
 )
@@ -110,12 +111,12 @@ class ResourceSpec(BaseModel):
 
     model_config = _config
 
-    cpu: NonNegativeInt | None = None
-    gpu: NonNegativeInt | None = None
-    memory_MB: NonNegativeInt | None = None
-    gpu_memory_MB: NonNegativeInt | None = None
-    gpu_compute_capability: NonNegativeFloat | None = None
-    storage_MB: NonNegativeInt | None = None
+    cpu: Count | None = None
+    gpu: Count | None = None
+    memory_MB: Count | None = None
+    gpu_memory_MB: Count | None = None
+    gpu_compute_capability: Amount | None = None
+    storage_MB: Count | None = None
 
 
 class Resources(BaseModel):
@@ -150,7 +151,7 @@ class ModuleMetadata(BaseModel):
     license: Annotated[str, AfterValidator(_check_license)] | None = None
 
 
-def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+def dotted_errors(exc: ValidationError) -> dict[str, list[str]]:
     """Turn a pydantic ValidationError into ``{dotted.field.path: [rule, ...]}``."""
     errors: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
@@ -175,7 +176,7 @@ def validate_metadata(data: Mapping[str, Any]) -> ModuleMetadata:
     try:
         metadata = ModuleMetadata.model_validate(dict(data))
     except ValidationError as exc:
-        for path, messages in field_errors(exc).items():
+        for path, messages in dotted_errors(exc).items():
             errors.setdefault(path, []).extend(messages)
         raise InvalidInput(errors) from None
     if errors:

@@ -47,7 +47,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from modelport.catalog.license import spdx_from_name
-from modelport.catalog.metadata import ModuleMetadata, field_errors
+from modelport.catalog.metadata import ModuleMetadata, dotted_errors
 from modelport.catalog.vocabulary import SCHEMA_VERSION, V1_ONLY_KEYS
 from modelport.errors import InvalidInput
 
@@ -129,7 +129,7 @@ def migrate_v1(data: Mapping[str, Any]) -> ModuleMetadata:
     try:
         metadata = ModuleMetadata.model_validate(v2)
     except ValidationError as exc:
-        for path, messages in field_errors(exc).items():
+        for path, messages in dotted_errors(exc).items():
             bucket = errors.setdefault(_v1_path(path), [])
             bucket.extend(m for m in messages if m not in bucket)
         raise InvalidInput(errors) from None
