@@ -75,6 +75,69 @@ jobs = Table(
     Index("ix_jobs_owner", "owner"),
 )
 
+catalog_modules = Table(
+    "catalog_modules",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("owner", String(200)),
+    Column("deprecated", Boolean, nullable=False, default=False),
+    Column("deprecation_message", Text),
+    Column("latest_version", String(100)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("module", String(200), ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+           primary_key=True),
+    Column("version", String(100), primary_key=True),
+    Column("metadata", JSON, nullable=False),
+    Column("load_spec", String(500)),
+    Column("package", String(200)),
+    Column("source_url", Text),
+    Column("commit", String(64)),
+    Column("published_by", String(200)),
+    Column("published_at", UTCDateTime(), nullable=False),
+    Column("job_id", String(32)),
+    Column("base_version", String(100)),
+    Column("data_url", Text),
+)
+
+catalog_aliases = Table(
+    "catalog_aliases",
+    metadata,
+    Column("module", String(200), ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+           primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("version", String(100), nullable=False),
+)
+
+catalog_artifacts = Table(
+    "catalog_artifacts",
+    metadata,
+    Column("module", String(200), primary_key=True),
+    Column("version", String(100), primary_key=True),
+    Column("name", String(500), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(200)),
+)
+
+# one row per (module, facet, value) of a module's latest version: facet filters and counts
+catalog_terms = Table(
+    "catalog_terms",
+    metadata,
+    Column("module", String(200), ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+           primary_key=True),
+    Column("facet", String(32), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Index("ix_catalog_terms_facet_value", "facet", "value"),
+)
+
 job_events = Table(
     "job_events",
     metadata,

@@ -1,0 +1,85 @@
+"""Registry records: modules, immutable versions, aliases, artifacts, search results."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,198}[a-z0-9])?$")
+FACETS = ("libraries", "tasks", "categories", "data-type", "tags", "license")
+LATEST = "latest"
+
+
+class Lineage(BaseModel):
+    """What produced a version: a training job, from a base version, on some data."""
+
+    job_id: str | None = None
+    base_version: str | None = None
+    data_url: str | None = None
+
+
+class ArtifactRecord(BaseModel):
+    """A file of a version, kept in the artifact store by its checksum."""
+
+    name: str
+    sha256: str
+    size: int
+    media_type: str | None = None
+
+
+class VersionRecord(BaseModel):
+    """One immutable published version of a module."""
+
+    module: str
+    version: str
+    metadata: dict[str, Any]
+    load_spec: str | None = Field(None, description="entry point or import path of the model")
+    package: str | None = Field(None, description="the distribution to install")
+    source_url: str | None = None
+    commit: str | None = None
+    published_by: str | None = None
+    published_at: datetime
+    lineage: Lineage = Field(default_factory=Lineage)
+    artifacts: list[ArtifactRecord] = Field(default_factory=list)
+
+
+class ModuleRecord(BaseModel):
+    """A module: its identity, latest version and aliases."""
+
+    name: str
+    title: str
+    summary: str
+    owner: str | None = None
+    deprecated: bool = False
+    deprecation_message: str | None = None
+    latest_version: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class SearchHit(BaseModel):
+    """A module in search results, with the facets of its latest version."""
+
+    name: str
+    title: str
+    summary: str
+    latest_version: str | None
+    deprecated: bool
+    tags: list[str] = Field(default_factory=list)
+    libraries: list[str] = Field(default_factory=list)
+    tasks: list[str] = Field(default_factory=list)
+    score: float | None = None
+
+
+class SearchPage(BaseModel):
+    """One page of search results with facet counts over every match."""
+
+    total: int
+    limit: int
+    offset: int
+    modules: list[SearchHit]
+    facets: dict[str, dict[str, int]]

@@ -1,0 +1,338 @@
+"""The module registry over the database (SQLite or PostgreSQL): publish, read, alias, deprecate.
+
+Versions are immutable: publishing an existing one is a Conflict. Each publish moves the
+``latest`` alias (and the module's search text and facet terms) to the highest version by
+PEP 440 order; other aliases (``stable``, user-defined) move only when set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from modelport.catalog.domain import (
+    FACETS,
+    LATEST,
+    NAME_PATTERN,
+    ArtifactRecord,
+    Lineage,
+    ModuleRecord,
+    VersionRecord,
+)
+from modelport.catalog.metadata import ModuleMetadata
+from modelport.db.tables import (
+    catalog_aliases,
+    catalog_artifacts,
+    catalog_modules,
+    catalog_terms,
+    catalog_versions,
+)
+from modelport.errors import Conflict, InvalidInput, NotFound, StoreError
+from modelport.jobs.domain import utcnow
+
+
+def version_key(version: str) -> tuple[int, Any]:
+    """Sort key: PEP 440 versions in order, anything else after them as text."""
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def facet_terms(meta: ModuleMetadata) -> set[tuple[str, str]]:
+    """The (facet, value) pairs a version contributes to facet counts and filters."""
+    dumped = meta.model_dump(by_alias=True, mode="json")
+    terms: set[tuple[str, str]] = set()
+    for facet in FACETS:
+        value = dumped.get(facet)
+        values = value if isinstance(value, list) else [value] if value else []
+        terms.update((facet, str(v)[:200]) for v in values)
+    return terms
+
+
+def check_name(name: str) -> None:
+    """Module names: lowercase letters, digits, '.', '_' and '-' (URL- and path-safe)."""
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            {"name": ["Must be lowercase letters, digits, '.', '_' or '-' (1-200 characters)."]}
+        )
+
+
+class Registry:
+    """Modules and their versions in the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise Conflict(f"conflicting write: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc).__name__}: {exc}") from exc
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def publish(
+        self,
+        name: str,
+        version: str,
+        meta: ModuleMetadata,
+        *,
+        load_spec: str | None = None,
+        package: str | None = None,
+        source_url: str | None = None,
+        commit: str | None = None,
+        published_by: str | None = None,
+        lineage: Lineage | None = None,
+        artifacts: list[ArtifactRecord] | None = None,
+    ) -> VersionRecord:
+        """Add an immutable version (creating the module); Conflict if it already exists."""
+        check_name(name)
+        if not version or len(version) > 100 or "/" in version:
+            raise InvalidInput({"version": ["Must be 1-100 characters without '/'."]})
+        now = utcnow()
+        lineage = lineage or Lineage()
+        with self._tx() as conn:
+            module = conn.execute(
+                select(catalog_modules).where(catalog_modules.c.name == name).with_for_update()
+            ).first()
+            if module is None:
+                conn.execute(
+                    insert(catalog_modules).values(
+                        name=name,
+                        title=meta.title,
+                        summary=meta.summary,
+                        owner=published_by,
+                        deprecated=False,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            exists = conn.execute(
+                select(catalog_versions.c.version).where(
+                    catalog_versions.c.module == name, catalog_versions.c.version == version
+                )
+            ).first()
+            if exists is not None:
+                raise Conflict(f"{name} {version} is already published; versions are immutable")
+            conn.execute(
+                insert(catalog_versions).values(
+                    module=name,
+                    version=version,
+                    metadata=meta.model_dump(by_alias=True, mode="json"),
+                    load_spec=load_spec,
+                    package=package,
+                    source_url=source_url,
+                    commit=commit,
+                    published_by=published_by,
+                    published_at=now,
+                    job_id=lineage.job_id,
+                    base_version=lineage.base_version,
+                    data_url=lineage.data_url,
+                )
+            )
+            for artifact in artifacts or []:
+                conn.execute(
+                    insert(catalog_artifacts).values(
+                        module=name, version=version, **artifact.model_dump()
+                    )
+                )
+            latest = module.latest_version if module is not None else None
+            if latest is None or version_key(version) >= version_key(latest):
+                self._make_latest(conn, name, version, meta, now)
+        return self.version(name, version)
+
+    def _make_latest(
+        self, conn: Connection, name: str, version: str, meta: ModuleMetadata, now: Any
+    ) -> None:
+        conn.execute(
+            update(catalog_modules)
+            .where(catalog_modules.c.name == name)
+            .values(title=meta.title, summary=meta.summary, latest_version=version, updated_at=now)
+        )
+        self._set_alias(conn, name, LATEST, version)
+        conn.execute(delete(catalog_terms).where(catalog_terms.c.module == name))
+        terms = facet_terms(meta)
+        if terms:
+            conn.execute(
+                insert(catalog_terms),
+                [{"module": name, "facet": f, "value": v} for f, v in sorted(terms)],
+            )
+        self._index_text(conn, name, meta)
+
+    def _index_text(self, conn: Connection, name: str, meta: ModuleMetadata) -> None:
+        tags = " ".join(meta.tags)
+        if self.dialect == "sqlite":
+            conn.execute(text("DELETE FROM catalog_fts WHERE name = :name"), {"name": name})
+            conn.execute(
+                text(
+                    "INSERT INTO catalog_fts (name, title, summary, description, tags) "
+                    "VALUES (:name, :title, :summary, :description, :tags)"
+                ),
+                {
+                    "name": name,
+                    "title": meta.title,
+                    "summary": meta.summary,
+                    "description": meta.description,
+                    "tags": tags,
+                },
+            )
+        elif self.dialect == "postgresql":
+            conn.execute(
+                text("UPDATE catalog_modules SET search_text = :t WHERE name = :name"),
+                {"t": f"{meta.description} {tags} {name}", "name": name},
+            )
+
+    @staticmethod
+    def _set_alias(conn: Connection, name: str, alias: str, version: str) -> None:
+        conn.execute(
+            delete(catalog_aliases).where(
+                catalog_aliases.c.module == name, catalog_aliases.c.alias == alias
+            )
+        )
+        conn.execute(insert(catalog_aliases).values(module=name, alias=alias, version=version))
+
+    def set_alias(self, name: str, alias: str, version: str) -> ModuleRecord:
+        """Point ``alias`` (e.g. ``stable``) at an existing version; ``latest`` is automatic."""
+        if alias == LATEST:
+            raise InvalidInput({"alias": ["'latest' always follows the highest version."]})
+        if not NAME_PATTERN.match(alias) or alias == version:
+            raise InvalidInput({"alias": ["Must be lowercase letters, digits, '.', '_' or '-'."]})
+        with self._tx() as conn:
+            self.version(name, version)  # NotFound for an unknown module or version
+            if conn.execute(
+                select(catalog_versions.c.version).where(
+                    catalog_versions.c.module == name, catalog_versions.c.version == alias
+                )
+            ).first():
+                raise Conflict(f"'{alias}' is a version of {name}: it cannot be an alias")
+            self._set_alias(conn, name, alias, version)
+        return self.module(name)
+
+    def deprecate(
+        self, name: str, deprecated: bool = True, message: str | None = None
+    ) -> ModuleRecord:
+        """Flag (or unflag) a module as deprecated."""
+        with self._tx() as conn:
+            done = conn.execute(
+                update(catalog_modules)
+                .where(catalog_modules.c.name == name)
+                .values(
+                    deprecated=deprecated,
+                    deprecation_message=message if deprecated else None,
+                    updated_at=utcnow(),
+                )
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"module '{name}' not found")
+        return self.module(name)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def module(self, name: str) -> ModuleRecord:
+        """A module with its aliases; NotFound if unknown."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(catalog_modules).where(catalog_modules.c.name == name)
+            ).first()
+            if row is None:
+                raise NotFound(f"module '{name}' not found")
+            aliases = dict(
+                conn.execute(
+                    select(catalog_aliases.c.alias, catalog_aliases.c.version).where(
+                        catalog_aliases.c.module == name
+                    )
+                ).all()
+            )
+        data = {c: getattr(row, c) for c in row._fields}
+        return ModuleRecord(aliases=aliases, **data)
+
+    def resolve(self, name: str, ref: str = LATEST) -> str:
+        """The version a reference (a version or an alias) names."""
+        with self._tx() as conn:
+            hit = conn.execute(
+                select(catalog_versions.c.version).where(
+                    catalog_versions.c.module == name, catalog_versions.c.version == ref
+                )
+            ).first()
+            if hit is not None:
+                return str(hit.version)
+            alias = conn.execute(
+                select(catalog_aliases.c.version).where(
+                    catalog_aliases.c.module == name, catalog_aliases.c.alias == ref
+                )
+            ).first()
+        if alias is None:
+            self.module(name)
+            raise NotFound(f"module '{name}' has no version or alias '{ref}'")
+        return str(alias.version)
+
+    def version(self, name: str, ref: str = LATEST) -> VersionRecord:
+        """A version (by number or alias) with its artifacts; NotFound if unknown."""
+        version = self.resolve(name, ref) if ref == LATEST else ref
+        with self._tx() as conn:
+            row = conn.execute(
+                select(catalog_versions).where(
+                    catalog_versions.c.module == name, catalog_versions.c.version == version
+                )
+            ).first()
+            if row is None:
+                if ref != LATEST:
+                    return self.version(name, self.resolve(name, ref))
+                raise NotFound(f"module '{name}' has no version '{ref}'")
+            artifacts = conn.execute(
+                select(catalog_artifacts)
+                .where(catalog_artifacts.c.module == name, catalog_artifacts.c.version == version)
+                .order_by(catalog_artifacts.c.name)
+            ).all()
+        return VersionRecord(
+            module=row.module,
+            version=row.version,
+            metadata=row.metadata,
+            load_spec=row.load_spec,
+            package=row.package,
+            source_url=row.source_url,
+            commit=row.commit,
+            published_by=row.published_by,
+            published_at=row.published_at,
+            lineage=Lineage(
+                job_id=row.job_id, base_version=row.base_version, data_url=row.data_url
+            ),
+            artifacts=[
+                ArtifactRecord(name=a.name, sha256=a.sha256, size=a.size, media_type=a.media_type)
+                for a in artifacts
+            ],
+        )
+
+    def versions(self, name: str) -> list[VersionRecord]:
+        """Every version of a module, highest first."""
+        self.module(name)
+        with self._tx() as conn:
+            numbers = (
+                conn.execute(
+                    select(catalog_versions.c.version).where(catalog_versions.c.module == name)
+                )
+                .scalars()
+                .all()
+            )
+        ordered = sorted(numbers, key=version_key, reverse=True)
+        return [self.version(name, v) for v in ordered]
+
+    def names(self) -> list[str]:
+        """Every module name, sorted."""
+        with self._tx() as conn:
+            return list(
+                conn.execute(select(catalog_modules.c.name).order_by(catalog_modules.c.name))
+                .scalars()
+                .all()
+            )
