@@ -10,7 +10,7 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
     ├── Conflict                 the object's state forbids it            (HTTP 409)
     │   └── IllegalTransition    a lifecycle transition that is not allowed
     ├── NotImplementedByModel    e.g. training a model without train()   (HTTP 501)
-    ├── StoreError               the database failed                      (HTTP 503)
+    ├── StoreError               the database or artifact store failed    (HTTP 503)
     ├── ExecutorError            the executor could not run a job         (HTTP 503)
     ├── InvalidInput             bad arguments, naming every bad field    (HTTP 422)
     ├── BadRequest               a malformed request body                 (HTTP 400)
@@ -54,7 +54,7 @@ class NotImplementedByModel(ModelportError):
 
 
 class StoreError(ModelportError):
-    """The database failed (wrapping SQLAlchemy's error)."""
+    """The database or the artifact store failed (wrapping the library's error)."""
 
 
 class ExecutorError(ModelportError):
