@@ -1,4 +1,4 @@
-"""The Open Catalog: module metadata (AI4OS schema v2 + SPDX license), files, v1 migration."""
+"""The Open Catalog: metadata (AI4OS v2 + SPDX), v1 migration, module sources, registry, search."""
 
 from __future__ import annotations
 
@@ -18,21 +18,39 @@ from modelport.catalog.metadata import (
     validate_metadata,
 )
 from modelport.catalog.migrate_v1 import is_v1_metadata, migrate_v1
+from modelport.catalog.sources import (
+    EntryPoint,
+    IndexEntry,
+    IndexEntryError,
+    ModuleSource,
+    fetch_repository,
+    parse_index,
+    read_index_modules,
+    read_module,
+)
 from modelport.catalog.vocabulary import SCHEMA_VERSION
 
 __all__ = [
     "METADATA_FILENAMES",
     "SCHEMA_VERSION",
     "Dates",
+    "EntryPoint",
+    "IndexEntry",
+    "IndexEntryError",
     "Links",
     "ModuleMetadata",
+    "ModuleSource",
     "ResourceSpec",
     "Resources",
     "dump_metadata",
+    "fetch_repository",
     "find_metadata_file",
     "is_v1_metadata",
     "load_metadata",
     "migrate_v1",
+    "parse_index",
     "parse_metadata",
+    "read_index_modules",
+    "read_module",
     "validate_metadata",
 ]

@@ -259,4 +259,3 @@ class ServedModel(ABC):
     def train(self, args: dict[str, Any], context: Any) -> Any:
         """Run the training with stored arguments (in a worker process); return its result."""
         raise NotImplementedByModel(f"model '{self.name}' cannot be trained (it has no train())")
-

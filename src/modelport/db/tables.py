@@ -92,8 +92,12 @@ catalog_modules = Table(
 catalog_versions = Table(
     "catalog_versions",
     metadata,
-    Column("module", String(200), ForeignKey("catalog_modules.name", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "module",
+        String(200),
+        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("version", String(100), primary_key=True),
     Column("metadata", JSON, nullable=False),
     Column("load_spec", String(500)),
@@ -110,8 +114,12 @@ catalog_versions = Table(
 catalog_aliases = Table(
     "catalog_aliases",
     metadata,
-    Column("module", String(200), ForeignKey("catalog_modules.name", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "module",
+        String(200),
+        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("alias", String(100), primary_key=True),
     Column("version", String(100), nullable=False),
 )
@@ -131,8 +139,12 @@ catalog_artifacts = Table(
 catalog_terms = Table(
     "catalog_terms",
     metadata,
-    Column("module", String(200), ForeignKey("catalog_modules.name", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "module",
+        String(200),
+        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("facet", String(32), primary_key=True),
     Column("value", String(200), primary_key=True),
     Index("ix_catalog_terms_facet_value", "facet", "value"),

@@ -36,8 +36,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "catalog_versions",
-        sa.Column("module", sa.String(200),
-                  sa.ForeignKey("catalog_modules.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "module",
+            sa.String(200),
+            sa.ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("version", sa.String(100), primary_key=True),
         sa.Column("metadata", sa.JSON, nullable=False),
         sa.Column("load_spec", sa.String(500)),
@@ -52,8 +56,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "catalog_aliases",
-        sa.Column("module", sa.String(200),
-                  sa.ForeignKey("catalog_modules.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "module",
+            sa.String(200),
+            sa.ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("alias", sa.String(100), primary_key=True),
         sa.Column("version", sa.String(100), nullable=False),
     )
@@ -68,8 +76,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "catalog_terms",
-        sa.Column("module", sa.String(200),
-                  sa.ForeignKey("catalog_modules.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "module",
+            sa.String(200),
+            sa.ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("facet", sa.String(32), primary_key=True),
         sa.Column("value", sa.String(200), primary_key=True),
     )
