@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     artifacts_url: str | None = Field(
         None, description="fsspec URL under which jobs write artifacts; default: data_dir/artifacts"
     )
+    catalog_artifacts_url: str | None = Field(
+        None, description="fsspec URL of the catalog's artifact store; default: data_dir/catalog"
+    )
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
     executor_cpus: float = Field(
@@ -81,6 +84,10 @@ class Settings(BaseSettings):
     def artifacts_root(self) -> str:
         """The URL under which each job gets its artifact directory."""
         return (self.artifacts_url or str(self.data_dir / "artifacts")).rstrip("/")
+
+    def catalog_artifacts_root(self) -> str:
+        """The URL of the catalog's content-addressed artifact store."""
+        return (self.catalog_artifacts_url or str(self.data_dir / "catalog")).rstrip("/")
 
     @field_validator("base_path")
     @classmethod

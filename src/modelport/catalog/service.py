@@ -1,0 +1,208 @@
+"""Catalog use cases: publish (directory, git, training job), bulk import, search, artifacts."""
+
+from __future__ import annotations
+
+import mimetypes
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from modelport.catalog.domain import ArtifactRecord, Lineage, SearchPage, VersionRecord
+from modelport.catalog.metadata import validate_metadata
+from modelport.catalog.registry import Registry
+from modelport.catalog.search import search
+from modelport.catalog.sources import (
+    IndexEntryError,
+    ModuleSource,
+    fetch_repository,
+    read_index_modules,
+    read_module,
+)
+from modelport.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from modelport.jobs.domain import JobStatus
+from modelport.jobs.store import JobStore
+from modelport.storage import ArtifactStore
+
+
+@dataclass
+class ImportReport:
+    """What a bulk import did: versions published, already there, and per-entry errors."""
+
+    published: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def source_version(source: ModuleSource) -> str:
+    """The version to publish: the declared one, or one derived from the git commit.
+
+    A module without a static version (pbr, dynamic) published from git becomes
+    ``0+git.<commit>``, so every new commit is a new version and re-imports pick it up at once.
+    """
+    if source.version_source in ("pyproject.toml", "setup.cfg"):
+        return source.version
+    if source.commit:
+        return f"0+git.{source.commit[:12]}"
+    raise InvalidInput(
+        {
+            "version": [
+                "The module declares no static version and is not a git checkout: "
+                "give the version to publish."
+            ]
+        }
+    )
+
+
+class CatalogService:
+    """The Open Catalog behind the HTTP API and the CLI."""
+
+    def __init__(
+        self, registry: Registry, artifacts: ArtifactStore, jobs: JobStore | None = None
+    ) -> None:
+        self.registry = registry
+        self.artifacts = artifacts
+        self.jobs = jobs
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def _store_files(self, files: Iterable[tuple[str, Path]]) -> list[ArtifactRecord]:
+        records = []
+        for name, path in files:
+            stored = self.artifacts.put(path)
+            media = mimetypes.guess_type(name)[0]
+            records.append(
+                ArtifactRecord(name=name, sha256=stored.sha256, size=stored.size, media_type=media)
+            )
+        return records
+
+    def publish_source(
+        self,
+        source: ModuleSource,
+        *,
+        version: str | None = None,
+        artifacts: Sequence[Path] = (),
+        published_by: str | None = None,
+    ) -> VersionRecord:
+        """Publish a read module as a new version (its files given in ``artifacts``)."""
+        files = []
+        for path in artifacts:
+            full = path if path.is_absolute() else source.path / path
+            if not full.is_file():
+                raise InvalidInput({"artifacts": [f"not a file: {path}"]})
+            files.append(
+                (
+                    full.relative_to(source.path).as_posix()
+                    if full.is_relative_to(source.path)
+                    else full.name,
+                    full,
+                )
+            )
+        return self.registry.publish(
+            source.name,
+            version or source_version(source),
+            source.metadata,
+            load_spec=source.load_spec,
+            package=source.package,
+            source_url=source.source_url,
+            commit=source.commit,
+            published_by=published_by,
+            artifacts=self._store_files(files),
+        )
+
+    def publish_directory(self, path: Path, **options: Any) -> VersionRecord:
+        """Publish the module project in ``path``."""
+        return self.publish_source(read_module(path), **options)
+
+    def publish_repository(self, url: str, ref: str | None = None, **options: Any) -> VersionRecord:
+        """Clone a git repository (shallow) and publish the module in it."""
+        with tempfile.TemporaryDirectory(prefix="modelport-publish-") as workdir:
+            checkout = fetch_repository(url, Path(workdir) / "module", ref=ref)
+            return self.publish_source(read_module(checkout, source_url=url), **options)
+
+    def import_index(self, index: Path, published_by: str | None = None) -> ImportReport:
+        """Publish every module listed in a ``.gitmodules`` or YAML index; skip known versions."""
+        report = ImportReport()
+        with tempfile.TemporaryDirectory(prefix="modelport-import-") as workdir:
+            for item in read_index_modules(index, Path(workdir)):
+                if isinstance(item, IndexEntryError):
+                    report.errors[item.entry.name] = item.message
+                    continue
+                try:
+                    version = source_version(item)
+                    label = f"{item.name} {version}"
+                    self.publish_source(item, version=version, published_by=published_by)
+                    report.published.append(label)
+                except Conflict:
+                    report.unchanged.append(label)
+                except InvalidInput as exc:
+                    report.errors[item.name] = f"{exc.message}: {exc.errors}"
+        return report
+
+    def publish_job(
+        self,
+        job_id: str,
+        *,
+        module: str,
+        version: str,
+        base_version: str | None = None,
+        data_url: str | None = None,
+        published_by: str | None = None,
+    ) -> VersionRecord:
+        """Publish a finished training's artifacts as a new version of ``module`` (lineage kept)."""
+        if self.jobs is None:
+            raise NotFound("no job store is configured")
+        job = self.jobs.get(job_id)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise IllegalTransition(f"job {job_id} is {job.status.value}: only succeeded jobs")
+        base = self.registry.version(module, base_version or "latest")
+        files = []
+        with tempfile.TemporaryDirectory(prefix="modelport-job-") as workdir:
+            if job.artifacts_url:
+                fs, root = fsspec.core.url_to_fs(job.artifacts_url)
+                for path in sorted(fs.find(root)) if fs.exists(root) else []:
+                    name = path[len(root) :].lstrip("/")
+                    local = Path(workdir) / name
+                    local.parent.mkdir(parents=True, exist_ok=True)
+                    fs.get_file(path, str(local))
+                    files.append((name, local))
+            records = self._store_files(files)
+        return self.registry.publish(
+            module,
+            version,
+            validate_metadata(base.metadata),
+            load_spec=base.load_spec,
+            package=base.package,
+            source_url=base.source_url,
+            commit=base.commit,
+            published_by=published_by,
+            lineage=Lineage(
+                job_id=job_id, base_version=base.version, data_url=data_url or _data_url(job.args)
+            ),
+            artifacts=records,
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def search(self, query: str = "", **options: Any) -> SearchPage:
+        """Ranked full-text search with facets (see catalog.search)."""
+        return search(self.registry.engine, query, **options)
+
+    def artifact(self, module: str, ref: str, name: str) -> ArtifactRecord:
+        """One artifact record of a version; NotFound if absent."""
+        record = self.registry.version(module, ref)
+        for artifact in record.artifacts:
+            if artifact.name == name:
+                return artifact
+        raise NotFound(f"{module} {record.version} has no artifact '{name}'")
+
+
+def _data_url(args: Mapping[str, Any]) -> str | None:
+    for key in ("data", "data_url", "dataset", "train_data"):
+        value = args.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -1,0 +1,112 @@
+"""Catalog use cases on a real store: publish (dir, git, job), bulk import, seeding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from modelport.catalog.service import CatalogService
+from modelport.catalog.setup import build_catalog_service, seed_examples
+from modelport.errors import Conflict, IllegalTransition, InvalidInput
+from modelport.jobs.domain import Job, JobStatus, utcnow
+from modelport.settings import Settings
+from tests.catalog.samples import FIXTURES
+from tests.catalog.test_sources import commit, git_identity, make_repo
+
+TYPED = FIXTURES / "sources" / "typed_module"
+DEEP = FIXTURES / "sources" / "deep_module"
+__all__ = ["git_identity"]  # the autouse git identity fixture applies here too
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> CatalogService:
+    return build_catalog_service(Settings(data_dir=tmp_path / "data"))
+
+
+def test_publish_a_directory_with_artifacts(service: CatalogService, tmp_path: Path) -> None:
+    module = shutil.copytree(TYPED, tmp_path / "module")
+    (module / "weights.bin").write_bytes(b"\x01" * 1000)
+    record = service.publish_directory(module, artifacts=[Path("weights.bin")], published_by="ada")
+    assert (record.module, record.version) == ("plant-classifier", "1.2.0")
+    assert record.load_spec == "plant_classifier.model:PlantClassifier"
+    assert record.published_by == "ada"
+    [weights] = record.artifacts
+    assert (weights.name, weights.size) == ("weights.bin", 1000)
+    assert service.artifacts.verify(weights.sha256)
+    with pytest.raises(Conflict):
+        service.publish_directory(module)
+    with pytest.raises(InvalidInput):
+        service.publish_directory(module, version="1.3.0", artifacts=[Path("missing.bin")])
+
+
+def test_a_git_module_without_static_version_is_versioned_by_commit(
+    service: CatalogService, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "deep", DEEP)
+    record = service.publish_repository(f"file://{repo}")
+    assert record.version.startswith("0+git.")
+    assert record.source_url == f"file://{repo}"
+    head = commit(repo, {"README.rst": "changed\n"}, "second")
+    again = service.publish_repository(f"file://{repo}")
+    assert again.version == f"0+git.{head[:12]}"
+    assert service.registry.module(record.module).latest_version in {record.version, again.version}
+
+
+def test_import_an_index_picks_up_changes_at_once(service: CatalogService, tmp_path: Path) -> None:
+    typed = make_repo(tmp_path / "typed", TYPED)
+    deep = make_repo(tmp_path / "deep", DEEP)
+    index = tmp_path / "modules.yml"
+    index.write_text(
+        f"- url: file://{typed}\n- url: file://{deep}\n- url: file://{tmp_path / 'missing'}\n"
+    )
+    first = service.import_index(index)
+    assert len(first.published) == 2
+    assert len(first.errors) == 1
+    second = service.import_index(index)
+    assert second.published == []
+    assert sorted(second.unchanged) == sorted(first.published)
+    commit(deep, {"README.rst": "new\n"}, "update")
+    third = service.import_index(index)
+    assert len(third.published) == 1
+    assert third.published[0].startswith(first.published[1].split(" ")[0])
+
+
+def test_publish_a_training_job_with_lineage(service: CatalogService, tmp_path: Path) -> None:
+    module = shutil.copytree(TYPED, tmp_path / "module")
+    service.publish_directory(module)
+    assert service.jobs is not None
+    artifacts = tmp_path / "job-artifacts"
+    (artifacts / "checkpoints").mkdir(parents=True)
+    (artifacts / "weights.pt").write_bytes(b"trained")
+    (artifacts / "checkpoints" / "1.ckpt").write_bytes(b"c")
+    job = service.jobs.create(
+        Job(
+            model="plant-classifier",
+            model_spec="plant-classifier",
+            args={"data": "s3://bucket/plants.zip"},
+            artifacts_url=str(artifacts),
+        )
+    )
+    with pytest.raises(IllegalTransition):
+        service.publish_job(job.id, module="plant-classifier", version="1.3.0")
+    service.jobs.transition(job.id, JobStatus.RUNNING)
+    service.jobs.transition(job.id, JobStatus.SUCCEEDED, finished_at=utcnow())
+    record = service.publish_job(job.id, module="plant-classifier", version="1.3.0")
+    assert record.lineage.job_id == job.id
+    assert record.lineage.base_version == "1.2.0"
+    assert record.lineage.data_url == "s3://bucket/plants.zip"
+    assert [a.name for a in record.artifacts] == ["checkpoints/1.ckpt", "weights.pt"]
+    assert record.load_spec == "plant_classifier.model:PlantClassifier"
+    assert service.registry.module("plant-classifier").latest_version == "1.3.0"
+
+
+def test_seed_publishes_the_examples_once(service: CatalogService) -> None:
+    assert seed_examples(service) == ["iris 1.0.0"]
+    assert seed_examples(service) == []
+    iris = service.registry.version("iris")
+    assert iris.load_spec == "modelport.examples.iris:IrisClassifier"
+    assert json.loads(json.dumps(iris.metadata))["license"] == "Apache-2.0"
+    assert service.search("iris").modules[0].name == "iris"
