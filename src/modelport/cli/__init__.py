@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelport.cli import jobs, models, predict, serve, train
+from modelport.cli import catalog, jobs, models, predict, serve, train
 
 app = typer.Typer(
     name="modelport",
@@ -18,6 +18,7 @@ models.register(app)
 predict.register(app)
 train.register(app)
 jobs.register(app)
+catalog.register(app)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@
 code    meaning
 ======  ==========================================================
 0       success
-1       the model raised (or returned an invalid result)
+1       the model raised (or returned an invalid result); a training failed; invalid metadata
+        (``catalog validate``) or a failed index entry (``catalog import``)
 2       usage error: unknown model, invalid arguments, bad options
 3       a model failed to import, adapt or warm
 ======  ==========================================================

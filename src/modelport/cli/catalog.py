@@ -1,0 +1,404 @@
+"""``modelport catalog ...``: the local Open Catalog (the embedded store in the data directory).
+
+Commands work on the catalog of ``Settings()`` (``MODELPORT_DATA_DIR``, ``MODELPORT_DATABASE_URL``,
+``MODELPORT_CATALOG_ARTIFACTS_URL``), as ``modelport train`` works on the job store. Errors map to
+the exit codes of :mod:`modelport.cli.exits`; ``validate`` and ``import`` also exit 1 when the
+metadata or an index entry they were given is invalid.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from modelport.cli.exits import USAGE, cli_errors, fail
+from modelport.errors import Conflict, InvalidInput, StoreError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from modelport.catalog.domain import ArtifactRecord, SearchPage, VersionRecord
+    from modelport.catalog.service import CatalogService
+    from modelport.storage import ArtifactStore
+
+#: Exit code of ``validate`` (invalid metadata) and ``import`` (an entry failed).
+INVALID = 1
+METADATA_FILENAME = "ai4-metadata.yml"
+
+app = typer.Typer(
+    help="The local Open Catalog: search, publish, validate, pull.", no_args_is_help=True
+)
+
+Name = Annotated[str, typer.Argument(help="The module's name.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Facet = Annotated[list[str] | None, typer.Option(help="Only modules with this value (repeatable).")]
+
+
+def register(root: typer.Typer) -> None:
+    """Add the command group to ``root``."""
+    root.add_typer(app, name="catalog")
+
+
+def _service() -> CatalogService:
+    from modelport.catalog.setup import build_catalog_service
+    from modelport.settings import Settings
+
+    return build_catalog_service(Settings())
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="Words to look for (all must match).")] = "",
+    library: Facet = None,
+    task: Facet = None,
+    category: Facet = None,
+    data_type: Facet = None,
+    tag: Facet = None,
+    license: Facet = None,
+    sort: Annotated[str, typer.Option(help="relevance, name, updated or created.")] = "relevance",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    deprecated: Annotated[bool, typer.Option("--deprecated", help="Include them.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Search modules by text and facets; print them with facet counts."""
+    given = {
+        "libraries": library,
+        "tasks": task,
+        "categories": category,
+        "data-type": data_type,
+        "tags": tag,
+        "license": license,
+    }
+    filters = {facet: values for facet, values in given.items() if values}
+    with cli_errors():
+        page = _service().search(
+            query,
+            filters=filters,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            include_deprecated=deprecated,
+        )
+    if as_json:
+        typer.echo(page.model_dump_json(indent=2))
+        return
+    _render_page(page)
+
+
+@app.command("show")
+def show(
+    name: Name,
+    version: Annotated[str | None, typer.Option(help="A version or alias.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a module: aliases, a version's metadata summary, artifacts and lineage."""
+    with cli_errors():
+        service = _service()
+        module = service.registry.module(name)
+        record = service.registry.version(name, version or "latest")
+    if as_json:
+        doc = {"module": module.model_dump(mode="json"), "version": record.model_dump(mode="json")}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    console = _console()
+    console.print(f"[bold]{module.name}[/bold] {record.version} — {module.title}")
+    if module.deprecated:
+        console.print(f"[red]deprecated[/red]: {module.deprecation_message or 'no reason given'}")
+    aliases = ", ".join(f"{alias} → {v}" for alias, v in sorted(module.aliases.items()))
+    _render_version(console, record, aliases)
+
+
+@app.command("versions")
+def versions(name: Name, as_json: AsJson = False) -> None:
+    """List a module's versions, highest first."""
+    with cli_errors():
+        records = _service().registry.versions(name)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("version", "published_at (UTC)", "published_by", "commit", "lineage job")
+    for r in records:
+        published = f"{r.published_at:%Y-%m-%d %H:%M:%S}"
+        job = r.lineage.job_id or ""
+        table.add_row(r.version, published, r.published_by or "", (r.commit or "")[:12], job)
+    _console().print(table)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+@app.command("publish")
+def publish(
+    source: Annotated[str, typer.Argument(help="A module directory or a git repository URL.")],
+    ref: Annotated[str | None, typer.Option(help="Branch or tag to clone.")] = None,
+    version: Annotated[str | None, typer.Option(help="Override the module's version.")] = None,
+    artifact: Annotated[
+        list[Path] | None,
+        typer.Option(help="A file to publish with it (repeatable): from here, or in the module."),
+    ] = None,
+    published_by: Annotated[str | None, typer.Option(help="Default: your user name.")] = None,
+) -> None:
+    """Publish a module directory or git repository as a new (immutable) version."""
+    options: dict[str, Any] = {
+        "version": version,
+        "artifacts": [_artifact_path(p) for p in artifact or []],
+        "published_by": published_by or _user(),
+    }
+    with cli_errors():
+        service = _service()
+        try:
+            if Path(source).is_dir() and ref is None:
+                record = service.publish_directory(Path(source).resolve(), **options)
+            else:
+                record = service.publish_repository(_clone_url(source), ref, **options)
+        except Conflict as exc:
+            fail(f"{exc.message}. Publish it as a new version (--version).", USAGE)
+    count = len(record.artifacts)
+    typer.echo(f"published {record.module} {record.version} ({count} artifacts)")
+
+
+@app.command("import")
+def import_index(
+    index: Annotated[Path, typer.Argument(help="A .gitmodules file or a YAML list of repos.")],
+    published_by: Annotated[str | None, typer.Option(help="Default: your user name.")] = None,
+) -> None:
+    """Publish every module of a catalog index; exit 1 if any entry failed."""
+    with cli_errors():
+        report = _service().import_index(index, published_by=published_by or _user())
+    for label in report.published:
+        typer.echo(f"published {label}")
+    for label in report.unchanged:
+        typer.echo(f"unchanged {label}")
+    for entry, message in report.errors.items():
+        typer.echo(f"error {entry}: {message}", err=True)
+    counts = (len(report.published), len(report.unchanged), len(report.errors))
+    typer.echo("published: {}, unchanged: {}, errors: {}".format(*counts))
+    if report.errors:
+        raise typer.Exit(INVALID)
+
+
+@app.command("validate")
+def validate(
+    path: Annotated[Path, typer.Argument(help="A metadata file or a module directory.")] = Path(),
+    as_json: AsJson = False,
+) -> None:
+    """Validate a module's metadata file, as a module's CI does; print every error.
+
+    Exit codes:
+
+    0 - the metadata is valid
+
+    1 - the metadata is invalid: every bad field is listed with its messages
+
+    2 - usage error: no metadata file, or a file that cannot be read
+    """
+    from modelport.catalog.files import find_metadata_file, load_metadata
+
+    with cli_errors():
+        file = find_metadata_file(path) if path.is_dir() else path
+        if not file.is_file():
+            fail(f"metadata file not found: {file}", USAGE)
+        try:
+            file.open("rb").close()
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}", USAGE)
+    errors: dict[str, list[str]] = {}
+    try:
+        load_metadata(file)
+    except InvalidInput as exc:
+        errors = exc.errors
+    if as_json:
+        typer.echo(json.dumps({"path": str(file), "valid": not errors, "errors": errors}, indent=2))
+    elif errors:
+        typer.echo(f"{file}: invalid metadata, {len(errors)} fields")
+        for field, messages in errors.items():
+            typer.echo("".join(f"  {field}: {message}\n" for message in messages), nl=False)
+    else:
+        typer.echo(f"{file}: valid")
+    if errors:
+        raise typer.Exit(INVALID)
+
+
+@app.command("alias")
+def alias(
+    name: Name,
+    alias: Annotated[str, typer.Argument(help="The alias, e.g. stable.")],
+    version: Annotated[str, typer.Argument(help="The version it names.")],
+) -> None:
+    """Point an alias of a module at one of its versions."""
+    with cli_errors():
+        module = _service().registry.set_alias(name, alias, version)
+    typer.echo(f"{module.name}: {alias} → {module.aliases[alias]}")
+
+
+@app.command("deprecate")
+def deprecate(
+    name: Name,
+    undo: Annotated[bool, typer.Option("--undo", help="Remove the deprecation.")] = False,
+    message: Annotated[str | None, typer.Option(help="Why, and what to use instead.")] = None,
+) -> None:
+    """Flag a module as deprecated (hidden from search unless asked), or unflag it."""
+    with cli_errors():
+        module = _service().registry.deprecate(name, not undo, message)
+    state = "deprecated" if module.deprecated else "not deprecated"
+    typer.echo(
+        f"{module.name}: {state}" + (f" ({message})" if module.deprecated and message else "")
+    )
+
+
+@app.command("pull")
+def pull(
+    name: Name,
+    version: Annotated[str | None, typer.Option(help="A version or alias.")] = None,
+    dest: Annotated[Path | None, typer.Option(help="Default: ./NAME-VERSION/")] = None,
+) -> None:
+    """Download a version's artifacts (each checked against its sha256) and its metadata."""
+    with cli_errors():
+        service = _service()
+        record = service.registry.version(name, version or "latest")
+        target = dest or Path(f"{record.module}-{record.version}")
+        if target.exists() and not target.is_dir():
+            fail(f"{target} exists and is not a directory", USAGE)
+        for artifact in record.artifacts:
+            _write_verified(service.artifacts, artifact, target)
+            typer.echo(f"{target / artifact.name} ({artifact.size} bytes, sha256 ok)")
+        _write_metadata(record, target)
+    typer.echo(f"pulled {record.module} {record.version} into {target}")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return None
+
+
+def _artifact_path(path: Path) -> Path:
+    # Paths are given from the current directory; ones not found here are read in the module.
+    return path.resolve() if path.exists() else path
+
+
+def _clone_url(source: str) -> str:
+    path = Path(source)
+    return str(path.resolve()) if path.is_dir() else source
+
+
+def _write_verified(store: ArtifactStore, artifact: ArtifactRecord, dest: Path) -> None:
+    """Write one artifact under ``dest``, hashing while writing; nothing is left on mismatch."""
+    root = dest.resolve()
+    target = (root / artifact.name).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise InvalidInput({artifact.name: ["artifact name leaves the destination directory"]})
+    partial = target.with_name(f".{target.name}.part")
+    hasher, size = hashlib.sha256(), 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as out:
+            for chunk in store.iter_chunks(artifact.sha256):
+                hasher.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if hasher.hexdigest() != artifact.sha256 or size != artifact.size:
+            raise StoreError(
+                f"checksum mismatch for {artifact.name}: expected sha256 {artifact.sha256} "
+                f"({artifact.size} bytes), got {hasher.hexdigest()} ({size} bytes); not written"
+            )
+        partial.replace(target)
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror}") from exc
+    finally:
+        with suppress(OSError):  # cleanup must not hide the outcome
+            partial.unlink(missing_ok=True)
+
+
+def _write_metadata(record: VersionRecord, dest: Path) -> None:
+    """Write the version's metadata as ai4-metadata.yml, unless an artifact has that name."""
+    from modelport.catalog.files import dump_metadata
+    from modelport.catalog.metadata import validate_metadata
+
+    if any(a.name == METADATA_FILENAME for a in record.artifacts):
+        return
+    text = dump_metadata(validate_metadata(record.metadata), METADATA_FILENAME)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / METADATA_FILENAME).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write {dest / METADATA_FILENAME}: {exc.strerror}") from exc
+
+
+def _render_page(page: SearchPage) -> None:
+    from rich.table import Table
+
+    console = _console()
+    shown = f"{page.offset + 1}-{page.offset + len(page.modules)} of " if page.modules else ""
+    table = Table(title=f"{shown}{page.total} modules")
+    table.add_column("name", no_wrap=True)
+    for column in ("version", "title", "tags"):
+        table.add_column(column)
+    for hit in page.modules:
+        title = f"{hit.title} [red](deprecated)[/red]" if hit.deprecated else hit.title
+        table.add_row(hit.name, hit.latest_version or "", title, ", ".join(hit.tags))
+    if page.modules:
+        console.print(table)
+    else:
+        past = f"{page.total} modules match, none from offset {page.offset}."
+        console.print(past if page.total else "No modules match.")
+    for facet, counts in page.facets.items():
+        if counts:
+            console.print(f"{facet}: " + ", ".join(f"{v} ({n})" for v, n in counts.items()))
+
+
+def _render_version(console: Console, record: VersionRecord, aliases: str) -> None:
+    from rich.table import Table
+
+    meta = record.metadata
+    rows = {
+        "aliases": aliases,
+        "summary": meta.get("summary"),
+        "libraries": ", ".join(meta.get("libraries") or []),
+        "tasks": ", ".join(meta.get("tasks") or []),
+        "categories": ", ".join(meta.get("categories") or []),
+        "data-type": ", ".join(meta.get("data-type") or []),
+        "tags": ", ".join(meta.get("tags") or []),
+        "license": meta.get("license"),
+        "source code": (meta.get("links") or {}).get("source_code"),
+        "load": record.load_spec,
+        "package": record.package,
+        "source": record.source_url,
+        "commit": record.commit,
+        "published": f"{record.published_at:%Y-%m-%d %H:%M:%S} by {record.published_by or '?'}",
+        "lineage job": record.lineage.job_id,
+        "base version": record.lineage.base_version,
+        "training data": record.lineage.data_url,
+    }
+    for key, value in rows.items():
+        if value:
+            console.print(f"  {key + ':':<15} {value}")
+    if record.artifacts:
+        table = Table("artifact", "size", "sha256", "type", title="artifacts")
+        for a in record.artifacts:
+            table.add_row(a.name, str(a.size), a.sha256[:16], a.media_type or "")
+        console.print(table)
+    else:
+        console.print("  no artifacts")
