@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     cancel_grace: float = Field(
         1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
     )
+    catalog: bool = Field(False, description="serve the Open Catalog routes too")
     warm: bool = True
     docs: bool = True
     debug: bool = False

@@ -173,3 +173,35 @@ def test_serve_answers_over_real_http() -> None:
     assert proc.returncode in (0, -signal.SIGTERM), stderr
     assert "Traceback" not in stderr
     assert f"modelport serving legacy, echo on {base}/v2/models/" in stderr
+
+
+def test_serve_with_the_catalog_seeds_the_examples(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelport", "serve", "echo", "--catalog", "--port", str(port)],
+        env=subprocess_env(MODELPORT_DATA_DIR=str(tmp_path)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                if httpx.get(f"{base}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        page = httpx.get(f"{base}/catalog/modules", params={"q": "iris"}).json()
+        assert [m["name"] for m in page["modules"]] == ["iris"]
+        assert page["facets"]["license"] == {"Apache-2.0": 1}
+        assert httpx.get(f"{base}/v1/catalog/modules").json() == ["iris"]
+        paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert "/catalog/modules" in paths
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)

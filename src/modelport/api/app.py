@@ -20,17 +20,22 @@ from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
 if TYPE_CHECKING:
+    from modelport.catalog.service import CatalogService
     from modelport.jobs.service import JobService
 
 
 def create_app(
-    settings: Settings, runtime: ModelRuntime, jobs: JobService | None = None
+    settings: Settings,
+    runtime: ModelRuntime,
+    jobs: JobService | None = None,
+    catalog: CatalogService | None = None,
 ) -> FastAPI:
     """The HTTP API serving ``runtime``'s models as configured by ``settings``.
 
     Models not yet warm are warmed (off the event loop) during startup, unless
     ``settings.warm`` is false; ``/health/ready`` answers 503 until then. With ``jobs``, the
-    training routes are served and the job service runs (recovery, scheduling) while the app does.
+    training routes are served and the job service runs (recovery, scheduling) while the app does;
+    with ``catalog``, the Open Catalog routes (``/catalog/...``, AI4OS ``/v1/catalog/...``).
     """
 
     memory_dir = settings.upload_memory_dir or default_memory_dir()
@@ -74,6 +79,10 @@ def create_app(
 
         app.include_router(training_router(runtime, jobs, settings, uploads))
         app.include_router(jobs_router(runtime, jobs, settings))
+    if catalog is not None:
+        from modelport.api.catalog import catalog_router
+
+        app.include_router(catalog_router(catalog, settings))
     app.include_router(operations_router(runtime, settings))
     app.include_router(docs_router(app, settings))
     install_openapi(app, runtime, settings, training=jobs is not None)

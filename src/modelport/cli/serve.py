@@ -55,6 +55,10 @@ def serve(
         bool | None, typer.Option("--warm/--no-warm", help="Call warm() first.")
     ] = None,
     docs: Annotated[bool | None, typer.Option("--docs/--no-docs", help="Serve Swagger UI.")] = None,
+    catalog: Annotated[
+        bool | None,
+        typer.Option("--catalog/--no-catalog", help="Also serve the Open Catalog (/catalog/...)."),
+    ] = None,
     debug: Annotated[
         bool | None, typer.Option("--debug", help="Tracebacks in 500 responses; debug logs.")
     ] = None,
@@ -71,6 +75,7 @@ def serve(
         warm=warm,
         docs=docs,
         debug=debug,
+        catalog=catalog,
     )
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
@@ -105,7 +110,13 @@ def run_server(settings: Settings, specs: list[str]) -> None:
         from modelport.jobs.setup import build_job_service
 
         jobs = build_job_service(settings)
-    app = create_app(settings, runtime, jobs)
+    catalog = None
+    if settings.catalog:
+        from modelport.catalog.setup import build_catalog_service, seed_examples
+
+        catalog = build_catalog_service(settings)
+        seed_examples(catalog)
+    app = create_app(settings, runtime, jobs, catalog)
     url = f"http://{settings.host}:{settings.port}{settings.base_path}"
     typer.echo(f"modelport serving {', '.join(runtime.runners)} on {url}/v2/models/", err=True)
     typer.echo(
