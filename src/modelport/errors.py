@@ -10,6 +10,9 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
     ├── Conflict                 the object's state forbids it            (HTTP 409)
     │   └── IllegalTransition    a lifecycle transition that is not allowed
     ├── NotImplementedByModel    e.g. training a model without train()   (HTTP 501)
+    ├── Unauthorized             no, invalid or expired credentials        (HTTP 401)
+    ├── Forbidden                authenticated, but not allowed            (HTTP 403)
+    ├── QuotaExceeded            over a per-user or per-group quota        (HTTP 429)
     ├── StoreError               the database or artifact store failed    (HTTP 503)
     ├── ExecutorError            the executor could not run a job         (HTTP 503)
     ├── InvalidInput             bad arguments, naming every bad field    (HTTP 422)
@@ -51,6 +54,18 @@ class IllegalTransition(Conflict):
 
 class NotImplementedByModel(ModelportError):
     """The model does not offer this function (e.g. no train())."""
+
+
+class Unauthorized(ModelportError):
+    """Missing, invalid, expired or revoked credentials."""
+
+
+class Forbidden(ModelportError):
+    """The caller is known but may not do this."""
+
+
+class QuotaExceeded(ModelportError):
+    """A per-user or per-group quota (jobs, GPUs, GPU-hours) would be exceeded."""
 
 
 class StoreError(ModelportError):

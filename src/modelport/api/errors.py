@@ -23,6 +23,9 @@ STATUS: dict[type[errors.ModelportError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.NotImplementedByModel: 501,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.QuotaExceeded: 429,
     errors.StoreError: 503,
     errors.ExecutorError: 503,
     errors.InvalidInput: 422,
@@ -54,6 +57,8 @@ def error_response(exc: errors.ModelportError, debug: bool = False) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.Overloaded):
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="modelport"'
     if isinstance(exc, errors.ModelError):
         log.error("model error: %s\n%s", exc.message, exc.detail or "")
         if debug and exc.detail:
