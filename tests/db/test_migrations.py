@@ -25,6 +25,7 @@ TABLES = {
     "catalog_aliases",
     "catalog_artifacts",
     "catalog_terms",
+    "api_tokens",
 }
 # full-text search lives outside the declared metadata (managed by migration 0002):
 # SQLite's FTS5 table (and its shadow tables), PostgreSQL's generated tsvector column

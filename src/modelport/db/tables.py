@@ -150,6 +150,21 @@ catalog_terms = Table(
     Index("ix_catalog_terms_facet_value", "facet", "value"),
 )
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime()),
+    Column("last_used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    Index("ix_api_tokens_owner", "owner"),
+)
+
 job_events = Table(
     "job_events",
     metadata,

@@ -1,0 +1,146 @@
+"""API tokens for machines and CI: shown once, stored hashed, scoped, expiring, revocable.
+
+A token reads ``mp_<id>_<secret>``: the id (public, 16 hex) finds the record, the secret (32
+random bytes, URL-safe base64) is checked against its SHA-256, compared in constant time. A
+high-entropy random secret needs no slow password hash: SHA-256 cannot be reversed, and the
+database never holds anything that works as a credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from modelport.db.tables import api_tokens
+from modelport.errors import InvalidInput, NotFound, StoreError, Unauthorized
+from modelport.jobs.domain import utcnow
+
+PREFIX = "mp_"
+SCOPES = ("predict", "train", "publish", "read", "admin")
+
+
+class ApiToken(BaseModel):
+    """A token's record (never its secret)."""
+
+    id: str
+    owner: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
+
+
+class IssuedToken(BaseModel):
+    """A new token: its record and the secret, shown this once."""
+
+    token: str = Field(description="Show it to the user once; it is not stored")
+    record: ApiToken
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenStore:
+    """API tokens in the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc).__name__}: {exc}") from exc
+
+    def issue(
+        self,
+        owner: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_in: timedelta | None = timedelta(days=90),
+    ) -> IssuedToken:
+        """Create a token; the returned secret is never shown again."""
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or not scopes:
+            raise InvalidInput({"scopes": [f"Each must be one of: {', '.join(SCOPES)}."]})
+        if not name.strip():
+            raise InvalidInput({"name": ["Must not be empty."]})
+        token_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        now = utcnow()
+        record = ApiToken(
+            id=token_id,
+            owner=owner,
+            name=name.strip(),
+            scopes=sorted(set(scopes)),
+            created_at=now,
+            expires_at=now + expires_in if expires_in is not None else None,
+        )
+        with self._tx() as conn:
+            conn.execute(
+                insert(api_tokens).values(token_hash=_digest(secret), **record.model_dump())
+            )
+        return IssuedToken(token=f"{PREFIX}{token_id}_{secret}", record=record)
+
+    def verify(self, token: str) -> ApiToken:
+        """The active token ``token`` stands for; Unauthorized otherwise (never says why)."""
+        token_id, _, secret = token.removeprefix(PREFIX).partition("_")
+        refused = Unauthorized("invalid, expired or revoked API token")
+        if not token.startswith(PREFIX) or not token_id or not secret:
+            raise refused
+        with self._tx() as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+            if row is None or not hmac.compare_digest(row.token_hash, _digest(secret)):
+                raise refused
+            record = ApiToken.model_validate(row._mapping)
+            if not record.active:
+                raise refused
+            now = utcnow()
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
+            )
+        return record.model_copy(update={"last_used_at": now})
+
+    def owned_by(self, owner: str) -> list[ApiToken]:
+        """An owner's tokens, newest first (revoked and expired included)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(api_tokens)
+                .where(api_tokens.c.owner == owner)
+                .order_by(api_tokens.c.created_at.desc())
+            ).all()
+        return [ApiToken.model_validate(r._mapping) for r in rows]
+
+    def revoke(self, token_id: str, owner: str) -> ApiToken:
+        """Revoke one of ``owner``'s tokens (idempotent); NotFound for anyone else's."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.owner == owner)
+            ).first()
+            if row is None:
+                raise NotFound(f"token '{token_id}' not found")
+            if row.revoked_at is None:
+                conn.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.id == token_id)
+                    .values(revoked_at=utcnow())
+                )
+        return next(t for t in self.owned_by(owner) if t.id == token_id)
