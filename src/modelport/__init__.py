@@ -13,11 +13,12 @@ from modelport.contract.files import Binary, File
 from modelport.contract.typed import Model
 
 if TYPE_CHECKING:
+    from modelport.client import Client
     from modelport.jobs.context import TrainContext
 
 __version__ = "0.1.0"
 
-__all__ = ["Binary", "Field", "File", "Model", "TrainContext", "__version__"]
+__all__ = ["Binary", "Client", "Field", "File", "Model", "TrainContext", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +28,8 @@ def __getattr__(name: str) -> Any:
         from modelport.jobs.context import TrainContext
 
         return TrainContext
+    if name == "Client":  # httpx is not needed to serve a model
+        from modelport.client import Client
+
+        return Client
     raise AttributeError(f"module 'modelport' has no attribute {name!r}")
