@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
-from tests.jobs.conftest import postgresql_url, sqlite_url, store_url
 
 from modelport.auth.tokens import TokenStore
 from modelport.db import connect
 from modelport.db.tables import api_tokens
 from modelport.errors import InvalidInput, NotFound, Unauthorized
+from tests.jobs.conftest import postgresql_url, sqlite_url, store_url
 
 __all__ = ["postgresql_url", "sqlite_url", "store_url"]
 
