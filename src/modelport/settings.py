@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
     )
     catalog: bool = Field(False, description="serve the Open Catalog routes too")
+    allow_insecure_bind: bool = Field(
+        False,
+        description="serve on a non-loopback address without authentication (e.g. behind an "
+        "authenticating proxy, or in a container whose port is not published)",
+    )
     warm: bool = True
     docs: bool = True
     debug: bool = False

@@ -205,3 +205,31 @@ def test_serve_with_the_catalog_seeds_the_examples(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
+
+
+def test_serve_refuses_a_public_address_without_auth() -> None:
+    refused = modelport("serve", "echo", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert refused.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without authentication" in refused.stderr
+    assert "--allow-insecure-bind" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "loud"),
+    [
+        ("127.0.0.1", False, False),
+        ("127.8.9.10", False, False),
+        ("localhost", False, False),
+        ("::1", False, False),
+        ("0.0.0.0", True, True),
+        ("192.0.2.7", True, True),
+    ],
+)
+def test_bind_check(
+    host: str, allowed: bool, loud: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelport.cli.serve import check_bind
+    from modelport.settings import Settings
+
+    check_bind(Settings(host=host, allow_insecure_bind=allowed))
+    assert ("WITHOUT AUTHENTICATION" in capsys.readouterr().err) is loud

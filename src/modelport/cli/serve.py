@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Annotated, Any
 
@@ -55,6 +56,13 @@ def serve(
         bool | None, typer.Option("--warm/--no-warm", help="Call warm() first.")
     ] = None,
     docs: Annotated[bool | None, typer.Option("--docs/--no-docs", help="Serve Swagger UI.")] = None,
+    allow_insecure_bind: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-insecure-bind",
+            help="Serve on a non-loopback address without authentication (say so explicitly).",
+        ),
+    ] = None,
     catalog: Annotated[
         bool | None,
         typer.Option("--catalog/--no-catalog", help="Also serve the Open Catalog (/catalog/...)."),
@@ -76,6 +84,7 @@ def serve(
         docs=docs,
         debug=debug,
         catalog=catalog,
+        allow_insecure_bind=allow_insecure_bind,
     )
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
@@ -85,8 +94,40 @@ def serve(
         run_server(settings, models or [])
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse a non-loopback address without authentication, unless told explicitly; say so."""
+    if is_loopback(settings.host):
+        return
+    if not settings.allow_insecure_bind:
+        fail(
+            f"refusing to serve on {settings.host} without authentication: anyone who can reach "
+            "this address could run and train models. Bind 127.0.0.1, or pass "
+            "--allow-insecure-bind (MODELPORT_ALLOW_INSECURE_BIND=1) if a proxy or the network "
+            "protects it.",
+            USAGE,
+        )
+    typer.secho(
+        f"WARNING: serving on {settings.host} WITHOUT AUTHENTICATION "
+        "(--allow-insecure-bind): make sure a proxy or the network protects it.",
+        err=True,
+        fg=typer.colors.RED,
+        bold=True,
+    )
+
+
 def run_server(settings: Settings, specs: list[str]) -> None:
     """Load and warm the models (refusing to start on failure), then run uvicorn."""
+    check_bind(settings)
     import uvicorn
 
     from modelport.api import create_app
