@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
+from modelport.db.engine import transaction
 from modelport.db.tables import api_tokens
-from modelport.errors import InvalidInput, NotFound, StoreError, Unauthorized
+from modelport.errors import InvalidInput, NotFound, Unauthorized
 from modelport.jobs.domain import utcnow
 
 PREFIX = "mp_"
@@ -62,13 +62,8 @@ class TokenStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {type(exc).__name__}: {exc}") from exc
+    def _tx(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine)
 
     def issue(
         self,

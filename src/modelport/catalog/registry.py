@@ -7,13 +7,11 @@ PEP 440 order; other aliases (``stable``, user-defined) move only when set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from modelport.catalog.domain import (
     FACETS,
@@ -25,6 +23,7 @@ from modelport.catalog.domain import (
     VersionRecord,
 )
 from modelport.catalog.metadata import ModuleMetadata
+from modelport.db.engine import transaction
 from modelport.db.tables import (
     catalog_aliases,
     catalog_artifacts,
@@ -32,7 +31,7 @@ from modelport.db.tables import (
     catalog_terms,
     catalog_versions,
 )
-from modelport.errors import Conflict, InvalidInput, NotFound, StoreError
+from modelport.errors import Conflict, InvalidInput, NotFound
 from modelport.jobs.domain import utcnow
 
 
@@ -70,15 +69,8 @@ class Registry:
         self.engine = engine
         self.dialect = engine.dialect.name
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except IntegrityError as exc:
-            raise Conflict(f"conflicting write: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {type(exc).__name__}: {exc}") from exc
+    def _tx(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine)
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -7,17 +7,17 @@ a cancel request) can never half-write a record or make an illegal transition.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, true, update
-from sqlalchemy.exc import SQLAlchemyError
 
+from modelport.db.engine import transaction
 from modelport.db.tables import job_events, jobs
-from modelport.errors import IllegalTransition, NotFound, StoreError
+from modelport.errors import IllegalTransition, NotFound
 from modelport.jobs.domain import (
     EventKind,
     Job,
@@ -68,13 +68,8 @@ class JobStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {type(exc).__name__}: {exc}") from exc
+    def _tx(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine)
 
     # -- records ---------------------------------------------------------------------------
 
