@@ -29,6 +29,20 @@ def modelport(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     )
 
 
+def wait_ready(proc: subprocess.Popen[str], base: str, limit_s: float = 30) -> None:
+    """Wait until the server answers /health/ready with 200 (fail with its stderr if it dies)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if httpx.get(f"{base}/health/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -151,16 +165,7 @@ def test_serve_answers_over_real_http() -> None:
     )
     base = f"http://127.0.0.1:{port}/mp"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                if httpx.get(f"{base}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.05)
+        wait_ready(proc, base)
         models = httpx.get(f"{base}/v2/models/").json()["models"]
         assert [m["name"] for m in models] == ["legacy", "echo"]
         result = httpx.post(f"{base}/v2/models/legacy/predict", params={"number": 4})
@@ -186,16 +191,7 @@ def test_serve_with_the_catalog_seeds_the_examples(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                if httpx.get(f"{base}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_ready(proc, base)
         page = httpx.get(f"{base}/catalog/modules", params={"q": "iris"}).json()
         assert [m["name"] for m in page["modules"]] == ["iris"]
         assert page["facets"]["license"] == {"Apache-2.0": 1}
