@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +43,18 @@ AppFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 @pytest.fixture
 async def serve() -> AsyncIterator[AppFactory]:
     """Build the real app for some models and give an httpx client talking to it in-process."""
-    opened: list[tuple[httpx.AsyncClient, ModelRuntime]] = []
+    async with AsyncExitStack() as stack:
 
-    async def make(*specs: str, **settings: Any) -> httpx.AsyncClient:
-        config = Settings(**settings)
-        runtime = ModelRuntime([discovery.load(s) for s in specs], config, ServingMetrics())
-        runtime.warm_all()
-        app = create_app(config, runtime)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-        opened.append((client, runtime))
-        return client
+        async def make(*specs: str, **settings: Any) -> httpx.AsyncClient:
+            config = Settings(**settings)
+            runtime = ModelRuntime([discovery.load(s) for s in specs], config, ServingMetrics())
+            runtime.warm_all()
+            app = create_app(config, runtime)
+            # the lifespan, as a server runs it: closing it removes the upload directories
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            return await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://test")
+            )
 
-    yield make
-    for client, runtime in opened:
-        await client.aclose()
-        runtime.close()
+        yield make

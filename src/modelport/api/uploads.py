@@ -35,6 +35,33 @@ def default_memory_dir() -> str | None:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
+_PREFIX = "modelport-uploads-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_dirs(parent: Path) -> None:
+    """Remove upload directories left by servers that died without cleaning up (SIGKILL)."""
+    try:
+        candidates = list(parent.glob(f"{_PREFIX}*-*"))
+    except OSError:
+        return
+    for candidate in candidates:
+        pid = candidate.name[len(_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                if candidate.stat().st_uid == os.getuid():
+                    shutil.rmtree(candidate, ignore_errors=True)
+
+
 class _PrivateDir:
     """A private directory (0700) under ``parent``, created on first use."""
 
@@ -45,7 +72,9 @@ class _PrivateDir:
 
     def create(self) -> tuple[str, IO[bytes]]:
         if self.path is None:
-            self.path = Path(tempfile.mkdtemp(prefix="modelport-uploads-", dir=self.parent))
+            parent = Path(self.parent or tempfile.gettempdir())
+            remove_stale_dirs(parent)
+            self.path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent))
         path = os.path.join(self.path, str(next(self._names)))
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
