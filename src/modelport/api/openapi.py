@@ -43,6 +43,16 @@ ERROR_RESPONSES = {
 }
 
 
+def json_ref(component: str) -> dict[str, Any]:
+    """A JSON content map whose schema is the named component."""
+    return {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + component}}}
+
+
+def operation_id(action: str, model: ServedModel) -> str:
+    """A unique operationId such as ``predict_my_model``."""
+    return f"{action}_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}"
+
+
 def schema_name(model: str, suffix: str) -> str:
     """A components name like ``FakeModelPredictArgs``."""
     return re.sub(r"[^0-9A-Za-z]+", " ", model).title().replace(" ", "") + suffix
@@ -130,9 +140,9 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
     responses: dict[str, Any] = {"200": {"description": "The prediction", "content": ok}}
     responses["422"] = {
         "description": "Invalid arguments, each bad field named",
-        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "ArgumentErrors"}}},
+        "content": json_ref("ArgumentErrors"),
     }
-    failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
+    failure = json_ref("Failure")
     for code, text in ERROR_RESPONSES.items():
         responses[code] = {"description": text, "content": failure}
     description = model.metadata().get("description") or ""
@@ -144,7 +154,7 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
         "tags": ["models"],
         "summary": f"Predict with {model.name}",
         "description": description.strip(),
-        "operationId": f"predict_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}",
+        "operationId": operation_id("predict", model),
         "parameters": parameters,
         "requestBody": {"required": bool(sig.required), "content": content},
         "responses": responses,
@@ -173,12 +183,12 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
     args_name = schema_name(model.name, "TrainArgs")
     components.update(defs)
     components[args_name] = args
-    failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
-    training = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Training"}}}
+    failure = json_ref("Failure")
+    training = json_ref("Training")
     errors = {
         "422": {
             "description": "Invalid arguments or resources",
-            "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "ArgumentErrors"}}},
+            "content": json_ref("ArgumentErrors"),
         },
         "404": {"description": "Model not found", "content": failure},
     }
@@ -189,7 +199,7 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
             "summary": f"Train {model.name}",
             "description": "Queues a training job (shown as running until it ends). Follow it "
             "here or at /jobs/{uuid}.",
-            "operationId": f"train_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}",
+            "operationId": operation_id("train", model),
             "requestBody": {
                 "required": bool(model.train_signature.required),
                 "content": {
@@ -202,7 +212,7 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
         "get": {
             "tags": tag,
             "summary": f"Trainings of {model.name}",
-            "operationId": f"list_trainings_{re.sub(r'[^0-9A-Za-z_]', '_', model.name)}",
+            "operationId": operation_id("list_trainings", model),
             "responses": {
                 "200": {
                     "description": "Every training, oldest first",
@@ -222,15 +232,14 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
 
 def training_operations(model: ServedModel) -> dict[str, Any]:
     """GET (status) and DELETE (cancel) of one training of a model."""
-    failure = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Failure"}}}
-    training = {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + "Training"}}}
+    failure = json_ref("Failure")
+    training = json_ref("Training")
     uuid = {"name": "uuid", "in": "path", "required": True, "schema": {"type": "string"}}
-    name = re.sub(r"[^0-9A-Za-z_]", "_", model.name)
     return {
         "get": {
             "tags": ["training (DEEPaaS v2)"],
             "summary": "A training's status",
-            "operationId": f"get_training_{name}",
+            "operationId": operation_id("get_training", model),
             "parameters": [uuid],
             "responses": {
                 "200": {"description": "The training", "content": training},
@@ -240,7 +249,7 @@ def training_operations(model: ServedModel) -> dict[str, Any]:
         "delete": {
             "tags": ["training (DEEPaaS v2)"],
             "summary": "Cancel a training",
-            "operationId": f"cancel_training_{name}",
+            "operationId": operation_id("cancel_training", model),
             "parameters": [uuid],
             "responses": {
                 "200": {"description": "The cancelled training", "content": training},

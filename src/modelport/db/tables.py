@@ -75,6 +75,17 @@ jobs = Table(
     Index("ix_jobs_owner", "owner"),
 )
 
+
+def module_key() -> Column[str]:
+    """The ``module`` key column of a catalog table (deleted with its module)."""
+    return Column(
+        "module",
+        String(200),
+        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
 catalog_modules = Table(
     "catalog_modules",
     metadata,
@@ -92,12 +103,7 @@ catalog_modules = Table(
 catalog_versions = Table(
     "catalog_versions",
     metadata,
-    Column(
-        "module",
-        String(200),
-        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    module_key(),
     Column("version", String(100), primary_key=True),
     Column("metadata", JSON, nullable=False),
     Column("load_spec", String(500)),
@@ -114,12 +120,7 @@ catalog_versions = Table(
 catalog_aliases = Table(
     "catalog_aliases",
     metadata,
-    Column(
-        "module",
-        String(200),
-        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    module_key(),
     Column("alias", String(100), primary_key=True),
     Column("version", String(100), nullable=False),
 )
@@ -139,12 +140,7 @@ catalog_artifacts = Table(
 catalog_terms = Table(
     "catalog_terms",
     metadata,
-    Column(
-        "module",
-        String(200),
-        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    module_key(),
     Column("facet", String(32), primary_key=True),
     Column("value", String(200), primary_key=True),
     Index("ix_catalog_terms_facet_value", "facet", "value"),

@@ -13,11 +13,9 @@ def build_job_service(settings: Settings) -> JobService:
     """The job service configured by ``settings`` (store migrated, executor chosen)."""
     url = settings.store_url()
     store = JobStore(connect(url))
-    holder: list[JobService] = []
 
-    def wake(_job_id: str) -> None:
-        if holder:
-            holder[0].scheduler.wake()
+    def wake(_job_id: str) -> None:  # a job ended: its slots are free
+        service.scheduler.wake()  # bound below, before any job can start
 
     executor: Executor
     if settings.executor == "ray":
@@ -46,5 +44,4 @@ def build_job_service(settings: Settings) -> JobService:
             on_finish=wake,
         )
     service = JobService(store, executor, settings.artifacts_root(), settings.cancel_grace)
-    holder.append(service)
     return service

@@ -21,6 +21,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, cast
@@ -85,6 +86,17 @@ def resolve_byte_range(size: int, start: int, end: int | None) -> ByteRange:
     return ByteRange(start, size if end is None else min(end, size), size)
 
 
+@contextmanager
+def _object_errors(sha256: str, action: str) -> Iterator[None]:
+    """fsspec/OS errors on one stored object: NotFound if absent, StoreError otherwise."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFound(f"artifact not found: sha256:{sha256}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot {action} artifact sha256:{sha256}: {exc}") from exc
+
+
 class ArtifactStore:
     """Content-addressed storage of artifacts under one fsspec root URL."""
 
@@ -131,42 +143,28 @@ class ArtifactStore:
     def delete(self, sha256: str) -> None:
         """Remove an object; NotFound if it is absent."""
         path = self._path(sha256)
-        try:
+        with _object_errors(sha256, "delete"):
             self._fs.rm_file(path)
-        except FileNotFoundError:
-            raise NotFound(f"artifact not found: sha256:{sha256}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot delete artifact sha256:{sha256}: {exc}") from exc
 
     # -- reading ------------------------------------------------------------------------------
 
     def exists(self, sha256: str) -> bool:
         """Whether an object with this SHA-256 is stored."""
         path = self._path(sha256)
-        try:
+        with _object_errors(sha256, "look up"):
             return bool(self._fs.exists(path))
-        except OSError as exc:
-            raise StoreError(f"cannot look up artifact sha256:{sha256}: {exc}") from exc
 
     def size(self, sha256: str) -> int:
         """The size in bytes of a stored object; NotFound if it is absent."""
         path = self._path(sha256)
-        try:
+        with _object_errors(sha256, "read"):
             return int(self._fs.size(path))
-        except FileNotFoundError:
-            raise NotFound(f"artifact not found: sha256:{sha256}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot read artifact sha256:{sha256}: {exc}") from exc
 
     def open(self, sha256: str) -> BinaryIO:
         """Open a stored object for reading (the caller closes it); NotFound if it is absent."""
         path = self._path(sha256)
-        try:
+        with _object_errors(sha256, "open"):
             return cast(BinaryIO, self._fs.open(path, "rb"))
-        except FileNotFoundError:
-            raise NotFound(f"artifact not found: sha256:{sha256}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot open artifact sha256:{sha256}: {exc}") from exc
 
     def resolve_range(self, sha256: str, start: int, end: int | None) -> ByteRange:
         """Validate a byte range of a stored object (see :func:`resolve_byte_range`)."""
@@ -178,12 +176,8 @@ class ArtifactStore:
         Meant for bounded ranges; stream large ones with :meth:`iter_chunks`.
         """
         byte_range = self.resolve_range(sha256, start, end)
-        try:
+        with _object_errors(sha256, "read"):
             data = self._fs.cat_file(self._path(sha256), byte_range.start, byte_range.end)
-        except FileNotFoundError:
-            raise NotFound(f"artifact not found: sha256:{sha256}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot read artifact sha256:{sha256}: {exc}") from exc
         return bytes(data)
 
     def iter_chunks(
