@@ -67,6 +67,7 @@ def run_job(job_id: str, store_url: str) -> int:
     """Run a job to its end; return the process exit status."""
     store = JobStore(make_engine(store_url))
     signal.signal(signal.SIGTERM, _on_sigterm)
+    failure: str | None = None
     with OutputCapture(store, job_id):
         try:
             job = store.get(job_id)
@@ -81,9 +82,11 @@ def run_job(job_id: str, store_url: str) -> int:
             return EXIT_CANCELLED
         except BaseException as exc:
             traceback.print_exc()
-            message = f"{type(exc).__name__}: {exc}"
-            _finish(store, job_id, JobStatus.FAILED, error=message)
-            return 1
+            failure = f"{type(exc).__name__}: {exc}"
+    # recorded only once the capture has flushed: whoever sees the end sees the whole log
+    if failure is not None:
+        _finish(store, job_id, JobStatus.FAILED, error=failure)
+        return 1
     _finish(store, job_id, JobStatus.SUCCEEDED, result=stored, progress=1.0)
     return 0
 
