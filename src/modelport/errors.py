@@ -11,9 +11,11 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
     │   └── IllegalTransition    a lifecycle transition that is not allowed
     ├── NotImplementedByModel    e.g. training a model without train()   (HTTP 501)
     ├── Unauthorized             no, invalid or expired credentials        (HTTP 401)
+    │   └── InvalidToken         a bearer token refused, with a reason code
     ├── Forbidden                authenticated, but not allowed            (HTTP 403)
     ├── QuotaExceeded            over a per-user or per-group quota        (HTTP 429)
     ├── StoreError               the database or artifact store failed    (HTTP 503)
+    │   └── IdentityProviderUnavailable  an issuer's JWKS/discovery unreachable
     ├── ExecutorError            the executor could not run a job         (HTTP 503)
     ├── InvalidInput             bad arguments, naming every bad field    (HTTP 422)
     ├── BadRequest               a malformed request body                 (HTTP 400)
@@ -60,6 +62,18 @@ class Unauthorized(ModelportError):
     """Missing, invalid, expired or revoked credentials."""
 
 
+class InvalidToken(Unauthorized):
+    """A bearer token that is malformed, untrusted, expired or otherwise not acceptable.
+
+    ``reason`` is one of: ``malformed``, ``algorithm``, ``unknown_issuer``, ``unknown_key``,
+    ``signature``, ``expired``, ``not_yet_valid``, ``audience``, ``missing_claim``, ``invalid``.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Forbidden(ModelportError):
     """The caller is known but may not do this."""
 
@@ -70,6 +84,10 @@ class QuotaExceeded(ModelportError):
 
 class StoreError(ModelportError):
     """The database or the artifact store failed (wrapping the library's error)."""
+
+
+class IdentityProviderUnavailable(StoreError):
+    """An issuer's discovery document or JWKS could not be fetched or read."""
 
 
 class ExecutorError(ModelportError):

@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelport.auth.config import OidcConfig
+from modelport.auth.quotas import QuotaConfig
+
 MiB = 1024 * 1024
 
 
@@ -74,6 +77,43 @@ class Settings(BaseSettings):
         1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
     )
     catalog: bool = Field(False, description="serve the Open Catalog routes too")
+    # -- the platform (`modelport up`): on-demand serving of catalog modules -------------------
+    max_loaded_models: int = Field(
+        8, ge=1, description="catalog models loaded at once; the least recently used goes first"
+    )
+    model_idle_timeout: float = Field(
+        300.0, ge=0, description="seconds a loaded catalog model may stay unused; 0 = never unload"
+    )
+    model_start_timeout: float = Field(
+        120.0, gt=0, description="seconds a model worker may take to import and warm its model"
+    )
+    serving_backend: Literal["process", "ray"] = Field(
+        "process",
+        description="how catalog models run: one worker process each, or Ray Serve deployments",
+    )
+    ray_serve_max_replicas: int = Field(2, ge=1, description="Ray Serve: replicas per model")
+    # -- authentication and authorization ------------------------------------------------------
+    auth: Literal["off", "oidc"] = Field(
+        "off",
+        description="off: single-user local mode, every caller is the local admin; oidc: bearer "
+        "tokens (OIDC access tokens or modelport API tokens) required",
+    )
+    oidc: OidcConfig | None = Field(
+        None, description="trusted issuers, audience, leeway and role rules (auth = oidc)"
+    )
+    oidc_client_id: str | None = Field(
+        None, description="OIDC client for the dashboard's browser sign-in (code flow + PKCE)"
+    )
+    oidc_client_secret: str | None = Field(
+        None, description="its secret, for confidential clients; public clients use PKCE only"
+    )
+    oidc_scopes: str = "openid profile email"
+    public_url: str | None = Field(
+        None, description="the URL users reach this server at (sign-in redirects); default: bind"
+    )
+    session_hours: float = Field(12.0, gt=0, description="browser sessions last this long")
+    api_token_days: int = Field(90, ge=1, description="default lifetime of new API tokens")
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
     allow_insecure_bind: bool = Field(
         False,
         description="serve on a non-loopback address without authentication (e.g. behind an "
