@@ -108,7 +108,27 @@ class Principal(BaseModel):
     roles: frozenset[str] = frozenset()
     expires_at: datetime | None = None
     claims: dict[str, Any] = Field(default_factory=dict, repr=False)
+    scopes: frozenset[str] | None = Field(
+        None, description="an API token's scopes; None (OIDC, local) = every scope"
+    )
+    token_id: str | None = Field(None, description="the API token used, if any")
 
     def has_role(self, role: str) -> bool:
-        """Whether the token grants ``role``."""
-        return role in self.roles
+        """Whether the token grants ``role`` (``admin`` grants every role)."""
+        return role in self.roles or "admin" in self.roles
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the credential may be used for ``scope`` (API tokens are scoped)."""
+        return self.scopes is None or scope in self.scopes or "admin" in self.scopes
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this principal administers the platform."""
+        return "admin" in self.roles and self.has_scope("admin")
+
+
+ALL_ROLES = frozenset({"admin", "publisher", "trainer", "user"})
+LOCAL_PRINCIPAL = Principal(
+    subject="local", issuer="modelport:local", name="Local user", roles=ALL_ROLES
+)
+"""Everyone is this admin in single-user local mode (auth = off)."""

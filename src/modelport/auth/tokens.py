@@ -34,6 +34,8 @@ class ApiToken(BaseModel):
     owner: str
     name: str
     scopes: list[str]
+    roles: list[str] = Field(default_factory=list, description="the owner's roles when issued")
+    groups: list[str] = Field(default_factory=list, description="the owner's groups when issued")
     created_at: datetime
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
@@ -71,6 +73,9 @@ class TokenStore:
         name: str,
         scopes: Sequence[str],
         expires_in: timedelta | None = timedelta(days=90),
+        *,
+        roles: Sequence[str] = (),
+        groups: Sequence[str] = (),
     ) -> IssuedToken:
         """Create a token; the returned secret is never shown again."""
         unknown = sorted(set(scopes) - set(SCOPES))
@@ -86,6 +91,8 @@ class TokenStore:
             owner=owner,
             name=name.strip(),
             scopes=sorted(set(scopes)),
+            roles=sorted(set(roles)),
+            groups=sorted(set(groups)),
             created_at=now,
             expires_at=now + expires_in if expires_in is not None else None,
         )

@@ -153,6 +153,8 @@ api_tokens = Table(
     Column("owner", String(200), nullable=False),
     Column("name", String(200), nullable=False),
     Column("scopes", JSON, nullable=False),
+    Column("roles", JSON, nullable=False, server_default="[]"),
+    Column("groups", JSON, nullable=False, server_default="[]"),
     Column("token_hash", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime()),
