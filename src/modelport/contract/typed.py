@@ -7,9 +7,11 @@ type hints and defaults, and gets the HTTP API, its OpenAPI schema and a CLI fro
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import traceback
 import typing
+from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -28,8 +30,10 @@ from modelport.contract.base import (
     is_raw_result,
 )
 from modelport.contract.files import Binary
-from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
+from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError, NotFound
 
+#: The environment variable naming the directory of a served catalog version's artifacts.
+MODEL_DIR_ENV = "MODELPORT_MODEL_DIR"
 _TEXT_MEDIA_TYPE = "text/plain"
 _OCTET_STREAM = "application/octet-stream"
 _ACCEPT = "accept"
@@ -52,6 +56,26 @@ class Model:
 
     def warm(self) -> None:
         """Load weights and the like; called once before the first prediction."""
+
+    def artifact(self, name: str) -> Path:
+        """The local path of one of this version's published catalog artifacts.
+
+        When a catalog module is served (``modelport up``), its version's artifacts are fetched,
+        checksum-verified, into a directory named by ``$MODELPORT_MODEL_DIR``; ``name`` is the
+        artifact's name as published (e.g. ``"weights.pt"`` or ``"weights/model.pt"``). Raises
+        NotFound when there is no such artifact, or when the model is not served from the
+        catalog (no ``$MODELPORT_MODEL_DIR``).
+        """
+        root = os.environ.get(MODEL_DIR_ENV)
+        if not root:
+            raise NotFound(
+                f"model '{self.model_name()}' has no artifacts here: it is not served from the "
+                f"catalog (${MODEL_DIR_ENV} is not set)"
+            )
+        path = Path(root) / name
+        if ".." in Path(name).parts or Path(name).is_absolute() or not path.is_file():
+            raise NotFound(f"model '{self.model_name()}' has no artifact '{name}' in {root}")
+        return path
 
     @classmethod
     def model_name(cls) -> str:
