@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -144,3 +144,43 @@ class Settings(BaseSettings):
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
         return value.rstrip("/")
+
+
+CONFIG_ENV = "MODELPORT_CONFIG"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings in a YAML (or JSON) config file; unknown keys are an error, naming them."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"the config file {path} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"the config file {path} must hold a mapping of setting names to values")
+    values = {str(k).replace("-", "_"): v for k, v in loaded.items()}
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) in {path}: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(Settings.model_fields))})"
+        )
+    return values
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from, highest first: ``overrides`` (flags), ``MODELPORT_*`` env, the config file.
+
+    The config file is ``config_file``, else ``$MODELPORT_CONFIG``, else none.
+    """
+    path = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    if path is None:
+        return Settings(**overrides)
+    from_env = Settings().model_fields_set
+    file_values = {k: v for k, v in read_config_file(path).items() if k not in from_env}
+    return Settings(**{**file_values, **overrides})

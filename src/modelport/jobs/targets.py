@@ -1,0 +1,57 @@
+"""What a training request names, resolved to what a worker runs: model, load spec, version.
+
+Two resolvers share one interface. :class:`ServedTargets` resolves the models a
+``modelport serve`` process has loaded (it validates the arguments in-process);
+the platform's catalog resolver (``gateway.targets``) validates them in the module's own worker
+process, so the server never imports module code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from modelport.contract.base import RawArgs
+from modelport.errors import ModelLoadError, NotImplementedByModel
+from modelport.runtime import ModelRuntime
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A validated training: which model (by name and load spec), which version, its args."""
+
+    model: str
+    spec: str
+    args: dict[str, Any]
+    version: str | None = None
+
+
+class TrainingTargets(Protocol):
+    """Resolves and validates what a training request names."""
+
+    async def prepare(self, name: str, ref: str | None, raw: RawArgs) -> TrainingPlan:
+        """Validate ``raw`` for model ``name`` (at version/alias ``ref``); NotFound if unknown."""
+
+    async def trainable(self, name: str) -> bool:
+        """Whether ``name`` can be trained; NotFound if unknown."""
+
+
+class ServedTargets:
+    """The models loaded in this process (``modelport serve``)."""
+
+    def __init__(self, runtime: ModelRuntime) -> None:
+        self.runtime = runtime
+
+    async def prepare(self, name: str, ref: str | None, raw: RawArgs) -> TrainingPlan:
+        """Validate in-process with the loaded model (``ref`` is ignored: one version here)."""
+        model = self.runtime.get(name).model
+        if not model.trainable:
+            raise NotImplementedByModel(f"model '{model.name}' cannot be trained (no train())")
+        if not model.spec:
+            raise ModelLoadError(f"model '{model.name}' was not loaded by name: cannot train it")
+        args = model.prepare_train(raw)
+        return TrainingPlan(model=model.name, spec=model.spec, args=args)
+
+    async def trainable(self, name: str) -> bool:
+        """Whether the loaded model has train()."""
+        return self.runtime.get(name).model.trainable
