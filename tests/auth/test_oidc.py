@@ -9,18 +9,13 @@ import json
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import ValidationError
 
 from modelport.auth import (
@@ -33,109 +28,9 @@ from modelport.auth import (
 )
 from modelport.auth.roles import DEFAULT_RULES
 from modelport.errors import StoreError, Unauthorized
+from tests.fixtures.oidc_provider import AUDIENCE, Idp, Key, claims_for, idp, keys
 
-AUDIENCE = "modelport"
-
-
-# -- keys -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Key:
-    kid: str
-    private: Any
-    alg: str
-
-    def jwk(self) -> dict[str, Any]:
-        """The public half as a JWK, as an issuer publishes it."""
-        public = self.private.public_key()
-        codec = RSAAlgorithm if self.alg.startswith("RS") else ECAlgorithm
-        data: dict[str, Any] = codec.to_jwk(public, as_dict=True)
-        return {**data, "kid": self.kid, "use": "sig", "alg": self.alg}
-
-    def sign(self, claims: dict[str, Any], **headers: Any) -> str:
-        return jwt.encode(
-            claims, self.private, algorithm=self.alg, headers={"kid": self.kid, **headers}
-        )
-
-
-def rsa_key(kid: str) -> Key:
-    return Key(kid, rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256")
-
-
-@pytest.fixture(scope="session")
-def keys() -> dict[str, Key]:
-    return {
-        "a1": rsa_key("a1"),
-        "a2": rsa_key("a2"),
-        "b1": Key("b1", ec.generate_private_key(ec.SECP256R1()), "ES256"),
-        "evil": rsa_key("a1"),  # another key under the same kid as a1
-    }
-
-
-# -- a small identity provider --------------------------------------------------------------------
-
-
-@dataclass
-class Idp:
-    """Serves discovery documents and JWKS from ``routes``; counts the requests per path."""
-
-    base: str
-    routes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
-    hits: Counter[str] = field(default_factory=Counter)
-
-    def issuer(self, realm: str) -> str:
-        return f"{self.base}/realms/{realm}"
-
-    def jwks_uri(self, realm: str) -> str:
-        return f"{self.issuer(realm)}/protocol/openid-connect/certs"
-
-    def publish(self, realm: str, *published: Key, discovery_issuer: str | None = None) -> None:
-        """Serve this realm's discovery document and a JWKS holding ``published``."""
-        prefix = f"/realms/{realm}"
-        document = {
-            "issuer": discovery_issuer or self.issuer(realm),
-            "jwks_uri": self.jwks_uri(realm),
-        }
-        self.routes[f"{prefix}/.well-known/openid-configuration"] = (
-            200,
-            json.dumps(document).encode(),
-        )
-        jwks = {"keys": [k.jwk() for k in published]}
-        self.routes[f"{prefix}/protocol/openid-connect/certs"] = (200, json.dumps(jwks).encode())
-
-    def jwks_hits(self, realm: str) -> int:
-        return self.hits[f"/realms/{realm}/protocol/openid-connect/certs"]
-
-
-@pytest.fixture
-def idp() -> Iterator[Idp]:
-    routes: dict[str, tuple[int, bytes]] = {}
-    hits: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with lock:
-                hits[self.path] += 1
-            status, body = routes.get(self.path, (404, b'{"error": "not found"}'))
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield Idp(f"http://127.0.0.1:{server.server_address[1]}", routes, hits)
-    finally:
-        server.shutdown()
-        server.server_close()
+__all__ = ["idp", "keys"]  # fixtures
 
 
 class Clock:
@@ -151,11 +46,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-def claims_for(issuer: str, **extra: Any) -> dict[str, Any]:
-    now = int(time.time())
-    return {"iss": issuer, "sub": "user-1", "aud": AUDIENCE, "iat": now, "exp": now + 300, **extra}
 
 
 VerifierFactory = Callable[..., TokenVerifier]
