@@ -117,15 +117,19 @@ class Client:
         *,
         files: Mapping[str, FileValue] | None = None,
         accept: str | None = None,
+        version: str | None = None,
         **args: Any,
     ) -> Any:
         """Run a prediction; a JSON result comes back decoded, any other media type as ``bytes``.
 
         ``args`` are the model's arguments: sent as a JSON body, or as form fields next to
         ``files`` (multipart) when there are files. ``accept`` picks the response media type of
-        models that offer several (it is sent as the ``Accept`` header).
+        models that offer several (it is sent as the ``Accept`` header). ``version`` (a platform
+        server's catalog version or alias) addresses ``/v2/models/{model}/versions/{version}/``.
         """
         path = f"/v2/models/{_segment(model)}/predict/"
+        if version is not None:
+            path = f"/v2/models/{_segment(model)}/versions/{_segment(version)}/predict/"
         headers = {"Accept": accept} if accept else {}
         if not files:
             response = self._request("POST", path, json=_jsonable(args), headers=headers)
@@ -149,9 +153,13 @@ class Client:
         resources: Mapping[str, Any] | None = None,
         priority: int = 0,
         max_attempts: int = 1,
+        version: str | None = None,
         **args: Any,
     ) -> dict[str, Any]:
-        """Submit a training job (``args`` are the model's training arguments); the new job."""
+        """Submit a training job (``args`` are the model's training arguments); the new job.
+
+        ``version`` picks a catalog version or alias on a platform server (default: latest).
+        """
         body: dict[str, Any] = {
             "model": model,
             "args": _jsonable(args),
@@ -160,6 +168,8 @@ class Client:
         }
         if resources is not None:
             body["resources"] = dict(resources)
+        if version is not None:
+            body["version"] = version
         return self._dict("POST", "/jobs", json=body)
 
     def job(self, job_id: str) -> dict[str, Any]:

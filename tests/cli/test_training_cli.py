@@ -164,6 +164,15 @@ def test_jobs_cli_against_a_server(server: Server) -> None:
     missing = cli("show", "nope")
     assert missing.returncode == 2
     assert "404" in missing.stderr
+    followed = cli("submit", "trainer", "--arg", "epochs=2", "--follow")
+    assert followed.returncode == 0, followed.stderr
+    submitted_id, *log_lines = followed.stdout.splitlines()[:3]
+    assert log_lines == ["epoch 1/2 loss=0.5", "epoch 2/2 loss=0.25"]
+    assert server.get(f"/jobs/{submitted_id}")["args"]["epochs"] == 2
+    assert '"status": "succeeded"' in followed.stdout
+    invalid = cli("submit", "trainer", "--arg", "epochs=0")
+    assert invalid.returncode == 2
+    assert "epochs" in invalid.stderr
 
 
 def test_train_in_the_foreground(tmp_path: Path) -> None:

@@ -1,28 +1,43 @@
-"""``modelport jobs list|show|logs|cancel|retry --url URL``: training jobs on a server."""
+"""``modelport jobs submit|list|show|logs|cancel|retry|artifacts --url URL``: jobs on a server.
+
+Every command talks to the server through :class:`modelport.Client`; ``--token`` (or
+``$MODELPORT_TOKEN``) authenticates when the server has sign-in enabled.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import time
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from modelport.cli.exits import USAGE, fail
+from modelport.errors import InvalidInput, ModelportError
+
+if TYPE_CHECKING:
+    from modelport.client import Client
 
 app = typer.Typer(help="Training jobs on a modelport server.", no_args_is_help=True)
 
 Url = Annotated[
     str,
+    typer.Option("--url", envvar="MODELPORT_URL", help="The server. [env: MODELPORT_URL]"),
+]
+Token = Annotated[
+    str | None,
     typer.Option(
-        "--url",
-        envvar="MODELPORT_URL",
-        help="The server. [env: MODELPORT_URL]",
-        show_default=True,
+        "--token",
+        envvar="MODELPORT_TOKEN",
+        help="API or OIDC access token. [env: MODELPORT_TOKEN]",
+        show_default=False,
     ),
 ]
 DEFAULT_URL = os.environ.get("MODELPORT_URL", "http://127.0.0.1:5000")
+FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def register(root: typer.Typer) -> None:
@@ -30,38 +45,79 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="jobs")
 
 
-def _request(method: str, url: str, path: str, **kwargs: Any) -> Any:
-    import httpx
+@contextmanager
+def remote(url: str, token: str | None) -> Iterator[Client]:
+    """A client for ``url``; its errors end the command with ``<status>: <message>``, exit 2."""
+    from modelport.api.errors import status_of
+    from modelport.client import Client
 
     try:
-        response = httpx.request(method, f"{url.rstrip('/')}{path}", timeout=30, **kwargs)
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {url}: {exc}", USAGE)
-    if response.status_code >= 400:
+        with Client(url, token=token) as client:
+            yield client
+    except InvalidInput as exc:
+        typer.echo(json.dumps(exc.errors, indent=2), err=True)
+        fail(f"422: {exc.message}", USAGE)
+    except ModelportError as exc:
+        status = status_of(exc) if type(exc) is not ModelportError else None
+        fail(f"{status}: {exc.message}" if status else exc.message, USAGE)
+
+
+def _key_values(pairs: list[str]) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--arg wants KEY=VALUE, got {pair!r}", USAGE)
         try:
-            body = response.json()
-        except ValueError:
-            body = {"message": response.text}
-        message = body.get("message") if isinstance(body, dict) else None
-        fail(f"{response.status_code}: {message or json.dumps(body)}", USAGE)
-    return response.json()
+            args[key] = json.loads(value)  # numbers, booleans, lists; else the plain string
+        except json.JSONDecodeError:
+            args[key] = value
+    return args
+
+
+@app.command("submit")
+def submit(
+    model: str,
+    arg: Annotated[
+        list[str] | None, typer.Option("--arg", "-a", help="A training argument KEY=VALUE.")
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="A catalog version or alias.")] = None,
+    gpus: Annotated[int, typer.Option(help="GPUs to reserve.")] = 0,
+    cpus: Annotated[float, typer.Option(help="CPUs to reserve.")] = 1.0,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow it to the end.")] = False,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Submit a training; print the job id (and with --follow its log, then its result)."""
+    with remote(url, token) as client:
+        job = client.train(
+            model, version=version, resources={"cpu": cpus, "gpu": gpus}, **_key_values(arg or [])
+        )
+        typer.echo(job["id"])
+        if follow:
+            done = client.wait(job["id"], on_event=_print_log_event)
+            typer.echo(json.dumps({k: done[k] for k in ("status", "result", "error")}, indent=2))
+            if done["status"] != "succeeded":
+                raise typer.Exit(1)
+
+
+def _print_log_event(event: dict[str, Any]) -> None:
+    if event["event"] == "log":
+        typer.echo(event["data"].get("line", ""))
 
 
 @app.command("list")
 def list_jobs(
     url: Url = DEFAULT_URL,
+    token: Token = None,
     model: Annotated[str | None, typer.Option(help="Only this model's jobs.")] = None,
     status: Annotated[str | None, typer.Option(help="Only jobs in this status.")] = None,
     limit: int = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List jobs, newest first."""
-    params: dict[str, Any] = {"limit": limit}
-    if model:
-        params["model"] = model
-    if status:
-        params["status"] = status
-    page = _request("GET", url, "/jobs", params=params)
+    with remote(url, token) as client:
+        page = client.jobs(model=model, status=status, limit=limit)
     if as_json:
         typer.echo(json.dumps(page, indent=2))
         return
@@ -85,45 +141,70 @@ def list_jobs(
 
 
 @app.command("show")
-def show(job_id: str, url: Url = DEFAULT_URL) -> None:
+def show(job_id: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Print a job as JSON."""
-    typer.echo(json.dumps(_request("GET", url, f"/jobs/{job_id}"), indent=2))
+    with remote(url, token) as client:
+        typer.echo(json.dumps(client.job(job_id), indent=2))
 
 
 @app.command("logs")
 def logs(
     job_id: str,
     url: Url = DEFAULT_URL,
+    token: Token = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Wait for new lines.")] = False,
 ) -> None:
     """Print a job's log (and follow it until the job ends)."""
-    offset = 0
+    with remote(url, token) as client:
+        offset = _print_logs(client, job_id, 0)
+        if follow:
+            for event in client.events(job_id):
+                if event["event"] == "end":
+                    break
+            _print_logs(client, job_id, offset)
+
+
+def _print_logs(client: Client, job_id: str, offset: int) -> int:
     while True:
-        page = _request("GET", url, f"/jobs/{job_id}/logs", params={"offset": offset})
+        page = client.logs(job_id, offset=offset)
         for line in page["lines"]:
             typer.echo(line)
-        offset = page["next_offset"]
-        if not follow:
-            return
         if not page["lines"]:
-            job = _request("GET", url, f"/jobs/{job_id}")
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                rest = _request("GET", url, f"/jobs/{job_id}/logs", params={"offset": offset})
-                for line in rest["lines"]:
-                    typer.echo(line)
-                return
-            time.sleep(0.5)
+            return offset
+        offset = page["next_offset"]
 
 
 @app.command("cancel")
-def cancel(job_id: str, url: Url = DEFAULT_URL) -> None:
+def cancel(job_id: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Cancel a job."""
-    job = _request("POST", url, f"/jobs/{job_id}/cancel")
+    with remote(url, token) as client:
+        job = client.cancel(job_id)
     typer.echo(f"{job['id']}: {job['status']}")
 
 
 @app.command("retry")
-def retry(job_id: str, url: Url = DEFAULT_URL) -> None:
+def retry(job_id: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Run a finished job again; print the new job's id."""
-    job = _request("POST", url, f"/jobs/{job_id}/retry")
-    typer.echo(job["id"])
+    with remote(url, token) as client:
+        typer.echo(client.retry(job_id)["id"])
+
+
+@app.command("artifacts")
+def artifacts(
+    job_id: str,
+    dest: Annotated[
+        Path | None, typer.Option(help="Download them all into this directory.")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """List a job's artifacts, or download them with --dest."""
+    with remote(url, token) as client:
+        for item in client.artifacts(job_id):
+            if dest is None:
+                typer.echo(f"{item['name']}\t{item['size']}")
+                continue
+            target = dest / item["name"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_artifact(job_id, item["name"], target)
+            typer.echo(str(target))
