@@ -9,11 +9,15 @@ process, so the server never imports module code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from modelport.catalog.domain import LATEST
 from modelport.contract.base import RawArgs
 from modelport.errors import ModelLoadError, NotImplementedByModel
 from modelport.runtime import ModelRuntime
+
+if TYPE_CHECKING:
+    from modelport.catalog.domain import VersionRecord
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,34 @@ class ServedTargets:
     async def trainable(self, name: str) -> bool:
         """Whether the loaded model has train()."""
         return self.runtime.get(name).model.trainable
+
+
+class TrainPreparer(Protocol):
+    """What validates training arguments in a module's own process (the platform's pool)."""
+
+    async def prepare_train(
+        self, module: str, ref: str, raw: RawArgs
+    ) -> tuple[VersionRecord, dict[str, Any]]:
+        """The version ``ref`` names and the validated arguments."""
+
+    async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
+        """The version ``ref`` names; NotFound if unknown."""
+
+
+class CatalogTargets:
+    """Catalog modules (``modelport up``): validated by the module's worker process."""
+
+    def __init__(self, pool: TrainPreparer) -> None:
+        self.pool = pool
+
+    async def prepare(self, name: str, ref: str | None, raw: RawArgs) -> TrainingPlan:
+        """Validate in the module's worker; the plan names the exact version's load spec."""
+        record, args = await self.pool.prepare_train(name, ref or LATEST, raw)
+        if not record.load_spec:
+            raise ModelLoadError(f"module '{name}' {record.version} declares no model to load")
+        return TrainingPlan(model=name, spec=record.load_spec, args=args, version=record.version)
+
+    async def trainable(self, name: str) -> bool:
+        """Known modules may be trained (the worker answers 501 when one cannot)."""
+        await self.pool.resolve(name, LATEST)
+        return True
