@@ -1,0 +1,218 @@
+"""The platform's DEEPaaS v2 routes for every catalog module, served on demand by the model pool.
+
+The model list and a module's metadata come from the catalog, without loading anything. Predict
+(the latest version, or any version or alias), a version's metadata and a module's own OpenAPI
+document are proxied to the module's worker process, started on first use: the worker's app
+parses, validates and answers, so responses are byte-for-byte those of ``modelport serve``.
+Proxied responses name the version that answered (``X-Modelport-Model-Version``); one that
+waited for the worker to start says how long (``X-Modelport-Cold-Start`` in seconds, and
+``Server-Timing: cold-start;dur=<ms>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from modelport.api.documents import ModelList, ModelMeta, documented
+from modelport.api.models import add_paths
+from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
+from modelport.catalog.registry import Registry
+from modelport.catalog.service import CatalogService
+from modelport.errors import Forbidden, NotFound
+from modelport.gateway.pool import GatewayResponse, ModelPool
+from modelport.settings import Settings
+
+#: Checks the caller may use a module; raises Unauthorized or Forbidden (wired by the platform).
+Authorize = Callable[[Request, ModuleRecord], Awaitable[None]]
+
+ModuleName = Annotated[str, Path(description="The catalog module's name")]
+VersionRef = Annotated[str, Path(description="a version (1.2.0) or an alias (latest, stable)")]
+
+_NOT_FOUND = {"404": {"description": "No such module, version or alias"}}
+_PREDICT_DOC: dict[str, Any] = {
+    "requestBody": {
+        "description": "The module's predict arguments: in the query string, a form, multipart "
+        "(files) or a JSON object; see the module's own OpenAPI document for them.",
+        "required": False,
+        "content": {
+            media: {"schema": {"type": "object"}}
+            for media in (
+                "application/json",
+                "multipart/form-data",
+                "application/x-www-form-urlencoded",
+            )
+        },
+    },
+}
+_PROXIED = {
+    "200": {"description": "The module's answer, exactly as `modelport serve` gives it"},
+    "404": _NOT_FOUND["404"],
+    "422": {"description": "Invalid arguments: {field: [messages]}"},
+    "503": {"description": "The module cannot be loaded now (the message says why)"},
+}
+
+
+def catalog_model_document(record: VersionRecord, base: str) -> dict[str, Any]:
+    """A catalog version's metadata in DEEPaaS's model shape, its self link first."""
+    name = record.module
+    metadata = dict(record.metadata)
+    links = metadata.pop("links", None)
+    link_map: dict[str, Any] = links if isinstance(links, dict) else {}
+    doc: dict[str, Any] = {"id": name, "name": name, **metadata, "version": record.version}
+    if link_map.get("source_code"):
+        doc.setdefault("url", link_map["source_code"])
+    doc["links"] = [
+        {"rel": "self", "href": f"{base}/v2/models/{name}"},
+        *({"rel": rel, "href": href} for rel, href in link_map.items() if href),
+    ]
+    return doc
+
+
+def _catalog_documents(registry: Registry, base: str) -> list[tuple[ModuleRecord, dict[str, Any]]]:
+    found = []
+    for name in registry.names():
+        try:
+            found.append((registry.module(name), registry.version(name, LATEST)))
+        except NotFound:  # removed meanwhile, or no version yet
+            continue
+    return [(module, catalog_model_document(record, base)) for module, record in found]
+
+
+def proxied_response(result: GatewayResponse) -> Response:
+    """The worker's response, plus the version and cold-start headers."""
+    response = Response(status_code=result.status)
+    extra = [(b"x-modelport-model-version", result.version.encode("latin-1", "replace"))]
+    if result.cold_start is not None:
+        extra.append((b"x-modelport-cold-start", f"{result.cold_start:.3f}".encode()))
+        extra.append((b"server-timing", f"cold-start;dur={result.cold_start * 1000:.1f}".encode()))
+    response.body = result.body
+    response.raw_headers = [*result.headers, *extra]
+    return response
+
+
+def gateway_router(
+    pool: ModelPool,
+    catalog: CatalogService,
+    settings: Settings,
+    authorize: Authorize | None = None,
+) -> APIRouter:
+    """The ``{base}/v2/models/...`` routes for every published catalog module."""
+    router = APIRouter()
+    base = settings.base_path
+    registry = catalog.registry
+
+    async def allowed(request: Request, name: str) -> ModuleRecord:
+        module = await asyncio.to_thread(registry.module, name)
+        if authorize is not None:
+            await authorize(request, module)
+        return module
+
+    async def proxy(request: Request, name: str, ref: str, path: str) -> Response:
+        await allowed(request, name)
+        scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
+        return proxied_response(await pool.call(name, ref, scope, request.stream()))
+
+    async def list_models(request: Request) -> dict[str, Any]:
+        docs = await asyncio.to_thread(_catalog_documents, registry, base)
+        visible = []
+        for module, doc in docs:
+            if authorize is not None:
+                try:
+                    await authorize(request, module)
+                except Forbidden:  # listed only to those who may use it
+                    continue
+            visible.append(doc)
+        return {"models": visible}
+
+    async def get_model(request: Request, name: ModuleName) -> dict[str, Any]:
+        await allowed(request, name)
+        return catalog_model_document(await pool.resolve(name, LATEST), base)
+
+    async def predict(request: Request, name: ModuleName) -> Response:
+        return await proxy(request, name, LATEST, f"{base}/v2/models/{name}/predict/")
+
+    async def predict_version(request: Request, name: ModuleName, ref: VersionRef) -> Response:
+        return await proxy(request, name, ref, f"{base}/v2/models/{name}/predict/")
+
+    async def version_metadata(request: Request, name: ModuleName, ref: VersionRef) -> Response:
+        return await proxy(request, name, ref, f"{base}/v2/models/{name}/")
+
+    async def module_openapi(request: Request, name: ModuleName) -> Response:
+        return await proxy(request, name, LATEST, f"{base}/openapi.json")
+
+    async def version_openapi(request: Request, name: ModuleName, ref: VersionRef) -> Response:
+        return await proxy(request, name, ref, f"{base}/openapi.json")
+
+    models = f"{base}/v2/models"
+    common: dict[str, Any] = {"response_model": None, "tags": ["catalog models"]}
+    add_paths(
+        router,
+        models,
+        list_models,
+        ["GET"],
+        summary="Every catalog module (from the catalog; nothing is loaded)",
+        responses=documented(ModelList),
+        **common,
+    )
+    add_paths(
+        router,
+        f"{models}/{{name}}",
+        get_model,
+        ["GET"],
+        summary="A catalog module's metadata, latest version (nothing is loaded)",
+        responses=documented(ModelMeta, **_NOT_FOUND),
+        **common,
+    )
+    add_paths(
+        router,
+        f"{models}/{{name}}/predict",
+        predict,
+        ["POST"],
+        summary="Predict with the latest version (loaded on first use)",
+        responses=_PROXIED,
+        openapi_extra=_PREDICT_DOC,
+        **common,
+    )
+    add_paths(
+        router,
+        f"{models}/{{name}}/versions/{{ref}}/predict",
+        predict_version,
+        ["POST"],
+        summary="Predict with a version or alias (loaded on first use)",
+        responses=_PROXIED,
+        openapi_extra=_PREDICT_DOC,
+        **common,
+    )
+    add_paths(
+        router,
+        f"{models}/{{name}}/versions/{{ref}}",
+        version_metadata,
+        ["GET"],
+        summary="A version's metadata as its model reports it (loaded on first use)",
+        responses=_PROXIED,
+        **common,
+    )
+    add_paths(
+        router,
+        f"{models}/{{name}}/openapi.json",
+        module_openapi,
+        ["GET"],
+        summary="The latest version's own OpenAPI document (loaded on first use)",
+        responses=_PROXIED,
+        **common,
+    )
+    add_paths(
+        router,
+        f"{models}/{{name}}/versions/{{ref}}/openapi.json",
+        version_openapi,
+        ["GET"],
+        summary="A version's own OpenAPI document (loaded on first use)",
+        responses=_PROXIED,
+        **common,
+    )
+    return router

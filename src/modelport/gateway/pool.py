@@ -1,0 +1,664 @@
+"""The pool of model workers: one process per loaded catalog module version, started on demand.
+
+``call(module, ref, ...)`` resolves the reference (a version, an alias or ``latest``) to a
+version, starts its worker if none runs (concurrent first calls share one start), and proxies
+the request to it. Workers unused for ``model_idle_timeout`` seconds are unloaded by a reaper
+task, never while a request is in flight. Starting one more than ``max_loaded_models`` first
+unloads the least recently used idle worker; when every loaded worker is busy the new one
+starts anyway, over the bound, with a warning (a busy platform should answer, not refuse; the
+reaper trims the excess once requests finish). A worker that dies (crash, OOM kill) fails its
+in-flight requests with a ModelError naming the module and how it died; the next call starts a
+fresh one. A worker that fails to start is remembered for ``start_backoff`` seconds: calls
+meanwhile answer 503 (ModelNotReady) with the cause at once instead of spawning a process each.
+
+Request bodies are read here, within ``max_upload_size``: up to 1 MiB they travel inline in the
+request frame, larger ones are spooled to a private temporary file (0600) whose path travels
+instead and which is deleted once the response is back, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelport.contract.base import RawArgs
+from modelport.contract.files import UploadedFile
+from modelport.errors import (
+    BadRequest,
+    InvalidInput,
+    ModelError,
+    ModelNotReady,
+    ModelportError,
+    PayloadTooLarge,
+    PredictTimeout,
+)
+from modelport.gateway.metrics import GatewayMetrics
+from modelport.gateway.protocol import FrameWriter, ProtocolError, read_frame
+from modelport.gateway.worker import PARENT_ENV
+
+if TYPE_CHECKING:
+    from modelport.catalog.domain import VersionRecord
+    from modelport.catalog.service import CatalogService
+    from modelport.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Bodies up to this size travel inside the request frame; larger ones through a spooled file.
+INLINE_BODY_LIMIT = 1024 * 1024
+#: Seconds a module whose worker failed to start answers 503 at once instead of retrying.
+START_BACKOFF = 10.0
+#: Seconds an unloaded worker gets to exit after its socket closes, before SIGKILL.
+STOP_GRACE = 5.0
+#: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
+RESPONSE_GRACE = 30.0
+_SCOPE_KEYS = (
+    "method",
+    "path",
+    "raw_path",
+    "query_string",
+    "headers",
+    "root_path",
+    "client",
+    "server",
+    "scheme",
+    "http_version",
+)
+_WORKER_SETTINGS = (
+    "base_path",
+    "data_dir",
+    "max_upload_size",
+    "upload_memory_limit",
+    "upload_memory_dir",
+    "predict_concurrency",
+    "predict_queue",
+    "predict_timeout",
+    "debug",
+)
+
+Key = tuple[str, str]
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A worker's answer: status, raw headers and body, the cold start it waited for, if any."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    cold_start: float | None
+    version: str
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A loaded model worker, as ``ModelPool.loaded()`` describes it."""
+
+    module: str
+    version: str
+    pid: int
+    loaded_at: datetime
+    last_used: datetime
+    in_flight: int
+    cold_start_seconds: float
+
+
+class StartFailed(Exception):
+    """A worker could not be made ready; the message names the module, version and cause."""
+
+
+def describe_exit(returncode: int | None) -> str:
+    """How a worker process ended, for messages."""
+    if returncode is None:
+        return "closed its channel"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
+        return f"was killed by {name}{hint}"
+    return f"exited with status {returncode}"
+
+
+def _worker_env() -> dict[str, str]:
+    # No MODELPORT_* variables: the worker gets its settings explicitly, and module code has no
+    # business reading the platform's database URL or OIDC secrets from its environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+    env[PARENT_ENV] = str(os.getpid())
+    # as multiprocessing's spawn does: the worker imports what the gateway could import
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
+async def _reap(process: asyncio.subprocess.Process, grace: float) -> int:
+    """Wait ``grace`` seconds for a process to exit, then kill its group; return its status."""
+    if process.returncode is None and grace > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), grace)
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # its own group: model subprocesses go too
+    return await process.wait()
+
+
+class WorkerProcess:
+    """The gateway's handle on one running worker: its channel, pending requests and state."""
+
+    def __init__(
+        self,
+        key: Key,
+        process: asyncio.subprocess.Process,
+        *,
+        reader: asyncio.StreamReader,
+        frames: FrameWriter,
+        cold_start: float,
+        on_exit: Callable[[WorkerProcess, int], None],
+    ) -> None:
+        self.module, self.version = key
+        self.process = process
+        self.cold_start = cold_start
+        self.loaded_at = datetime.now(UTC)
+        self.in_flight = 0
+        self.alive = True
+        #: why we unload it (idle, lru, shutdown); None while it is wanted
+        self.stopping: str | None = None
+        self._frames = frames
+        self._reader = reader
+        self._on_exit = on_exit
+        self._pending: dict[int, asyncio.Future[tuple[Any, ...]]] = {}
+        self._ids = itertools.count(1)
+        self._exit_error: ModelError | None = None
+        self.touch()
+        self._exit_watch = asyncio.create_task(self._close_on_exit())
+        self._read_task = asyncio.create_task(self._read_loop())
+
+    @property
+    def key(self) -> Key:
+        """(module, version)."""
+        return self.module, self.version
+
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        return self.process.pid
+
+    def touch(self) -> None:
+        """Record a use now."""
+        self.last_used = time.monotonic()
+        self.last_used_at = datetime.now(UTC)
+
+    def info(self) -> WorkerInfo:
+        """A snapshot for ``ModelPool.loaded()``."""
+        return WorkerInfo(
+            module=self.module,
+            version=self.version,
+            pid=self.pid,
+            loaded_at=self.loaded_at,
+            last_used=self.last_used_at,
+            in_flight=self.in_flight,
+            cold_start_seconds=self.cold_start,
+        )
+
+    async def request(self, kind: str, args: tuple[Any, ...], seconds: float | None) -> Any:
+        """Send one request frame and wait for its answer frame."""
+        if not self.alive:
+            raise self._exit_error or self._died(None)
+        rid = next(self._ids)
+        future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            with contextlib.suppress(ConnectionError):  # then the read loop fails the future
+                await self._frames.send((kind, rid, *args))
+            return await asyncio.wait_for(future, seconds)
+        except TimeoutError:
+            raise PredictTimeout(
+                f"model '{self.module}' {self.version} did not answer within {seconds:g} s"
+            ) from None
+        finally:
+            self._pending.pop(rid, None)
+
+    async def stop(self) -> None:
+        """Close the channel (the worker exits); kill it if it has not after a grace period."""
+        self.stopping = self.stopping or "shutdown"
+        self._frames.close()
+        await asyncio.shield(self._read_task)
+
+    def _died(self, returncode: int | None) -> ModelError:
+        return ModelError(
+            f"the worker process serving model '{self.module}' {self.version} (pid {self.pid}) "
+            f"{describe_exit(returncode)}; the next request starts a new one"
+        )
+
+    async def _close_on_exit(self) -> None:
+        # a child of the model may hold the socket open: the process exit is what counts
+        await self.process.wait()
+        self._frames.close()
+
+    async def _read_loop(self) -> None:
+        try:
+            while (frame := await read_frame(self._reader, trusted=False)) is not None:
+                future = self._pending.pop(frame[1], None) if len(frame) > 1 else None
+                if future is not None and not future.done():
+                    future.set_result(frame)
+        except (ProtocolError, OSError, EOFError, ValueError) as exc:
+            log.error("bad frame from the worker of %s %s: %s", self.module, self.version, exc)
+        finally:
+            self.alive = False
+            self._frames.close()
+            returncode = await _reap(self.process, STOP_GRACE)
+            self._exit_watch.cancel()
+            self._exit_error = self._died(returncode)
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(self._exit_error)
+            self._pending.clear()
+            self._on_exit(self, returncode)
+
+
+async def spawn_worker(
+    key: Key,
+    config: dict[str, Any],
+    ready_within: float,
+    on_exit: Callable[[WorkerProcess, int], None],
+) -> WorkerProcess:
+    """Start a worker and wait until it is ready; StartFailed names the cause otherwise."""
+    label = f"model '{key[0]}' {key[1]}"
+    ours, theirs = socket.socketpair()
+    started = time.perf_counter()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "modelport.gateway.worker",
+            "--fd",
+            str(theirs.fileno()),
+            "--config",
+            json.dumps(config),
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=_worker_env(),
+            # its own process group: a terminal's Ctrl-C goes to the gateway, which stops the
+            # workers itself, and killing the group takes the model's own subprocesses along
+            process_group=0,
+        )
+    except OSError as exc:
+        ours.close()
+        raise StartFailed(f"{label}: cannot start its worker process: {exc}") from exc
+    finally:
+        theirs.close()
+    try:
+        reader, writer = await asyncio.open_connection(sock=ours)
+        frames = FrameWriter(writer)
+        try:
+            frame = await asyncio.wait_for(read_frame(reader, trusted=False), ready_within)
+        except TimeoutError:
+            frame = ("timeout",)
+    except BaseException:  # cancelled (shutdown) or the channel broke: leave no process behind
+        ours.close()
+        await _reap(process, 0)
+        raise
+    if frame is not None and frame[0] == "ready":
+        cold = time.perf_counter() - started
+        return WorkerProcess(
+            key, process, reader=reader, frames=frames, cold_start=cold, on_exit=on_exit
+        )
+    frames.close()
+    grace = {None: 1.0, "timeout": 0.0}.get(frame[0] if frame else None, STOP_GRACE)
+    returncode = await _reap(process, grace)
+    if frame is None:
+        raise StartFailed(f"{label}: its worker {describe_exit(returncode)} while starting")
+    if frame[0] == "timeout":
+        raise StartFailed(
+            f"{label} did not become ready within {ready_within:g} s (import and warm)"
+        )
+    if frame[0] == "failed" and len(frame) > 1:
+        raise StartFailed(str(frame[1]))
+    raise StartFailed(f"{label}: its worker answered {frame[0]!r} instead of ready")
+
+
+@dataclass
+class _Body:
+    """A request body: inline bytes, or the path of the spooled file holding it."""
+
+    inline: bytes | None
+    path: str | None
+
+    def discard(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+class ModelPool:
+    """Catalog module versions served on demand, each in its own worker process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: CatalogService,
+        metrics: GatewayMetrics | None = None,
+        *,
+        spool_dir: Path | None = None,
+        start_backoff: float = START_BACKOFF,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.metrics = metrics or GatewayMetrics()
+        self.spool_dir = spool_dir
+        self.start_backoff = start_backoff
+        self._workers: dict[Key, WorkerProcess] = {}
+        self._starting: dict[Key, asyncio.Task[WorkerProcess]] = {}
+        self._failures: dict[Key, tuple[float, str]] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+        timeout = settings.predict_timeout
+        self._request_timeout = timeout + RESPONSE_GRACE if timeout is not None else None
+
+    # -- the public API -------------------------------------------------------------------------
+
+    async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
+        """The version a reference names; NotFound for an unknown module, version or alias."""
+        return await asyncio.to_thread(self.catalog.registry.version, module, ref)
+
+    async def call(
+        self,
+        module: str,
+        ref: str,
+        scope: Mapping[str, Any],
+        receive_body: AsyncIterable[bytes],
+    ) -> GatewayResponse:
+        """Proxy one HTTP request (an ASGI-like ``scope`` and its body) to the module's worker.
+
+        ``scope['path']`` is the path the worker's app sees (``/v2/models/<module>/predict/``).
+        """
+        record = await self.resolve(module, ref)
+        headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
+        body = await self._read_body(headers, receive_body)
+        try:
+            worker, cold_start = await self._acquire(record)
+            try:
+                frame = await worker.request(
+                    "http",
+                    (self._worker_scope(scope, headers), body.inline, body.path),
+                    self._request_timeout,
+                )
+            finally:
+                self._release(worker)
+        finally:
+            body.discard()
+        _, _, status, response_headers, content = frame
+        return GatewayResponse(status, response_headers, content, cold_start, record.version)
+
+    async def prepare_train(
+        self, module: str, ref: str, raw: RawArgs
+    ) -> tuple[VersionRecord, dict[str, Any]]:
+        """Validate training arguments with the module's own code, in its worker."""
+        record = await self.resolve(module, ref)
+        multi: dict[str, list[str | UploadedFile]] = {}
+        files = []
+        for key, values in raw.multi.items():
+            if any(not isinstance(v, str) for v in values):
+                files.append(key)
+            multi[key] = [v for v in values if isinstance(v, str)]
+        if files:
+            message = "A training takes JSON arguments; upload files as data first."
+            raise InvalidInput({key: [message] for key in files})
+        worker, _ = await self._acquire(record)
+        try:
+            frame = await worker.request(
+                "prepare_train",
+                (RawArgs(multi=multi, json=raw.json, accept=raw.accept),),
+                self._request_timeout,
+            )
+        finally:
+            self._release(worker)
+        if frame[0] == "error" and isinstance(frame[2], ModelportError):
+            raise frame[2]
+        args: dict[str, Any] = frame[2]
+        return record, args
+
+    def loaded(self) -> list[WorkerInfo]:
+        """The workers loaded now, by module and version."""
+        return sorted(
+            (w.info() for w in self._workers.values()), key=lambda i: (i.module, i.version)
+        )
+
+    async def close(self) -> None:
+        """Stop the reaper and every worker (starting ones too); no process is left behind."""
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        starting = list(self._starting.values())
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
+        workers = list(self._workers.values())
+        self._workers.clear()
+        for worker in workers:
+            worker.stopping = worker.stopping or "shutdown"
+        await asyncio.gather(*(w.stop() for w in workers))
+        self.metrics.loaded.set(0)
+
+    # -- workers --------------------------------------------------------------------------------
+
+    async def _acquire(self, record: VersionRecord) -> tuple[WorkerProcess, float | None]:
+        key = (record.module, record.version)
+        for _ in range(3):  # a worker that died between its start and our turn: start again
+            if self._closed:
+                raise ModelNotReady("the gateway is shutting down")
+            self._ensure_reaper()
+            worker = self._workers.get(key)
+            cold_start = None
+            if worker is None or not worker.alive:
+                worker = await asyncio.shield(self._start_task(record))
+                cold_start = worker.cold_start
+            if worker.alive:
+                worker.in_flight += 1  # no await since the check: the reaper cannot interleave
+                worker.touch()
+                return worker, cold_start
+        raise ModelError(f"the worker of model '{record.module}' {record.version} keeps dying")
+
+    def _start_task(self, record: VersionRecord) -> asyncio.Task[WorkerProcess]:
+        key = (record.module, record.version)
+        failure = self._failures.get(key)
+        if failure is not None:
+            if failure[0] > time.monotonic():
+                raise ModelNotReady(failure[1])
+            del self._failures[key]
+        task = self._starting.get(key)
+        if task is None:
+            task = asyncio.create_task(self._start(record), name=f"start {key[0]} {key[1]}")
+            self._starting[key] = task
+            task.add_done_callback(lambda done: self._forget_start(key, done))
+        return task
+
+    def _forget_start(self, key: Key, task: asyncio.Task[WorkerProcess]) -> None:
+        if self._starting.get(key) is task:
+            del self._starting[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: its waiters may all have gone (client disconnects)
+
+    async def _start(self, record: VersionRecord) -> WorkerProcess:
+        key = (record.module, record.version)
+        await self._make_room()
+        try:
+            worker = await spawn_worker(
+                key, self._config(record), self.settings.model_start_timeout, self._exited
+            )
+        except StartFailed as exc:
+            message = str(exc)
+            self._failures[key] = (time.monotonic() + self.start_backoff, message)
+            self.metrics.start_failures.labels(record.module).inc()
+            log.warning("cannot serve %s %s: %s", record.module, record.version, message)
+            raise ModelNotReady(message) from None
+        self.metrics.cold_start.labels(record.module).observe(worker.cold_start)
+        if self._closed:
+            await worker.stop()
+            raise ModelNotReady("the gateway is shutting down")
+        self._workers[key] = worker
+        self.metrics.loaded.set(len(self._workers))
+        log.info("loaded %s %s (pid %d) in %.2f s", *key, worker.pid, worker.cold_start)
+        return worker
+
+    def _config(self, record: VersionRecord) -> dict[str, Any]:
+        settings = self.settings.model_dump(mode="json", include=set(_WORKER_SETTINGS))
+        return {
+            "module": record.module,
+            "version": record.version,
+            "load_spec": record.load_spec,
+            "package": record.package,
+            "artifacts": [
+                a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts
+            ],
+            "artifacts_url": self.catalog.artifacts.root_url,
+            "data_dir": str(self.settings.data_dir),
+            "settings": {**settings, "warm": True, "docs": True},
+        }
+
+    def _release(self, worker: WorkerProcess) -> None:
+        worker.in_flight -= 1
+        worker.touch()
+
+    def _exited(self, worker: WorkerProcess, returncode: int) -> None:
+        if self._workers.get(worker.key) is worker:
+            del self._workers[worker.key]
+        self.metrics.loaded.set(len(self._workers))
+        reason = worker.stopping or "crash"
+        self.metrics.unloads.labels(worker.module, reason).inc()
+        if reason == "crash":
+            log.error(
+                "the worker of %s %s (pid %d) %s",
+                worker.module,
+                worker.version,
+                worker.pid,
+                describe_exit(returncode),
+            )
+        else:
+            log.info("unloaded %s %s (%s)", worker.module, worker.version, reason)
+
+    def _detach(self, worker: WorkerProcess, reason: str) -> WorkerProcess:
+        """Take a worker out of the pool now (no new request reaches it) before stopping it."""
+        if self._workers.get(worker.key) is worker:
+            del self._workers[worker.key]
+        worker.stopping = reason
+        self.metrics.loaded.set(len(self._workers))
+        return worker
+
+    def _least_recently_used_idle(self) -> WorkerProcess | None:
+        idle = [w for w in self._workers.values() if w.in_flight == 0 and w.alive]
+        return min(idle, key=lambda w: w.last_used, default=None)
+
+    async def _make_room(self) -> None:
+        limit = self.settings.max_loaded_models
+        victims = []
+        while len(self._workers) + len(self._starting) > limit:
+            victim = self._least_recently_used_idle()
+            if victim is None:
+                log.warning(
+                    "all %d loaded models are busy: loading one more than max_loaded_models (%d)",
+                    len(self._workers),
+                    limit,
+                )
+                break
+            victims.append(self._detach(victim, "lru"))
+        await self._stop_all(victims)
+
+    async def _stop_all(self, workers: Iterable[WorkerProcess]) -> None:
+        await asyncio.gather(*(w.stop() for w in workers))
+
+    # -- the reaper -----------------------------------------------------------------------------
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap_loop(), name="model pool reaper")
+
+    async def _reap_loop(self) -> None:
+        timeout = self.settings.model_idle_timeout
+        interval = min(1.0, max(0.05, timeout / 5)) if timeout > 0 else 1.0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._reap_once(timeout)
+            except Exception:  # the reaper must outlive any one bad stop
+                log.exception("the model pool's reaper failed")
+
+    async def _reap_once(self, idle_after: float) -> None:
+        now = time.monotonic()
+        victims = []
+        if idle_after > 0:
+            for worker in list(self._workers.values()):
+                if worker.in_flight == 0 and now - worker.last_used >= idle_after:
+                    victims.append(self._detach(worker, "idle"))
+        # started over the bound while everything was busy: back to the bound once idle
+        while len(self._workers) > self.settings.max_loaded_models:
+            victim = self._least_recently_used_idle()
+            if victim is None:
+                break
+            victims.append(self._detach(victim, "lru"))
+        await self._stop_all(victims)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _worker_scope(scope: Mapping[str, Any], headers: Headers) -> dict[str, Any]:
+        picked = {k: scope[k] for k in _SCOPE_KEYS if k in scope}
+        picked["headers"] = headers
+        for key in ("client", "server"):
+            if picked.get(key) is not None:
+                picked[key] = tuple(picked[key])
+        return picked
+
+    async def _read_body(self, headers: Headers, chunks: AsyncIterable[bytes]) -> _Body:
+        limit = self.settings.max_upload_size
+        declared = next((v for k, v in headers if k.lower() == b"content-length"), None)
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    raise PayloadTooLarge(limit)
+            except ValueError:
+                raise BadRequest("invalid Content-Length header") from None
+        parts: list[bytes] = []
+        size = 0
+        spool: Any = None
+        path: str | None = None
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(limit)
+                if spool is None and size > INLINE_BODY_LIMIT:
+                    fd, path = tempfile.mkstemp(prefix="modelport-gateway-", dir=self.spool_dir)
+                    spool = os.fdopen(fd, "wb")  # mkstemp: 0600, ours alone
+                    spool.write(b"".join(parts))
+                    parts = []
+                if spool is not None:
+                    spool.write(chunk)  # chunks are small (64 KiB); the page cache absorbs them
+                else:
+                    parts.append(chunk)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            _Body(None, path).discard()
+            raise
+        if spool is not None:
+            spool.close()
+            return _Body(None, path)
+        return _Body(b"".join(parts), None)
