@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 
 from modelport import __version__
+from modelport.api.auth import install_auth
 from modelport.api.docs import docs_router, install_openapi
 from modelport.api.errors import install_error_handlers
 from modelport.api.models import add_predict_routes, model_router
@@ -20,6 +21,8 @@ from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from modelport.catalog.service import CatalogService
     from modelport.jobs.service import JobService
 
@@ -29,6 +32,8 @@ def create_app(
     runtime: ModelRuntime,
     jobs: JobService | None = None,
     catalog: CatalogService | None = None,
+    *,
+    auth_engine: Engine | None = None,
 ) -> FastAPI:
     """The HTTP API serving ``runtime``'s models as configured by ``settings``.
 
@@ -36,6 +41,8 @@ def create_app(
     ``settings.warm`` is false; ``/health/ready`` answers 503 until then. With ``jobs``, the
     training routes are served and the job service runs (recovery, scheduling) while the app does;
     with ``catalog``, the Open Catalog routes (``/catalog/...``, AI4OS ``/v1/catalog/...``).
+    With ``settings.auth = "oidc"`` every route but the open ones needs credentials (see
+    ``api/auth.py``); API tokens and sessions live in ``auth_engine`` (default: the store URL's).
     """
 
     memory_dir = settings.upload_memory_dir or default_memory_dir()
@@ -60,6 +67,8 @@ def create_app(
                 await anyio.to_thread.run_sync(jobs.stop)
             runtime.close()
             uploads.close()
+            if close_auth is not None:
+                close_auth()
 
     app = FastAPI(
         title="modelport",
@@ -70,6 +79,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app, settings.debug)
+    close_auth = install_auth(app, settings, auth_engine)
     app.include_router(model_router(runtime, settings))
     add_predict_routes(app, runtime, settings, uploads)
     if jobs is not None:

@@ -14,6 +14,8 @@ from modelport.errors import Unauthorized
 from modelport.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from modelport.auth.oidc import TokenVerifier
     from modelport.auth.tokens import TokenStore
 
@@ -28,10 +30,13 @@ class Authenticator:
         settings: Settings,
         verifier: TokenVerifier | None = None,
         tokens: TokenStore | None = None,
+        *,
+        owns_store: bool = False,
     ) -> None:
         self.enabled = settings.auth != "off"
         self.verifier = verifier
         self.tokens = tokens
+        self._owns_store = owns_store
 
     def authenticate(self, credentials: str | None) -> Principal:
         """Who ``credentials`` (a bearer token, or None) stand for; Unauthorized if nobody."""
@@ -54,3 +59,36 @@ class Authenticator:
         if self.verifier is None:
             raise Unauthorized("OIDC tokens are not accepted by this server")
         return self.verifier.verify(credentials)
+
+    def close(self) -> None:
+        """Release the verifier's HTTP client, and the token database if this built it."""
+        if self.verifier is not None:
+            self.verifier.close()
+        if self._owns_store and self.tokens is not None:
+            self.tokens.engine.dispose()
+
+
+def build_authenticator(settings: Settings, engine: Engine | None = None) -> Authenticator | None:
+    """The authenticator ``settings`` ask for (None when auth is off); tokens live in ``engine``.
+
+    Without ``engine``, one is opened (and migrated) on ``settings.store_url()``, and closed
+    with the authenticator. Raises ValueError when auth is on but no issuer is configured.
+    """
+    if settings.auth == "off":
+        return None
+    if settings.oidc is None:
+        raise ValueError(
+            "auth = oidc needs the trusted issuers: set MODELPORT_OIDC to JSON, e.g. "
+            '{"issuers": [{"issuer": "https://login.example/realms/x", "audience": "modelport"}]}'
+        )
+    from modelport.auth.oidc import TokenVerifier
+    from modelport.auth.tokens import TokenStore
+
+    owns_store = engine is None
+    if engine is None:
+        from modelport.db import connect
+
+        engine = connect(settings.store_url())
+    return Authenticator(
+        settings, TokenVerifier(settings.oidc), TokenStore(engine), owns_store=owns_store
+    )

@@ -23,6 +23,7 @@ worker thread in async code (``anyio.to_thread.run_sync``). It is safe to share 
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections.abc import Callable
@@ -193,6 +194,20 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; :class:`InvalidToken` for any invalid one."""
+        claims, issuer = self._decode(token, None)
+        return self._principal(claims, issuer)
+
+    def verify_id_token(self, token: str, client_id: str, nonce: str) -> dict[str, Any]:
+        """The claims of a valid ID token issued to ``client_id`` for the sign-in ``nonce``."""
+        claims, _ = self._decode(token, client_id)
+        if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(
+            claims["nonce"], nonce
+        ):
+            raise InvalidToken("ID token does not belong to this sign-in (nonce)", "invalid")
+        return claims
+
+    def _decode(self, token: str, audience: str | None) -> tuple[dict[str, Any], str]:
+        """Check ``token`` (for ``audience``, default: its issuer's); its claims and issuer."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("malformed token", "malformed")
         try:
@@ -210,23 +225,23 @@ class TokenVerifier:
         if issuer is None:
             raise InvalidToken("token issuer is not trusted", "unknown_issuer")
         key = issuer.key_for(kid, alg)
-        audience = issuer.config.audience
+        expected = audience if audience is not None else issuer.config.audience
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=self.config.algorithms,
-                audience=audience,
+                audience=expected,
                 issuer=issuer.config.issuer,
                 leeway=self.config.leeway,
                 options={
                     "require": list(self.config.required_claims),
-                    "verify_aud": audience is not None,
+                    "verify_aud": expected is not None,
                 },
             )
         except jwt.PyJWTError as exc:
             raise _refusal(exc) from exc
-        return self._principal(claims, issuer.config.issuer)
+        return claims, issuer.config.issuer
 
     def _principal(self, claims: dict[str, Any], issuer: str) -> Principal:
         subject = claims.get("sub")

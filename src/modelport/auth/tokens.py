@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from modelport.auth.config import Principal
 from modelport.db.engine import transaction
 from modelport.db.tables import api_tokens
 from modelport.errors import InvalidInput, NotFound, Unauthorized
@@ -25,6 +26,22 @@ from modelport.jobs.domain import utcnow
 
 PREFIX = "mp_"
 SCOPES = ("predict", "train", "publish", "read", "admin")
+LAST_USED_PRECISION = timedelta(minutes=1)
+# The role a scope is useful with: a token never carries a scope its owner's roles cannot use.
+SCOPE_ROLES = {
+    "predict": "user",
+    "read": "user",
+    "train": "trainer",
+    "publish": "publisher",
+    "admin": "admin",
+}
+
+
+def grantable_scopes(principal: Principal) -> list[str]:
+    """The scopes ``principal`` may put in a new token: its roles' scopes its credential has."""
+    return [
+        s for s, role in SCOPE_ROLES.items() if principal.has_role(role) and principal.has_scope(s)
+    ]
 
 
 class ApiToken(BaseModel):
@@ -116,10 +133,13 @@ class TokenStore:
             if not record.active:
                 raise refused
             now = utcnow()
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
-            )
-        return record.model_copy(update={"last_used_at": now})
+            # At most one write per token a minute: a busy client must not serialise on it.
+            if record.last_used_at is None or now - record.last_used_at >= LAST_USED_PRECISION:
+                conn.execute(
+                    update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
+                )
+                record = record.model_copy(update={"last_used_at": now})
+        return record
 
     def owned_by(self, owner: str) -> list[ApiToken]:
         """An owner's tokens, newest first (revoked and expired included)."""
@@ -131,18 +151,21 @@ class TokenStore:
             ).all()
         return [ApiToken.model_validate(r._mapping) for r in rows]
 
-    def revoke(self, token_id: str, owner: str) -> ApiToken:
-        """Revoke one of ``owner``'s tokens (idempotent); NotFound for anyone else's."""
+    def revoke(self, token_id: str, owner: str | None) -> ApiToken:
+        """Revoke one of ``owner``'s tokens (None: anyone's); idempotent; NotFound otherwise."""
+        condition = api_tokens.c.id == token_id
+        if owner is not None:
+            condition = condition & (api_tokens.c.owner == owner)
         with self._tx() as conn:
-            row = conn.execute(
-                select(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.owner == owner)
-            ).first()
+            row = conn.execute(select(api_tokens).where(condition)).first()
             if row is None:
                 raise NotFound(f"token '{token_id}' not found")
-            if row.revoked_at is None:
+            record = ApiToken.model_validate(row._mapping)
+            if record.revoked_at is None:
+                record = record.model_copy(update={"revoked_at": utcnow()})
                 conn.execute(
                     update(api_tokens)
                     .where(api_tokens.c.id == token_id)
-                    .values(revoked_at=utcnow())
+                    .values(revoked_at=record.revoked_at)
                 )
-        return next(t for t in self.owned_by(owner) if t.id == token_id)
+        return record

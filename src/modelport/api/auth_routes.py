@@ -1,0 +1,212 @@
+"""``/auth/...``: who am I, API tokens, and the dashboard's browser sign-in.
+
+==========================  ====================================================================
+``GET /auth/me``            the caller: subject, name, roles, groups, scopes
+``POST /auth/tokens``       a new API token (201; its secret shown once) with scopes the caller
+                            may grant: its roles' scopes that its own credential has
+``GET /auth/tokens``        the caller's tokens (no secrets)
+``DELETE /auth/tokens/{id}``  revoke one (the caller's own; admins: anyone's)
+``GET /auth/login``         302 to the identity provider (code flow + PKCE); ``?next=/path``
+``GET /auth/callback``      the provider's redirect: a browser session (an API token in the
+                            HttpOnly cookie ``modelport_session``), then 302 to ``next``
+``POST /auth/logout``       revoke the session and clear the cookie (204)
+==========================  ====================================================================
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import RedirectResponse, Response
+
+from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal, check_same_origin
+from modelport.auth.signin import SignIn
+from modelport.auth.tokens import ApiToken, IssuedToken, TokenStore, grantable_scopes
+from modelport.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from modelport.settings import Settings
+
+MAX_TOKEN_DAYS = 365
+SESSION_TOKEN_NAME = "browser session"  # noqa: S105 - a label, not a secret
+Scope = Literal["predict", "train", "publish", "read", "admin"]
+
+
+class Me(BaseModel):
+    """The caller as the server sees them."""
+
+    subject: str
+    issuer: str
+    name: str | None
+    email: str | None
+    roles: list[str]
+    groups: list[str]
+    scopes: list[str] | None = Field(description="an API token's scopes; null: not limited")
+    grantable_scopes: list[str] = Field(description="scopes a new API token of theirs may have")
+    token_id: str | None
+
+
+class TokenRequest(BaseModel):
+    """What a new API token may do, and for how long."""
+
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1)
+    expires_in_days: int | None = Field(
+        None, ge=1, le=MAX_TOKEN_DAYS, description="default: the server's api_token_days"
+    )
+
+
+def safe_next(value: str | None, base: str) -> str:
+    """``value`` if it is a path on this server, the dashboard root if absent; else BadRequest."""
+    if not value:
+        return f"{base}/"
+    url = urlsplit(value)
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or url.scheme
+        or url.netloc
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
+        raise BadRequest("'next' must be a path on this server, like /dashboard")
+    return value
+
+
+def callback_url(request: Request, settings: Settings) -> str:
+    """The redirect URI registered with the provider: ``public_url`` (else this request's)."""
+    root = (settings.public_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+    if not root.endswith(settings.base_path):
+        root += settings.base_path
+    return f"{root}/auth/callback"
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    return (settings.public_url or str(request.url)).startswith("https://")
+
+
+def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -> APIRouter:
+    """The ``/auth`` routes over ``tokens``; browser sign-in only with ``signin``."""
+    router = APIRouter(prefix=f"{settings.base_path}/auth", tags=["auth"])
+    cookie_path = settings.base_path or "/"
+
+    async def me(principal: CurrentPrincipal) -> Me:
+        return Me(
+            subject=principal.subject,
+            issuer=principal.issuer,
+            name=principal.name,
+            email=principal.email,
+            roles=sorted(principal.roles),
+            groups=list(principal.groups),
+            scopes=sorted(principal.scopes) if principal.scopes is not None else None,
+            grantable_scopes=grantable_scopes(principal),
+            token_id=principal.token_id,
+        )
+
+    def create_token(body: TokenRequest, principal: CurrentPrincipal) -> IssuedToken:
+        allowed = grantable_scopes(principal)
+        beyond = sorted(set(body.scopes) - set(allowed))
+        if beyond:
+            raise Forbidden(
+                f"you may not grant the scope(s) {', '.join(beyond)}; "
+                f"yours: {', '.join(allowed) or 'none'}"
+            )
+        days = body.expires_in_days or settings.api_token_days
+        return tokens.issue(
+            principal.subject,
+            body.name,
+            body.scopes,
+            timedelta(days=min(days, MAX_TOKEN_DAYS)),
+            roles=sorted(principal.roles),
+            groups=principal.groups,
+        )
+
+    def list_tokens(principal: CurrentPrincipal) -> list[ApiToken]:
+        return tokens.owned_by(principal.subject)
+
+    def revoke_token(token_id: str, principal: CurrentPrincipal) -> ApiToken:
+        return tokens.revoke(token_id, None if principal.is_admin else principal.subject)
+
+    def configured() -> SignIn:
+        if signin is None:
+            raise NotFound("browser sign-in is not configured (MODELPORT_OIDC_CLIENT_ID)")
+        return signin
+
+    async def login(
+        request: Request, next_path: Annotated[str | None, Query(alias="next")] = None
+    ) -> RedirectResponse:
+        flow = configured()
+        target = safe_next(next_path, settings.base_path)
+        url = await anyio.to_thread.run_sync(flow.start, target, callback_url(request, settings))
+        return RedirectResponse(url, status_code=302)
+
+    async def callback(
+        request: Request,
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+    ) -> RedirectResponse:
+        flow = configured()
+        signed_in = await anyio.to_thread.run_sync(flow.finish, code, state, error)
+        principal = signed_in.principal
+        issued = await anyio.to_thread.run_sync(
+            lambda: tokens.issue(
+                principal.subject,
+                SESSION_TOKEN_NAME,
+                grantable_scopes(principal) or ["read"],
+                timedelta(hours=settings.session_hours),
+                roles=sorted(principal.roles),
+                groups=principal.groups,
+            )
+        )
+        response = RedirectResponse(signed_in.next_path, status_code=302)
+        response.set_cookie(
+            SESSION_COOKIE,
+            issued.token,
+            max_age=int(settings.session_hours * 3600),
+            path=cookie_path,
+            secure=_secure(request, settings),
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = request.cookies.get(SESSION_COOKIE)
+        if session:
+            check_same_origin(request, settings)
+            await anyio.to_thread.run_sync(_end_session, tokens, session)
+        response = Response(status_code=204)
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path=cookie_path,
+            secure=_secure(request, settings),
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    def route(path: str, endpoint: Any, method: str, **kw: Any) -> None:
+        router.add_api_route(path, endpoint, methods=[method], **kw)
+        router.add_api_route(f"{path}/", endpoint, methods=[method], include_in_schema=False, **kw)
+
+    route("/me", me, "GET", summary="Who am I")
+    route("/tokens", create_token, "POST", status_code=201, summary="Create an API token")
+    route("/tokens", list_tokens, "GET", summary="My API tokens (no secrets)")
+    route("/tokens/{token_id}", revoke_token, "DELETE", summary="Revoke an API token")
+    route("/login", login, "GET", summary="Browser sign-in (redirects to the provider)")
+    route("/callback", callback, "GET", summary="Browser sign-in: the provider's redirect")
+    route("/logout", logout, "POST", status_code=204, summary="End the browser session")
+    return router
+
+
+def _end_session(tokens: TokenStore, session: str) -> None:
+    """Revoke the session token ``session`` if it is still valid."""
+    try:
+        record = tokens.verify(session)
+    except Unauthorized:
+        return
+    tokens.revoke(record.id, record.owner)
