@@ -25,6 +25,7 @@ TABLES = {
     "catalog_aliases",
     "catalog_artifacts",
     "catalog_terms",
+    "catalog_module_groups",
     "api_tokens",
 }
 # full-text search lives outside the declared metadata (managed by migration 0002):

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from modelport.errors import IllegalTransition, NotFound
-from modelport.jobs.domain import EventKind, Job, JobEvent, JobStatus, Resources
+from modelport.auth.quotas import Usage
+from modelport.errors import IllegalTransition, NotFound, QuotaExceeded
+from modelport.jobs.domain import EventKind, Job, JobEvent, JobStatus, Resources, utcnow
 from modelport.jobs.store import JobStore
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -635,3 +636,68 @@ def test_concurrent_writers_lose_no_log_line(store: JobStore, store_url: str) ->
     event_ids = [e.id for e in store.events(job.id, limit=100_000)]
     assert len(set(event_ids)) == len(event_ids)
     assert event_ids == sorted(event_ids)
+
+
+# -- quota usage -------------------------------------------------------------------------------
+
+
+def test_usage_counts_active_jobs_gpus_and_gpu_hours_in_the_window(store: JobStore) -> None:
+    now = utcnow()
+    since = now - timedelta(days=30)
+    hours = timedelta(hours=1)
+    # queued (1 GPU) and running for 2 h (2 GPUs): both active; the running one used 4 GPU-h
+    store.create(make_job(owner="ada", resources=Resources(gpu=1)))
+    running = store.create(make_job(owner="ada", resources=Resources(gpu=2)))
+    store.transition(running.id, JobStatus.RUNNING, started_at=now - 2 * hours)
+    # finished: 1 GPU for 3 h (3 GPU-h); 2 GPUs from 1 h before the window to 1 h into it (2 GPU-h of 4)
+    for gpu, started, finished in (
+        (1, now - 10 * hours, now - 7 * hours),
+        (2, since - hours, since + hours),
+        (4, now - 40 * timedelta(days=1), now - 35 * timedelta(days=1)),  # before the window
+    ):
+        job = store.create(make_job(owner="ada", resources=Resources(gpu=gpu)))
+        store.transition(job.id, JobStatus.RUNNING, started_at=started)
+        store.transition(job.id, JobStatus.SUCCEEDED, finished_at=finished)
+    store.create(make_job(owner="bob", resources=Resources(gpu=8)))  # someone else's
+    cpu_only = store.create(make_job(owner="ada"))
+    store.transition(cpu_only.id, JobStatus.CANCELLED, finished_at=now)
+
+    usage = store.usage("ada", since=since, now=now)
+    assert usage.jobs == 2
+    assert usage.gpus == 3
+    assert usage.gpu_hours == pytest.approx(4 + 3 + 2)
+    assert store.usage("nobody", since=since) == Usage()
+
+
+def test_create_with_admit_refuses_inside_the_transaction(store: JobStore) -> None:
+    seen: list[Usage] = []
+
+    def at_most_one(usage: Usage) -> None:
+        seen.append(usage)
+        if usage.jobs >= 1:
+            raise QuotaExceeded("one at a time")
+
+    since = utcnow() - timedelta(days=1)
+    store.create(make_job(owner="ada"), admit=at_most_one, window_start=since)
+    with pytest.raises(QuotaExceeded):
+        store.create(make_job(owner="ada"), admit=at_most_one, window_start=since)
+    assert [u.jobs for u in seen] == [0, 1]
+    assert store.find(owner="ada").total == 1
+
+
+def test_concurrent_submits_cannot_both_slip_under_a_quota(store: JobStore) -> None:
+    def at_most_two(usage: Usage) -> None:
+        if usage.jobs >= 2:
+            raise QuotaExceeded("two at a time")
+
+    def submit(_: int) -> bool:
+        try:
+            store.create(make_job(owner="ada"), admit=at_most_two)
+        except QuotaExceeded:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        admitted = list(pool.map(submit, range(16)))
+    assert admitted.count(True) == 2
+    assert store.find(owner="ada").total == 2

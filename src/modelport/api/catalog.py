@@ -2,9 +2,10 @@
 
 Two shapes over one :class:`~modelport.catalog.service.CatalogService`:
 
-- ``{base}/catalog/modules...``: modelport's own routes, reads and writes; the writes go
-  through one dependency, ``require_writer`` (allow-all by default), so that authentication can
-  be put in front of them without touching a route.
+- ``{base}/catalog/modules...``: modelport's own routes, reads and writes. Every route passes
+  the caller (``CurrentPrincipal``) to the service, which applies ``modelport.auth.policy``:
+  reads show only the modules the caller may see (hidden ones are 404), writes need the
+  publisher role and, on an existing module, its ownership (or admin).
 - ``{base}/v1/catalog/modules...``: the read routes of the AI4OS platform API (PAPI), so that
   existing AI4OS clients (dashboard, ai4-cli) can read this catalog unchanged.
 
@@ -17,22 +18,24 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from modelport.api.auth import CurrentPrincipal
 from modelport.catalog.domain import (
     ArtifactRecord,
     Lineage,
     ModuleRecord,
     SearchPage,
     VersionRecord,
+    Visibility,
 )
 from modelport.catalog.service import CatalogService
 from modelport.catalog.vocabulary import Category, DataType, Library, Task
@@ -41,14 +44,6 @@ from modelport.settings import Settings
 
 JSON_LD = "application/ld+json"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-#: Writes depend on this; a later issue swaps it for a check of the caller's token and role.
-WriterCheck = Callable[..., Any]
-
-
-def allow_all_writers() -> None:
-    """The default write check: everyone may write (put authentication in front of it later)."""
-
 
 # -- request and response bodies ------------------------------------------------------------------
 
@@ -59,6 +54,17 @@ class PublishRequest(BaseModel):
     source: str = Field(description="git URL (https, ssh, ...) or a path on the server")
     ref: str | None = Field(None, description="git branch or tag")
     version: str | None = Field(None, description="version to publish; default: the module's")
+    visibility: Visibility | None = Field(
+        None, description="who sees the module; default: public (new), unchanged (existing)"
+    )
+    groups: list[str] = Field(default_factory=list, description="who sees a 'group' module")
+
+
+class VisibilityRequest(BaseModel):
+    """Who sees a module: everybody signed in, members of ``groups``, or its owner only."""
+
+    visibility: Visibility
+    groups: list[str] = Field(default_factory=list, description="for 'group': these groups")
 
 
 class AliasRequest(BaseModel):
@@ -226,21 +232,16 @@ def metadata_response(request: Request, settings: Settings, record: VersionRecor
 # -- the routers ----------------------------------------------------------------------------------
 
 
-def catalog_router(
-    catalog: CatalogService,
-    settings: Settings,
-    *,
-    require_writer: WriterCheck = allow_all_writers,
-) -> APIRouter:
+def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
     """The ``/catalog`` routes and the AI4OS ``/v1/catalog`` read routes."""
     router = APIRouter(prefix=settings.base_path)
     registry = catalog.registry
-    writer = [Depends(require_writer)]
     tags: list[str | Enum] = ["catalog"]
 
     @router.get("/catalog/modules", tags=tags, summary="Search modules (full text + facets)")
     def search_modules(
         *,
+        principal: CurrentPrincipal,
         q: str = "",
         libraries: Annotated[list[Library] | None, Query()] = None,
         tasks: Annotated[list[Task] | None, Query()] = None,
@@ -264,6 +265,7 @@ def catalog_router(
         filters = {facet: list(values) for facet, values in chosen.items() if values}
         return catalog.search(
             q,
+            principal,
             filters=filters,
             include_deprecated=include_deprecated,
             sort=sort,
@@ -274,40 +276,47 @@ def catalog_router(
     @router.post(
         "/catalog/modules",
         status_code=201,
-        dependencies=writer,
         tags=tags,
         summary="Publish a module from a git repository or a server directory",
     )
-    def publish(request: PublishRequest) -> VersionRecord:
+    def publish(request: PublishRequest, principal: CurrentPrincipal) -> VersionRecord:
         local = Path(request.source)
+        options: dict[str, Any] = {
+            "version": request.version,
+            "visibility": request.visibility,
+            "groups": request.groups,
+            "principal": principal,
+        }
         if "://" not in request.source and local.is_dir() and request.ref is None:
-            return catalog.publish_directory(local, version=request.version)
-        return catalog.publish_repository(request.source, request.ref, version=request.version)
+            return catalog.publish_directory(local, **options)
+        return catalog.publish_repository(request.source, request.ref, **options)
 
     @router.get("/catalog/modules/{name}", tags=tags, summary="A module and its latest version")
-    def get_module(name: str) -> ModuleDetail:
-        module = registry.module(name)
+    def get_module(name: str, principal: CurrentPrincipal) -> ModuleDetail:
+        module = catalog.module(name, principal)
         latest = registry.version(name) if module.latest_version else None
         return ModuleDetail(**module.model_dump(), latest=latest and summarize(latest))
 
     @router.get("/catalog/modules/{name}/versions", tags=tags, summary="Versions, highest first")
-    def list_versions(name: str) -> list[VersionRecord]:
-        return registry.versions(name)
+    def list_versions(name: str, principal: CurrentPrincipal) -> list[VersionRecord]:
+        return catalog.versions(name, principal)
 
     @router.post(
         "/catalog/modules/{name}/versions",
         status_code=201,
-        dependencies=writer,
         tags=tags,
         summary="Publish a succeeded training job's artifacts as a new version",
     )
-    def publish_job(name: str, request: JobPublishRequest) -> VersionRecord:
+    def publish_job(
+        name: str, request: JobPublishRequest, principal: CurrentPrincipal
+    ) -> VersionRecord:
         return catalog.publish_job(
             request.job_id,
             module=name,
             version=request.version,
             base_version=request.base_version,
             data_url=request.data_url,
+            principal=principal,
         )
 
     @router.get(
@@ -315,8 +324,8 @@ def catalog_router(
         tags=tags,
         summary="A version (by number or alias: latest, stable, ...)",
     )
-    def get_version(name: str, version: str) -> VersionRecord:
-        return registry.version(name, version)
+    def get_version(name: str, version: str, principal: CurrentPrincipal) -> VersionRecord:
+        return catalog.version(name, version, principal)
 
     @router.get(
         "/catalog/modules/{name}/metadata",
@@ -325,26 +334,40 @@ def catalog_router(
         summary="A version's metadata: JSON, or DCAT-AP JSON-LD (Accept: application/ld+json)",
         responses={200: {"content": {JSON_LD: {}}}},
     )
-    def get_metadata(request: Request, name: str, version: str = "latest") -> Response:
-        return metadata_response(request, settings, registry.version(name, version))
+    def get_metadata(
+        request: Request, name: str, principal: CurrentPrincipal, version: str = "latest"
+    ) -> Response:
+        return metadata_response(request, settings, catalog.version(name, version, principal))
 
     @router.put(
         "/catalog/modules/{name}/aliases/{alias}",
-        dependencies=writer,
         tags=tags,
         summary="Point an alias (stable, ...) at a version",
     )
-    def set_alias(name: str, alias: str, request: AliasRequest) -> ModuleRecord:
-        return registry.set_alias(name, alias, request.version)
+    def set_alias(
+        name: str, alias: str, request: AliasRequest, principal: CurrentPrincipal
+    ) -> ModuleRecord:
+        return catalog.set_alias(name, alias, request.version, principal)
 
     @router.post(
         "/catalog/modules/{name}/deprecate",
-        dependencies=writer,
         tags=tags,
         summary="Flag or unflag a module as deprecated",
     )
-    def deprecate(name: str, request: DeprecateRequest) -> ModuleRecord:
-        return registry.deprecate(name, request.deprecated, request.message)
+    def deprecate(
+        name: str, request: DeprecateRequest, principal: CurrentPrincipal
+    ) -> ModuleRecord:
+        return catalog.deprecate(name, request.deprecated, request.message, principal)
+
+    @router.put(
+        "/catalog/modules/{name}/visibility",
+        tags=tags,
+        summary="Make a module public, visible to some groups, or private (owner or admin)",
+    )
+    def set_visibility(
+        name: str, request: VisibilityRequest, principal: CurrentPrincipal
+    ) -> ModuleRecord:
+        return catalog.set_visibility(name, request.visibility, request.groups, principal)
 
     @router.get(
         "/catalog/modules/{name}/versions/{version}/artifacts/{artifact:path}",
@@ -353,13 +376,15 @@ def catalog_router(
         response_class=StreamingResponse,
     )
     def download(
+        *,
         name: str,
         version: str,
         artifact: str,
+        principal: CurrentPrincipal,
         range_header: Annotated[str | None, Header(alias="range")] = None,
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
-        record = catalog.artifact(name, version, artifact)
+        record = catalog.artifact(name, version, artifact, principal)
         return artifact_response(catalog, record, range_header, if_none_match)
 
     # -- AI4OS PAPI read shape ------------------------------------------------------------------
@@ -367,12 +392,12 @@ def catalog_router(
     ai4os: list[str | Enum] = ["catalog (AI4OS v1)"]
 
     @router.get("/v1/catalog/modules", tags=ai4os, summary="Module names (AI4OS)")
-    def v1_names() -> list[str]:
-        return registry.names()
+    def v1_names(principal: CurrentPrincipal) -> list[str]:
+        return catalog.names(principal)
 
     @router.get("/v1/catalog/modules/detail", tags=ai4os, summary="Module summaries (AI4OS)")
-    def v1_detail() -> list[dict[str, Any]]:
-        return [ai4os_summary(n, registry.version(n).metadata) for n in registry.names()]
+    def v1_detail(principal: CurrentPrincipal) -> list[dict[str, Any]]:
+        return [ai4os_summary(n, registry.version(n).metadata) for n in catalog.names(principal)]
 
     @router.get(
         "/v1/catalog/modules/{name}/metadata",
@@ -381,8 +406,8 @@ def catalog_router(
         summary="The latest version's metadata (AI4OS)",
         responses={200: {"content": {JSON_LD: {}}}},
     )
-    def v1_metadata(request: Request, name: str) -> Response:
-        return metadata_response(request, settings, registry.version(name))
+    def v1_metadata(request: Request, name: str, principal: CurrentPrincipal) -> Response:
+        return metadata_response(request, settings, catalog.version(name, principal=principal))
 
     return router
 

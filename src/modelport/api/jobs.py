@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import StreamingResponse
 
+from modelport.api.auth import CurrentPrincipal
 from modelport.contract.base import RawArgs
 from modelport.jobs.domain import Job, JobStatus, Metric, Resources
 from modelport.jobs.service import JobService
@@ -68,7 +69,7 @@ def jobs_router(runtime: ModelRuntime, jobs: JobService, settings: Settings) -> 
     store = jobs.store
 
     @router.post("", status_code=201, summary="Submit a training job")
-    def submit(request: JobRequest) -> Job:
+    def submit(request: JobRequest, principal: CurrentPrincipal) -> Job:
         model = runtime.get(request.model).model
         return jobs.submit(
             model,
@@ -76,52 +77,58 @@ def jobs_router(runtime: ModelRuntime, jobs: JobService, settings: Settings) -> 
             resources=request.resources,
             priority=request.priority,
             max_attempts=request.max_attempts,
+            principal=principal,
         )
 
-    @router.get("", summary="List jobs")
+    @router.get("", summary="List your jobs (admins: everyone's, filtered by owner)")
     def list_jobs(
+        *,
+        principal: CurrentPrincipal,
         model: str | None = None,
         status: Annotated[list[JobStatus] | None, Query()] = None,
         owner: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> JobPage:
-        page = store.find(model=model, status=status, owner=owner, limit=limit, offset=offset)
+        page = jobs.list_jobs(
+            principal, model=model, status=status, owner=owner, limit=limit, offset=offset
+        )
         return JobPage(jobs=page.items, total=page.total, limit=limit, offset=offset)
 
     @router.get("/{job_id}", summary="A job")
-    def get_job(job_id: str) -> Job:
-        return jobs.get(job_id)
+    def get_job(job_id: str, principal: CurrentPrincipal) -> Job:
+        return jobs.get(job_id, principal=principal)
 
     @router.get("/{job_id}/metrics", summary="A job's metrics, as time series points")
-    def metrics(job_id: str) -> list[Metric]:
-        jobs.get(job_id)
+    def metrics(job_id: str, principal: CurrentPrincipal) -> list[Metric]:
+        jobs.get(job_id, principal=principal)
         return store.metrics(job_id)
 
     @router.get("/{job_id}/logs", summary="A job's log lines")
     def logs(
         job_id: str,
+        principal: CurrentPrincipal,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     ) -> LogPage:
-        jobs.get(job_id)
+        jobs.get(job_id, principal=principal)
         lines = store.logs(job_id, offset=offset, limit=limit)
         return LogPage(lines=lines, offset=offset, next_offset=offset + len(lines))
 
     @router.post("/{job_id}/cancel", summary="Cancel a job (409 if it already finished)")
-    def cancel(job_id: str) -> Job:
-        return jobs.cancel(job_id)
+    def cancel(job_id: str, principal: CurrentPrincipal) -> Job:
+        return jobs.cancel(job_id, principal=principal)
 
     @router.post("/{job_id}/retry", status_code=201, summary="Run a finished job again")
-    def retry(job_id: str) -> Job:
-        return jobs.retry(job_id)
+    def retry(job_id: str, principal: CurrentPrincipal) -> Job:
+        return jobs.retry(job_id, principal=principal)
 
     @router.get("/{job_id}/artifacts", summary="The files a job wrote")
-    def artifacts(job_id: str) -> list[Artifact]:
+    def artifacts(job_id: str, principal: CurrentPrincipal) -> list[Artifact]:
         base = f"{settings.base_path}/jobs/{job_id}/artifacts"
         return [
             Artifact(name=a["name"], size=a["size"], href=f"{base}/{a['name']}")
-            for a in jobs.artifacts(job_id)
+            for a in jobs.artifacts(job_id, principal=principal)
         ]
 
     @router.get(
@@ -129,8 +136,8 @@ def jobs_router(runtime: ModelRuntime, jobs: JobService, settings: Settings) -> 
         summary="Download an artifact",
         response_class=StreamingResponse,
     )
-    def download(job_id: str, name: str) -> StreamingResponse:
-        handle, size = jobs.open_artifact(job_id, name)
+    def download(job_id: str, name: str, principal: CurrentPrincipal) -> StreamingResponse:
+        handle, size = jobs.open_artifact(job_id, name, principal=principal)
 
         def chunks() -> Any:
             with handle:
@@ -151,10 +158,11 @@ def jobs_router(runtime: ModelRuntime, jobs: JobService, settings: Settings) -> 
     async def events(
         job_id: str,
         request: Request,
+        principal: CurrentPrincipal,
         last_event_id: Annotated[str | None, Header()] = None,
         after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
     ) -> StreamingResponse:
-        await anyio.to_thread.run_sync(jobs.get, job_id)
+        await anyio.to_thread.run_sync(partial(jobs.get, job_id, principal=principal))
         start = after if after is not None else int(last_event_id or 0)
         return StreamingResponse(
             _follow(

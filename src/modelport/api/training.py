@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from modelport.api.arguments import read_arguments
+from modelport.api.auth import CurrentPrincipal
 from modelport.api.uploads import UploadStore
 from modelport.errors import InvalidInput
 from modelport.jobs.domain import Job, JobStatus
@@ -58,30 +59,30 @@ def training_router(
     router = APIRouter(tags=["training (DEEPaaS v2)"])
     base = f"{settings.base_path}/v2/models/{{name}}/train"
 
-    async def train(name: str, request: Request) -> dict[str, Any]:
+    async def train(name: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
         model = runtime.get(name).model
         with uploads.area() as area:
             raw = await read_arguments(request, area, settings.max_upload_size)
             if raw.multi and any(not isinstance(v, str) for vs in raw.multi.values() for v in vs):
                 raise InvalidInput({"_schema": ["Training arguments cannot be files."]})
-            job = jobs.submit(model, raw)
+            job = jobs.submit(model, raw, principal=principal)
         return legacy_view(job)
 
-    def list_trainings(name: str) -> list[dict[str, Any]]:
+    def list_trainings(name: str, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         model = runtime.get(name).model
         if not model.trainable:
             return []
-        page = jobs.store.find(model=name, limit=10_000)
+        page = jobs.list_jobs(principal, model=name, limit=10_000)
         return [legacy_view(job) for job in reversed(page.items)]
 
-    def get_training(name: str, uuid: str) -> dict[str, Any]:
+    def get_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
         runtime.get(name)
-        return legacy_view(jobs.get(uuid, model=name))
+        return legacy_view(jobs.get(uuid, model=name, principal=principal))
 
-    def cancel_training(name: str, uuid: str) -> dict[str, Any]:
+    def cancel_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
         runtime.get(name)
-        jobs.get(uuid, model=name)
-        return legacy_view(jobs.cancel(uuid, wait=jobs.cancel_grace + 1.0))
+        jobs.get(uuid, model=name, principal=principal)
+        return legacy_view(jobs.cancel(uuid, wait=jobs.cancel_grace + 1.0, principal=principal))
 
     # documented per model by api/openapi.py, with each model's training arguments
     hidden: dict[str, Any] = {"include_in_schema": False, "response_model": None}

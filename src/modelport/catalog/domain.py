@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -11,6 +13,25 @@ from pydantic import BaseModel, Field
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,198}[a-z0-9])?$")
 FACETS = ("libraries", "tasks", "categories", "data-type", "tags", "license")
 LATEST = "latest"
+
+
+class Visibility(StrEnum):
+    """Who may see a module: any signed-in user, members of its groups, or its owner only.
+
+    Its owner and admins always see it.
+    """
+
+    PUBLIC = "public"
+    GROUP = "group"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who is reading the catalog, as its visibility filter needs it (None where all is seen)."""
+
+    subject: str
+    groups: tuple[str, ...] = ()
 
 
 class Lineage(BaseModel):
@@ -53,6 +74,8 @@ class ModuleRecord(BaseModel):
     title: str
     summary: str
     owner: str | None = None
+    visibility: Visibility = Visibility.PUBLIC
+    groups: list[str] = Field(default_factory=list, description="who sees a 'group' module")
     deprecated: bool = False
     deprecation_message: str | None = None
     latest_version: str | None = None
@@ -69,6 +92,7 @@ class SearchHit(BaseModel):
     summary: str
     latest_version: str | None
     deprecated: bool
+    visibility: Visibility = Visibility.PUBLIC
     tags: list[str] = Field(default_factory=list)
     libraries: list[str] = Field(default_factory=list)
     tasks: list[str] = Field(default_factory=list)

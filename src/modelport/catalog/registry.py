@@ -3,10 +3,15 @@
 Versions are immutable: publishing an existing one is a Conflict. Each publish moves the
 ``latest`` alias (and the module's search text and facet terms) to the highest version by
 PEP 440 order; other aliases (``stable``, user-defined) move only when set.
+
+Each module has a visibility (public, group, private; see ``Visibility``); the registry stores
+it and filters name listings by an ``Audience``. Whether a caller may read or change a module
+is decided by ``modelport.auth.policy``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -18,20 +23,24 @@ from modelport.catalog.domain import (
     LATEST,
     NAME_PATTERN,
     ArtifactRecord,
+    Audience,
     Lineage,
     ModuleRecord,
     VersionRecord,
+    Visibility,
 )
 from modelport.catalog.metadata import ModuleMetadata
+from modelport.catalog.search import visible_to
 from modelport.db.engine import transaction
 from modelport.db.tables import (
     catalog_aliases,
     catalog_artifacts,
+    catalog_module_groups,
     catalog_modules,
     catalog_terms,
     catalog_versions,
 )
-from modelport.errors import Conflict, InvalidInput, NotFound
+from modelport.errors import Conflict, Forbidden, InvalidInput, NotFound
 from modelport.jobs.domain import utcnow
 
 
@@ -52,6 +61,16 @@ def facet_terms(meta: ModuleMetadata) -> set[tuple[str, str]]:
         values = value if isinstance(value, list) else [value] if value else []
         terms.update((facet, str(v)[:200]) for v in values)
     return terms
+
+
+def check_visibility(visibility: Visibility, groups: Sequence[str]) -> list[str]:
+    """The groups to store for ``visibility``; InvalidInput for a 'group' module without any."""
+    chosen = sorted({g.strip() for g in groups if g.strip()})
+    if any(len(g) > 200 for g in chosen):
+        raise InvalidInput({"groups": ["Group names have at most 200 characters."]})
+    if visibility is Visibility.GROUP and not chosen:
+        raise InvalidInput({"groups": ["A 'group' module needs at least one group."]})
+    return chosen if visibility is Visibility.GROUP else []
 
 
 def check_name(name: str) -> None:
@@ -87,11 +106,20 @@ class Registry:
         published_by: str | None = None,
         lineage: Lineage | None = None,
         artifacts: list[ArtifactRecord] | None = None,
+        visibility: Visibility | None = None,
+        groups: Sequence[str] = (),
+        expect_owner: str | None = None,
     ) -> VersionRecord:
-        """Add an immutable version (creating the module); Conflict if it already exists."""
+        """Add an immutable version (creating the module); Conflict if it already exists.
+
+        A new module is owned by ``published_by`` and is ``visibility`` (default public); for
+        an existing one, a given ``visibility`` replaces its own. With ``expect_owner``, an
+        existing module owned by anybody else is Forbidden (checked under the module's lock).
+        """
         check_name(name)
         if not version or len(version) > 100 or "/" in version:
             raise InvalidInput({"version": ["Must be 1-100 characters without '/'."]})
+        chosen = check_visibility(visibility, groups) if visibility is not None else None
         now = utcnow()
         lineage = lineage or Lineage()
         with self._tx() as conn:
@@ -108,8 +136,16 @@ class Registry:
                         deprecated=False,
                         created_at=now,
                         updated_at=now,
+                        visibility=(visibility or Visibility.PUBLIC).value,
                     )
                 )
+            elif expect_owner is not None and module.owner != expect_owner:
+                raise Forbidden(
+                    f"module '{name}' belongs to someone else: only its owner or an admin may "
+                    "publish new versions of it"
+                )
+            if visibility is not None and chosen is not None:
+                self._set_visibility(conn, name, visibility, chosen)
             exists = conn.execute(
                 select(catalog_versions.c.version).where(
                     catalog_versions.c.module == name, catalog_versions.c.version == version
@@ -211,6 +247,41 @@ class Registry:
             self._set_alias(conn, name, alias, version)
         return self.module(name)
 
+    @staticmethod
+    def _set_visibility(
+        conn: Connection, name: str, visibility: Visibility, groups: list[str]
+    ) -> None:
+        conn.execute(
+            update(catalog_modules)
+            .where(catalog_modules.c.name == name)
+            .values(visibility=visibility.value)
+        )
+        conn.execute(delete(catalog_module_groups).where(catalog_module_groups.c.module == name))
+        if groups:
+            conn.execute(
+                insert(catalog_module_groups),
+                [{"module": name, "group_name": g} for g in groups],
+            )
+
+    def set_visibility(
+        self, name: str, visibility: Visibility, groups: Sequence[str] = ()
+    ) -> ModuleRecord:
+        """Make a module public, visible to ``groups`` ('group'), or private."""
+        chosen = check_visibility(visibility, groups)
+        with self._tx() as conn:
+            found = conn.execute(
+                select(catalog_modules.c.name).where(catalog_modules.c.name == name)
+            ).first()
+            if found is None:
+                raise NotFound(f"module '{name}' not found")
+            self._set_visibility(conn, name, visibility, chosen)
+            conn.execute(
+                update(catalog_modules)
+                .where(catalog_modules.c.name == name)
+                .values(updated_at=utcnow())
+            )
+        return self.module(name)
+
     def deprecate(
         self, name: str, deprecated: bool = True, message: str | None = None
     ) -> ModuleRecord:
@@ -246,8 +317,17 @@ class Registry:
                     )
                 ).all()
             )
-        data = {c: getattr(row, c) for c in row._fields}
-        return ModuleRecord(aliases=aliases, **data)
+            groups = (
+                conn.execute(
+                    select(catalog_module_groups.c.group_name)
+                    .where(catalog_module_groups.c.module == name)
+                    .order_by(catalog_module_groups.c.group_name)
+                )
+                .scalars()
+                .all()
+            )
+        data = {c: getattr(row, c) for c in row._fields if c in ModuleRecord.model_fields}
+        return ModuleRecord(aliases=aliases, groups=list(groups), **data)
 
     def resolve(self, name: str, ref: str = LATEST) -> str:
         """The version a reference (a version or an alias) names."""
@@ -320,11 +400,10 @@ class Registry:
         ordered = sorted(numbers, key=version_key, reverse=True)
         return [self.version(name, v) for v in ordered]
 
-    def names(self) -> list[str]:
-        """Every module name, sorted."""
+    def names(self, audience: Audience | None = None) -> list[str]:
+        """Every module name (visible to ``audience``; None: all), sorted."""
+        query = select(catalog_modules.c.name).order_by(catalog_modules.c.name)
+        if audience is not None:
+            query = query.where(visible_to(audience))
         with self._tx() as conn:
-            return list(
-                conn.execute(select(catalog_modules.c.name).order_by(catalog_modules.c.name))
-                .scalars()
-                .all()
-            )
+            return list(conn.execute(query).scalars().all())

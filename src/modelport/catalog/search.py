@@ -3,6 +3,11 @@
 Ranked full text: SQLite FTS5 (bm25; title weighted over summary, description, tags) or
 PostgreSQL (``ts_rank`` over a weighted tsvector). Filters are facet values (all must match);
 facet counts are computed over every match, before pagination.
+
+Visibility: given an ``Audience``, only the modules it may see match (and count in the facets):
+public ones, its own, and 'group' ones shared with one of its groups -- one extra OR with an
+EXISTS on ``catalog_module_groups``' primary key. Admins and auth-off mode pass no audience and
+pay nothing for it.
 """
 
 from __future__ import annotations
@@ -11,11 +16,28 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Float, String, and_, column, func, select, text, true
+from sqlalchemy import (
+    Engine,
+    Float,
+    String,
+    and_,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
-from modelport.catalog.domain import FACETS, SearchHit, SearchPage
-from modelport.db.tables import catalog_modules, catalog_terms, catalog_versions
+from modelport.catalog.domain import FACETS, Audience, SearchHit, SearchPage, Visibility
+from modelport.db.tables import (
+    catalog_module_groups,
+    catalog_modules,
+    catalog_terms,
+    catalog_versions,
+)
 from modelport.errors import InvalidInput
 
 SORTS = ("relevance", "name", "updated", "created")
@@ -40,6 +62,25 @@ def tsquery_text(query: str) -> str:
     return " & ".join([*words[:-1], f"{words[-1]}:*"])
 
 
+def visible_to(audience: Audience) -> ColumnElement[bool]:
+    """SQL: the module (a ``catalog_modules`` row) is visible to ``audience``."""
+    shown = [
+        catalog_modules.c.visibility == Visibility.PUBLIC.value,
+        catalog_modules.c.owner == audience.subject,
+    ]
+    if audience.groups:
+        shown.append(
+            and_(
+                catalog_modules.c.visibility == Visibility.GROUP.value,
+                exists().where(
+                    catalog_module_groups.c.module == catalog_modules.c.name,
+                    catalog_module_groups.c.group_name.in_(sorted(set(audience.groups))),
+                ),
+            )
+        )
+    return or_(*shown)
+
+
 def search(
     engine: Engine,
     query: str = "",
@@ -49,8 +90,9 @@ def search(
     sort: str = "relevance",
     limit: int = 20,
     offset: int = 0,
+    audience: Audience | None = None,
 ) -> SearchPage:
-    """One page of modules matching ``query`` and ``filters``, with facet counts."""
+    """One page of modules matching ``query`` and ``filters``, seen by ``audience``, with facets."""
     if sort not in SORTS:
         raise InvalidInput({"sort": [f"Must be one of: {', '.join(SORTS)}."]})
     unknown = set(filters or {}) - set(FACETS)
@@ -61,6 +103,8 @@ def search(
     conditions: list[ColumnElement[bool]] = []
     if not include_deprecated:
         conditions.append(catalog_modules.c.deprecated.is_(False))
+    if audience is not None:
+        conditions.append(visible_to(audience))
     for facet, values in (filters or {}).items():
         for value in values:
             conditions.append(
@@ -149,6 +193,7 @@ def search(
                 summary=row.summary,
                 latest_version=row.latest_version,
                 deprecated=row.deprecated,
+                visibility=row.visibility,
                 tags=data.get("tags", []),
                 libraries=data.get("libraries", []),
                 tasks=data.get("tasks", []),

@@ -1,4 +1,9 @@
-"""Catalog use cases: publish (directory, git, training job), bulk import, search, artifacts."""
+"""Catalog use cases: publish (directory, git, training job), bulk import, search, artifacts.
+
+Methods taking ``principal`` apply :mod:`modelport.auth.policy`: reads show only modules the
+caller may see (others are 404), writes need the publisher role and, on an existing module,
+its ownership. ``principal=None`` is a trusted in-process caller (the CLI, seeding).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,17 @@ from typing import Any
 
 import fsspec
 
-from modelport.catalog.domain import ArtifactRecord, Lineage, SearchPage, VersionRecord
+from modelport.auth import policy
+from modelport.auth.config import Principal
+from modelport.catalog.domain import (
+    LATEST,
+    ArtifactRecord,
+    Lineage,
+    ModuleRecord,
+    SearchPage,
+    VersionRecord,
+    Visibility,
+)
 from modelport.catalog.metadata import validate_metadata
 from modelport.catalog.registry import Registry
 from modelport.catalog.search import search
@@ -86,8 +101,16 @@ class CatalogService:
         version: str | None = None,
         artifacts: Sequence[Path] = (),
         published_by: str | None = None,
+        visibility: Visibility | None = None,
+        groups: Sequence[str] = (),
+        principal: Principal | None = None,
     ) -> VersionRecord:
         """Publish a read module as a new version (its files given in ``artifacts``)."""
+        expect_owner = None
+        if principal is not None:
+            policy.check_publish(principal)
+            published_by = published_by or principal.subject
+            expect_owner = policy.expected_owner(principal)
         files = []
         for path in artifacts:
             full = path if path.is_absolute() else source.path / path
@@ -111,6 +134,9 @@ class CatalogService:
             commit=source.commit,
             published_by=published_by,
             artifacts=self._store_files(files),
+            visibility=visibility,
+            groups=groups,
+            expect_owner=expect_owner,
         )
 
     def publish_directory(self, path: Path, **options: Any) -> VersionRecord:
@@ -119,6 +145,8 @@ class CatalogService:
 
     def publish_repository(self, url: str, ref: str | None = None, **options: Any) -> VersionRecord:
         """Clone a git repository (shallow) and publish the module in it."""
+        if options.get("principal") is not None:
+            policy.check_publish(options["principal"])  # before cloning anything
         with tempfile.TemporaryDirectory(prefix="modelport-publish-") as workdir:
             checkout = fetch_repository(url, Path(workdir) / "module", ref=ref)
             return self.publish_source(read_module(checkout, source_url=url), **options)
@@ -151,11 +179,19 @@ class CatalogService:
         base_version: str | None = None,
         data_url: str | None = None,
         published_by: str | None = None,
+        principal: Principal | None = None,
     ) -> VersionRecord:
         """Publish a finished training's artifacts as a new version of ``module`` (lineage kept)."""
         if self.jobs is None:
             raise NotFound("no job store is configured")
+        expect_owner = None
+        if principal is not None:
+            policy.check_manage_module(principal, self.registry.module(module))
+            published_by = published_by or principal.subject
+            expect_owner = policy.expected_owner(principal)
         job = self.jobs.get(job_id)
+        if principal is not None:
+            policy.check_see_job(principal, job)
         if job.status is not JobStatus.SUCCEEDED:
             raise IllegalTransition(f"job {job_id} is {job.status.value}: only succeeded jobs")
         base = self.registry.version(module, base_version or "latest")
@@ -183,17 +219,80 @@ class CatalogService:
                 job_id=job_id, base_version=base.version, data_url=data_url or _data_url(job.args)
             ),
             artifacts=records,
+            expect_owner=expect_owner,
         )
 
     # -- reading ------------------------------------------------------------------------------
 
-    def search(self, query: str = "", **options: Any) -> SearchPage:
-        """Ranked full-text search with facets (see catalog.search)."""
-        return search(self.registry.engine, query, **options)
+    def search(
+        self, query: str = "", principal: Principal | None = None, **options: Any
+    ) -> SearchPage:
+        """Ranked full-text search with facets over what ``principal`` sees (see catalog.search)."""
+        audience = policy.catalog_audience(principal) if principal is not None else None
+        return search(self.registry.engine, query, audience=audience, **options)
 
-    def artifact(self, module: str, ref: str, name: str) -> ArtifactRecord:
+    def module(self, name: str, principal: Principal | None = None) -> ModuleRecord:
+        """A module; NotFound too when ``principal`` may not see it."""
+        record = self.registry.module(name)
+        if principal is not None:
+            policy.check_see_module(principal, record)
+        return record
+
+    def version(
+        self, name: str, ref: str = LATEST, principal: Principal | None = None
+    ) -> VersionRecord:
+        """A version (number or alias) of a module ``principal`` sees."""
+        self.module(name, principal)
+        return self.registry.version(name, ref)
+
+    def versions(self, name: str, principal: Principal | None = None) -> list[VersionRecord]:
+        """Every version of a module ``principal`` sees, highest first."""
+        self.module(name, principal)
+        return self.registry.versions(name)
+
+    def names(self, principal: Principal | None = None) -> list[str]:
+        """The names of the modules ``principal`` sees, sorted."""
+        audience = policy.catalog_audience(principal) if principal is not None else None
+        return self.registry.names(audience)
+
+    def _managed(self, name: str, principal: Principal | None) -> None:
+        if principal is not None:
+            policy.check_manage_module(principal, self.registry.module(name))
+
+    def set_alias(
+        self, name: str, alias: str, version: str, principal: Principal | None = None
+    ) -> ModuleRecord:
+        """Point an alias at a version (owner or admin)."""
+        self._managed(name, principal)
+        return self.registry.set_alias(name, alias, version)
+
+    def deprecate(
+        self,
+        name: str,
+        deprecated: bool = True,
+        message: str | None = None,
+        principal: Principal | None = None,
+    ) -> ModuleRecord:
+        """Flag or unflag a module as deprecated (owner or admin)."""
+        self._managed(name, principal)
+        return self.registry.deprecate(name, deprecated, message)
+
+    def set_visibility(
+        self,
+        name: str,
+        visibility: Visibility,
+        groups: Sequence[str] = (),
+        principal: Principal | None = None,
+    ) -> ModuleRecord:
+        """Change who sees a module (owner or admin)."""
+        self._managed(name, principal)
+        return self.registry.set_visibility(name, visibility, groups)
+
+    def artifact(
+        self, module: str, ref: str, name: str, principal: Principal | None = None
+    ) -> ArtifactRecord:
         """One artifact record of a version; NotFound if absent."""
-        record = self.registry.version(module, ref)
+        record = self.version(module, ref, principal)
         for artifact in record.artifacts:
             if artifact.name == name:
                 return artifact

@@ -98,6 +98,18 @@ catalog_modules = Table(
     Column("latest_version", String(100)),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # public | group | private (catalog.domain.Visibility); filtered by search for non-admins
+    Column("visibility", String(16), nullable=False, server_default="public"),
+    Index("ix_catalog_modules_owner", "owner"),
+)
+
+# the groups whose members see a 'group' module (search filters on it with an indexed EXISTS)
+catalog_module_groups = Table(
+    "catalog_module_groups",
+    metadata,
+    module_key(),
+    Column("group_name", String(200), primary_key=True),
+    Index("ix_catalog_module_groups_group", "group_name"),
 )
 
 catalog_versions = Table(

@@ -1,16 +1,26 @@
-"""Use cases of the training facility: submit, inspect, cancel, retry, recover."""
+"""Use cases of the training facility: submit, inspect, cancel, retry, recover.
+
+Methods taking ``principal`` apply :mod:`modelport.auth.policy` (who may train, see, cancel or
+retry) and, on queueing, the caller's quota (:mod:`modelport.auth.quotas`); ``principal=None``
+is a trusted in-process caller (the CLI, the platform gateway after its own checks).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import fsspec
 
+from modelport.auth import policy
+from modelport.auth.config import Principal
+from modelport.auth.quotas import QuotaConfig, Usage, check_fits, check_quota, effective_quota
 from modelport.contract.base import RawArgs, ServedModel
 from modelport.errors import (
+    Forbidden,
     IllegalTransition,
     InvalidInput,
     ModelLoadError,
@@ -20,7 +30,7 @@ from modelport.errors import (
 from modelport.jobs.domain import Job, JobStatus, Resources, new_job_id, utcnow
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.scheduler import Scheduler
-from modelport.jobs.store import JobStore
+from modelport.jobs.store import JobPage, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +41,17 @@ class JobService:
     """The training facility behind the HTTP API and the CLI."""
 
     def __init__(
-        self, store: JobStore, executor: Executor, artifacts_root: str, cancel_grace: float = 1.5
+        self,
+        store: JobStore,
+        executor: Executor,
+        artifacts_root: str,
+        cancel_grace: float = 1.5,
+        quotas: QuotaConfig | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.cancel_grace = cancel_grace
+        self.quotas = quotas or QuotaConfig()
         self.artifacts_root = artifacts_root.rstrip("/")
         self.scheduler = Scheduler(store, executor)
 
@@ -94,20 +110,55 @@ class JobService:
         owner: str | None = None,
         max_attempts: int = 1,
         version: str | None = None,
+        principal: Principal | None = None,
     ) -> Job:
-        """Validate and queue a training of ``model``."""
+        """Check the caller may train, validate ``raw`` with ``model``, and :meth:`enqueue` it."""
+        if principal is not None:
+            policy.check_train(principal)
         if not model.trainable:
             raise NotImplementedByModel(f"model '{model.name}' cannot be trained (no train())")
         if not model.spec:
             raise ModelLoadError(f"model '{model.name}' was not loaded by name: cannot train it")
-        args = model.prepare_train(raw)
+        return self.enqueue(
+            model=model.name,
+            spec=model.spec,
+            args=model.prepare_train(raw),
+            version=version,
+            owner=owner,
+            resources=resources,
+            priority=priority,
+            max_attempts=max_attempts,
+            principal=principal,
+        )
+
+    def enqueue(
+        self,
+        *,
+        model: str,
+        spec: str,
+        args: dict[str, Any],
+        version: str | None = None,
+        owner: str | None = None,
+        resources: Resources | None = None,
+        priority: int = 0,
+        max_attempts: int = 1,
+        principal: Principal | None = None,
+    ) -> Job:
+        """Queue a training whose ``args`` are already validated, within the owner's quota.
+
+        ``owner`` defaults to ``principal``'s subject. The quota is the owner's (with
+        ``principal``'s groups when it is the owner); ``Forbidden`` if the job can never fit
+        it, ``QuotaExceeded`` if it does not fit now. No owner, no quota.
+        """
         resources = resources or Resources()
         why = self.executor.limit_for(resources)
         if why:
             raise InvalidInput({"resources": [f"Can never run: {why}."]})
+        if owner is None and principal is not None:
+            owner = principal.subject
         job = Job(
-            model=model.name,
-            model_spec=model.spec,
+            model=model,
+            model_spec=spec,
             version=version,
             args=args,
             owner=owner,
@@ -115,21 +166,62 @@ class JobService:
             resources=resources,
             max_attempts=max_attempts,
         )
+        return self._queue(job, principal)
+
+    def _queue(self, job: Job, principal: Principal | None) -> Job:
         job.artifacts_url = f"{self.artifacts_root}/{job.id}"
-        self.store.create(job)
+        if job.owner is None:
+            self.store.create(job)
+        else:
+            groups = principal.groups if principal and principal.subject == job.owner else ()
+            quota = effective_quota(self.quotas, job.owner, groups)
+            if quota.unlimited:
+                self.store.create(job)
+            else:
+                check_fits(quota, job.resources.gpu)  # before waiting on the owner's lock
+                window = self.quotas.window_days
+
+                def admit(usage: Usage) -> None:
+                    check_quota(quota, usage, job.resources.gpu, window)
+
+                since = utcnow() - timedelta(days=window)
+                self.store.create(job, admit=admit, window_start=since)
         self.scheduler.wake()
         return job
 
-    def get(self, job_id: str, model: str | None = None) -> Job:
-        """A job (of ``model``, when given)."""
+    def get(self, job_id: str, model: str | None = None, principal: Principal | None = None) -> Job:
+        """A job (of ``model``, when given); NotFound too when ``principal`` may not see it."""
         job = self.store.get(job_id)
         if model is not None and job.model != model:
             raise NotFound(f"job '{job_id}' not found for model '{model}'")
+        if principal is not None:
+            policy.check_see_job(principal, job)
         return job
 
-    def cancel(self, job_id: str, wait: float = 0.0) -> Job:
+    def list_jobs(
+        self,
+        principal: Principal | None = None,
+        *,
+        model: str | None = None,
+        status: list[JobStatus] | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> JobPage:
+        """Jobs newest first: only ``principal``'s own unless an admin (who may filter by owner)."""
+        if principal is not None:
+            if not (principal.has_scope("read") or principal.has_scope("train")):
+                raise Forbidden("this API token lacks the 'read' or 'train' scope")
+            possible, owner = policy.jobs_owner_filter(principal, owner)
+            if not possible:
+                return JobPage([], 0)
+        return self.store.find(model=model, status=status, owner=owner, limit=limit, offset=offset)
+
+    def cancel(self, job_id: str, wait: float = 0.0, principal: Principal | None = None) -> Job:
         """Cancel a job (Conflict if it already finished); wait up to ``wait`` s for its end."""
         job = self.store.get(job_id)
+        if principal is not None:
+            policy.check_cancel_job(principal, job)
         if job.status is JobStatus.QUEUED:
             with contextlib.suppress(IllegalTransition):
                 return self.store.transition(
@@ -143,9 +235,11 @@ class JobService:
             job = self.store.get(job_id)
         return job
 
-    def retry(self, job_id: str) -> Job:
-        """Queue a new job with the same model and arguments as a finished one."""
-        old = self.store.get(job_id)
+    def retry(self, job_id: str, principal: Principal | None = None) -> Job:
+        """Queue a new job (same owner, model and arguments) as a finished one, within quota."""
+        old = self.get(job_id, principal=principal)
+        if principal is not None:
+            policy.check_train(principal)
         if not old.status.finished:
             raise IllegalTransition(f"job is {old.status.value}: only finished jobs can be retried")
         job = old.model_copy(
@@ -166,14 +260,11 @@ class JobService:
                 "retry_of": old.id,
             }
         )
-        job.artifacts_url = f"{self.artifacts_root}/{job.id}"
-        self.store.create(job)
-        self.scheduler.wake()
-        return job
+        return self._queue(job, principal)
 
-    def artifacts(self, job_id: str) -> list[dict[str, Any]]:
+    def artifacts(self, job_id: str, principal: Principal | None = None) -> list[dict[str, Any]]:
         """The files a job wrote: name, size."""
-        job = self.store.get(job_id)
+        job = self.get(job_id, principal=principal)
         if not job.artifacts_url:
             return []
         fs, root = fsspec.core.url_to_fs(job.artifacts_url)
@@ -185,9 +276,11 @@ class JobService:
             for path, info in sorted(found.items())
         ]
 
-    def open_artifact(self, job_id: str, name: str) -> tuple[Any, int | None]:
+    def open_artifact(
+        self, job_id: str, name: str, principal: Principal | None = None
+    ) -> tuple[Any, int | None]:
         """An open binary handle on one artifact and its size; NotFound if absent."""
-        job = self.store.get(job_id)
+        job = self.get(job_id, principal=principal)
         if not job.artifacts_url or ".." in name.split("/"):
             raise NotFound(f"artifact '{name}' not found")
         fs, root = fsspec.core.url_to_fs(job.artifacts_url)

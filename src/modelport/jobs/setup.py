@@ -43,5 +43,7 @@ def build_job_service(settings: Settings) -> JobService:
             idle_priority=settings.training_idle_priority,
             on_finish=wake,
         )
-    service = JobService(store, executor, settings.artifacts_root(), settings.cancel_grace)
+    service = JobService(
+        store, executor, settings.artifacts_root(), settings.cancel_grace, settings.quotas
+    )
     return service

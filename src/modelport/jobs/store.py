@@ -7,14 +7,16 @@ a cancel request) can never half-write a record or make an illegal transition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, true, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, true, update
 
+from modelport.auth.quotas import Usage
 from modelport.db.engine import transaction
 from modelport.db.tables import job_events, jobs
 from modelport.errors import IllegalTransition, NotFound
@@ -73,15 +75,76 @@ class JobStore:
 
     # -- records ---------------------------------------------------------------------------
 
-    def create(self, job: Job) -> Job:
-        """Insert a new job (queued) and its first status event."""
+    def create(
+        self,
+        job: Job,
+        *,
+        admit: Callable[[Usage], None] | None = None,
+        window_start: datetime | None = None,
+    ) -> Job:
+        """Insert a new job (queued) and its first status event.
+
+        With ``admit``, the owner's :meth:`usage` (GPU-hours since ``window_start``) is read in
+        the same transaction, after taking a per-owner lock, and handed to ``admit``, which
+        raises to refuse the job: two submits of one owner cannot both slip under a quota.
+        """
         row = job.model_dump(mode="python")
         row["resources"] = job.resources.model_dump()
         row["status"] = job.status.value
         with self._tx() as conn:
+            if admit is not None:
+                owner = job.owner or ""
+                self._lock_owner(conn, owner)
+                admit(self._usage(conn, owner, window_start or utcnow(), utcnow()))
             conn.execute(insert(jobs).values(**{k: row[k] for k in _JOB_COLUMNS}))
             self._event(conn, job.id, EventKind.STATUS, {"status": job.status.value})
         return job
+
+    def _lock_owner(self, conn: Connection, owner: str) -> None:
+        """Serialise quota checks of one owner until the transaction ends (across processes)."""
+        if self.engine.dialect.name == "postgresql":
+            key = zlib.crc32(f"modelport-quota:{owner}".encode())
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        else:
+            # SQLite: a write (even of no row) takes the database's one write lock now, not at
+            # the INSERT after the reads; other writers wait on the busy timeout
+            conn.execute(update(jobs).where(jobs.c.id == "").values(owner=owner))
+
+    def usage(self, owner: str, *, since: datetime, now: datetime | None = None) -> Usage:
+        """``owner``'s queued + running jobs, GPUs they hold, GPU-hours used since ``since``."""
+        with self._tx() as conn:
+            return self._usage(conn, owner, since, now or utcnow())
+
+    @staticmethod
+    def _usage(conn: Connection, owner: str, since: datetime, now: datetime) -> Usage:
+        active = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+        # one indexed read (owner) of the jobs that hold something now or ran in the window;
+        # GPUs live in the JSON resources column, summed here rather than in dialect SQL
+        rows = conn.execute(
+            select(jobs.c.status, jobs.c.resources, jobs.c.started_at, jobs.c.finished_at).where(
+                jobs.c.owner == owner,
+                or_(
+                    jobs.c.status.in_(active),
+                    and_(
+                        jobs.c.started_at.is_not(None),
+                        or_(jobs.c.finished_at.is_(None), jobs.c.finished_at >= since),
+                    ),
+                ),
+            )
+        ).all()
+        count = gpus = 0
+        hours = 0.0
+        for row in rows:
+            gpu = int((row.resources or {}).get("gpu") or 0)
+            if row.status in active:
+                count += 1
+                gpus += gpu
+            if gpu and row.started_at is not None:
+                start = max(row.started_at, since)
+                end = min(row.finished_at or now, now)
+                if end > start:
+                    hours += gpu * (end - start).total_seconds() / 3600
+        return Usage(jobs=count, gpus=gpus, gpu_hours=hours)
 
     def get(self, job_id: str) -> Job:
         """The job ``job_id``; NotFound if there is none."""

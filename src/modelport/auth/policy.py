@@ -1,0 +1,140 @@
+"""Who may do what: every authorization rule of modelport, in one place.
+
+=========================  ==================================================================
+action                     allowed when
+=========================  ==================================================================
+publish a new module       role ``publisher`` + scope ``publish``; the publisher owns it
+publish a new version,     role ``publisher`` + scope ``publish``, and the caller owns the
+alias, deprecate, change   module or is an admin (403 otherwise; 404 if they cannot even see it)
+visibility
+train (submit, retry)      role ``trainer`` + scope ``train``; then the quota (auth.quotas)
+call a module (predict)    role ``user`` + scope ``predict``, and the module is visible to them
+see a module               admin, its owner, anyone for ``public``, members of one of its
+                           ``groups`` for ``group`` (``private``: owner and admins only);
+                           hidden modules are 404, never 403
+see a job (get, logs,      its owner or an admin, with scope ``read`` or ``train``; anybody
+metrics, events,           else gets 404 (a job's existence is not revealed)
+artifacts, list)
+cancel a job               as seeing it, plus scope ``train``
+=========================  ==================================================================
+
+"Admin" is :attr:`Principal.is_admin`: the ``admin`` role *and* a credential allowing the
+``admin`` scope (an admin's API token scoped to ``read`` acts as a plain user). In single-user
+mode (auth off) everyone is the local admin, so every check passes.
+
+Functions named ``check_*`` raise (Forbidden, or NotFound where existence must stay hidden);
+``can_*`` answer a bool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelport.auth.config import Principal
+from modelport.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:  # the job stack never loads the catalog for this
+    from modelport.catalog.domain import Audience, ModuleRecord
+    from modelport.jobs.domain import Job
+
+
+def check_role(principal: Principal, role: str, scope: str) -> None:
+    """Forbidden unless ``principal`` holds ``role`` and its credential allows ``scope``."""
+    if not principal.has_role(role):
+        raise Forbidden(f"this needs the '{role}' role, which your account does not have")
+    if not principal.has_scope(scope):
+        raise Forbidden(f"this API token lacks the '{scope}' scope")
+
+
+# -- catalog ----------------------------------------------------------------------------------
+
+
+def can_see_module(principal: Principal, module: ModuleRecord) -> bool:
+    """Whether ``module`` is visible to ``principal``."""
+    if principal.is_admin or (module.owner is not None and module.owner == principal.subject):
+        return True
+    if module.visibility == "public":
+        return True
+    if module.visibility == "group":
+        return not set(module.groups).isdisjoint(principal.groups)
+    return False
+
+
+def check_see_module(principal: Principal, module: ModuleRecord) -> None:
+    """NotFound (as for a missing module) unless ``module`` is visible to ``principal``."""
+    if not can_see_module(principal, module):
+        raise NotFound(f"module '{module.name}' not found")
+
+
+def catalog_audience(principal: Principal) -> Audience | None:
+    """The visibility filter for ``principal``'s catalog reads; None (no filter) for admins."""
+    from modelport.catalog.domain import Audience
+
+    if principal.is_admin:
+        return None
+    return Audience(subject=principal.subject, groups=tuple(principal.groups))
+
+
+def check_publish(principal: Principal) -> None:
+    """Forbidden unless ``principal`` may publish at all (publisher + publish)."""
+    check_role(principal, "publisher", "publish")
+
+
+def check_manage_module(principal: Principal, module: ModuleRecord) -> None:
+    """May ``principal`` publish into, alias, deprecate or re-scope ``module``? Raise if not."""
+    check_see_module(principal, module)
+    check_publish(principal)
+    if not (principal.is_admin or module.owner == principal.subject):
+        raise Forbidden(
+            f"module '{module.name}' belongs to someone else: only its owner or an admin may "
+            "change it"
+        )
+
+
+def expected_owner(principal: Principal) -> str | None:
+    """Whose modules ``principal`` may publish into: their own, or (None) any, for admins."""
+    return None if principal.is_admin else principal.subject
+
+
+def check_call(principal: Principal, module: ModuleRecord | None = None) -> None:
+    """May ``principal`` call (predict with) ``module``? NotFound if hidden, else Forbidden."""
+    if module is not None:
+        check_see_module(principal, module)
+    check_role(principal, "user", "predict")
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+def check_train(principal: Principal) -> None:
+    """Forbidden unless ``principal`` may submit trainings (trainer + train)."""
+    check_role(principal, "trainer", "train")
+
+
+def can_see_job(principal: Principal, job: Job) -> bool:
+    """Whether ``job`` is ``principal``'s (or they administer the platform)."""
+    return principal.is_admin or (job.owner is not None and job.owner == principal.subject)
+
+
+def check_see_job(principal: Principal, job: Job) -> None:
+    """NotFound (as for a missing job) unless ``principal`` may see ``job``."""
+    if not can_see_job(principal, job):
+        raise NotFound(f"job '{job.id}' not found")
+    if not (principal.has_scope("read") or principal.has_scope("train")):
+        raise Forbidden("this API token lacks the 'read' or 'train' scope")
+
+
+def check_cancel_job(principal: Principal, job: Job) -> None:
+    """NotFound unless ``principal`` sees ``job``; Forbidden without the train scope."""
+    check_see_job(principal, job)
+    if not principal.has_scope("train"):
+        raise Forbidden("this API token lacks the 'train' scope")
+
+
+def jobs_owner_filter(principal: Principal, owner: str | None) -> tuple[bool, str | None]:
+    """For a job listing: (whether anything may match, the owner to filter on)."""
+    if principal.is_admin:
+        return True, owner
+    if owner is not None and owner != principal.subject:
+        return False, owner
+    return True, principal.subject

@@ -1,0 +1,189 @@
+"""JobService on a real store (SQLite and PostgreSQL): enqueue, quotas, ownership of jobs.
+
+The executor is real but never started: jobs stay queued unless a test moves them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from modelport.auth.config import LOCAL_PRINCIPAL, Principal
+from modelport.auth.quotas import Quota, QuotaConfig
+from modelport.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
+from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
+from modelport.jobs.executors.local import LocalExecutor
+from modelport.jobs.service import JobService
+from modelport.jobs.store import JobStore
+
+SPEC = "mp_fixtures.trainer:Trainer"
+QUOTAS = QuotaConfig(
+    default=Quota(max_concurrent_jobs=2, max_gpus=2, max_gpu_hours=10),
+    users={"vip": Quota()},
+    groups={"students": Quota(max_concurrent_jobs=1, max_gpus=0)},
+)
+
+
+def person(subject: str, *groups: str, roles: tuple[str, ...] = ("trainer", "user")) -> Principal:
+    return Principal(subject=subject, issuer="test", roles=frozenset(roles), groups=groups)
+
+
+ADA = person("ada")
+BOB = person("bob")
+ADMIN = person("root", roles=("admin",))
+
+
+@pytest.fixture
+def service(store: JobStore, tmp_path: Path) -> JobService:
+    executor = LocalExecutor(store, store_url="unused", cpus=8, gpus=8, cancel_grace=1.0)
+    return JobService(store, executor, str(tmp_path / "artifacts"), quotas=QUOTAS)
+
+
+def enqueue(service: JobService, principal: Principal | None, gpu: int = 0) -> Job:
+    return service.enqueue(
+        model="trainer",
+        spec=SPEC,
+        args={"epochs": 1},
+        resources=Resources(gpu=gpu),
+        principal=principal,
+    )
+
+
+def finish(service: JobService, job: Job, hours: float, status: JobStatus) -> None:
+    """Record that ``job`` ran ``hours`` until a minute ago and ended in ``status``."""
+    end = utcnow() - timedelta(minutes=1)
+    service.store.transition(job.id, JobStatus.RUNNING, started_at=end - timedelta(hours=hours))
+    service.store.transition(job.id, status, finished_at=end)
+
+
+def test_enqueue_records_the_owner_and_already_validated_args(service: JobService) -> None:
+    job = enqueue(service, ADA)
+    stored = service.store.get(job.id)
+    assert (stored.owner, stored.args, stored.model_spec) == ("ada", {"epochs": 1}, SPEC)
+    assert stored.artifacts_url is not None
+    assert stored.artifacts_url.endswith(job.id)
+    explicit = service.enqueue(model="trainer", spec=SPEC, args={}, owner="gateway-user")
+    assert explicit.owner == "gateway-user"
+    with pytest.raises(InvalidInput, match="resources"):
+        enqueue(service, ADA, gpu=9)  # more than the executor has: never runs anywhere
+
+
+def test_concurrent_jobs_quota(service: JobService) -> None:
+    first = enqueue(service, ADA)
+    enqueue(service, ADA)
+    with pytest.raises(QuotaExceeded) as refused:
+        enqueue(service, ADA)
+    assert refused.value.message == (
+        "quota exceeded: concurrent jobs: you have 2 queued or running, the limit is 2"
+    )
+    enqueue(service, BOB)  # a quota is per user
+    service.cancel(first.id)
+    enqueue(service, ADA)  # a finished job frees its place
+
+
+def test_gpu_quota_counts_gpus_of_queued_and_running_jobs(service: JobService) -> None:
+    held = enqueue(service, ADA, gpu=1)
+    service.store.transition(held.id, JobStatus.RUNNING, started_at=utcnow())
+    with pytest.raises(QuotaExceeded) as refused:
+        enqueue(service, ADA, gpu=2)
+    assert refused.value.message == (
+        "quota exceeded: GPUs: your queued or running jobs hold 1, this job asks for 2, "
+        "the limit is 2"
+    )
+    enqueue(service, ADA, gpu=1)
+
+
+def test_a_request_that_can_never_fit_is_forbidden(service: JobService) -> None:
+    with pytest.raises(Forbidden) as never:
+        enqueue(service, ADA, gpu=3)
+    assert never.value.message == (
+        "the job asks for 3 GPUs; your quota allows at most 2 (max_gpus) at a time"
+    )
+    student = person("sam", "students")
+    with pytest.raises(Forbidden, match="at most 0"):
+        enqueue(service, student, gpu=1)
+    enqueue(service, student)
+    with pytest.raises(QuotaExceeded, match="limit is 1"):
+        enqueue(service, student)
+    service.quotas = QuotaConfig(default=Quota(max_concurrent_jobs=0))
+    with pytest.raises(Forbidden, match="no training jobs"):
+        enqueue(service, BOB)
+
+
+def test_gpu_hours_quota_over_the_window(service: JobService) -> None:
+    old = enqueue(service, ADA, gpu=2)
+    finish(service, old, hours=3, status=JobStatus.SUCCEEDED)  # 6 GPU-hours
+    enqueue(service, ADA, gpu=1)  # 6 < 10
+    failed = service.store.find(owner="ada", status=[JobStatus.QUEUED]).items[0]
+    finish(service, failed, hours=4.5, status=JobStatus.FAILED)  # failures count too: 10.5
+    with pytest.raises(QuotaExceeded) as refused:
+        enqueue(service, ADA, gpu=1)
+    assert refused.value.message == (
+        "quota exceeded: GPU-hours: you used 10.50 in the last 30 days, the limit is 10"
+    )
+    enqueue(service, ADA)  # a CPU-only job uses no GPU-hours
+    outside = enqueue(service, BOB, gpu=2)
+    end = utcnow() - timedelta(days=31)
+    service.store.transition(outside.id, JobStatus.RUNNING, started_at=end - timedelta(hours=9))
+    service.store.transition(outside.id, JobStatus.SUCCEEDED, finished_at=end)
+    enqueue(service, BOB, gpu=2)  # 18 GPU-hours, but before the window
+
+
+def test_user_override_and_jobs_without_owner_are_unlimited(service: JobService) -> None:
+    for _ in range(4):
+        enqueue(service, person("vip"), gpu=4)
+        service.enqueue(model="trainer", spec=SPEC, args={}, resources=Resources(gpu=4))
+
+
+def test_retry_counts_against_the_quota(service: JobService) -> None:
+    done = enqueue(service, ADA)
+    finish(service, done, hours=0.1, status=JobStatus.SUCCEEDED)
+    enqueue(service, ADA)
+    retried = service.retry(done.id, principal=ADA)
+    assert (retried.owner, retried.retry_of) == ("ada", done.id)
+    with pytest.raises(QuotaExceeded, match="concurrent jobs"):
+        service.retry(done.id, principal=ADA)
+
+
+def test_only_the_owner_or_an_admin_sees_cancels_or_retries_a_job(service: JobService) -> None:
+    job = enqueue(service, ADA)
+    other = enqueue(service, BOB)
+    missing = f"job '{job.id}' not found"
+    for attempt in (
+        lambda: service.get(job.id, principal=BOB),
+        lambda: service.cancel(job.id, principal=BOB),
+        lambda: service.retry(job.id, principal=BOB),
+        lambda: service.artifacts(job.id, principal=BOB),
+        lambda: service.open_artifact(job.id, "x", principal=BOB),
+    ):
+        with pytest.raises(NotFound) as hidden:
+            attempt()
+        assert hidden.value.message == missing
+    assert service.get(job.id, principal=ADA).id == job.id
+    assert service.get(job.id, principal=ADMIN).id == job.id
+    assert [j.id for j in service.list_jobs(BOB).items] == [other.id]
+    assert service.list_jobs(BOB, owner="ada").total == 0
+    assert service.list_jobs(ADMIN).total == 2
+    assert [j.id for j in service.list_jobs(ADMIN, owner="ada").items] == [job.id]
+    assert service.list_jobs(LOCAL_PRINCIPAL).total == 2
+    assert service.cancel(job.id, principal=ADMIN).status is JobStatus.CANCELLED
+    assert service.retry(job.id, principal=ADA).owner == "ada"
+
+
+def test_scopes_and_roles_of_the_caller(service: JobService) -> None:
+    job = enqueue(service, ADA)
+    reader = ADA.model_copy(update={"scopes": frozenset({"read"})})
+    assert service.get(job.id, principal=reader).id == job.id
+    with pytest.raises(Forbidden, match="'train' scope"):
+        service.cancel(job.id, principal=reader)
+    with pytest.raises(Forbidden, match="'train' scope"):
+        service.retry(job.id, principal=reader)
+    predictor = ADA.model_copy(update={"scopes": frozenset({"predict"})})
+    with pytest.raises(Forbidden, match="'read' or 'train' scope"):
+        service.list_jobs(predictor)
+    # an admin whose token lacks the admin scope is a plain user
+    scoped_admin = ADMIN.model_copy(update={"scopes": frozenset({"read"})})
+    with pytest.raises(NotFound):
+        service.get(job.id, principal=scoped_admin)
