@@ -56,6 +56,15 @@ def serve(
         bool | None, typer.Option("--warm/--no-warm", help="Call warm() first.")
     ] = None,
     docs: Annotated[bool | None, typer.Option("--docs/--no-docs", help="Serve Swagger UI.")] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            "--auth",
+            help="off: single-user, no credentials; oidc: bearer tokens (OIDC or API tokens) "
+            "required, issuers from $MODELPORT_OIDC. [default: off]",
+            show_default=False,
+        ),
+    ] = None,
     allow_insecure_bind: Annotated[
         bool | None,
         typer.Option(
@@ -85,6 +94,7 @@ def serve(
         debug=debug,
         catalog=catalog,
         allow_insecure_bind=allow_insecure_bind,
+        auth=auth,
     )
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
@@ -105,15 +115,24 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(settings: Settings) -> None:
-    """Refuse a non-loopback address without authentication, unless told explicitly; say so."""
-    if is_loopback(settings.host):
+    """Refuse a non-loopback address without authentication, unless told explicitly; say so.
+
+    Also refuses ``auth = oidc`` without trusted issuers.
+    """
+    if settings.auth != "off" and settings.oidc is None:
+        fail(
+            "--auth oidc needs the trusted issuers: set MODELPORT_OIDC to JSON, e.g. "
+            '{"issuers": [{"issuer": "https://login.example/realms/x", "audience": "modelport"}]}',
+            USAGE,
+        )
+    if settings.auth != "off" or is_loopback(settings.host):
         return
     if not settings.allow_insecure_bind:
         fail(
             f"refusing to serve on {settings.host} without authentication: anyone who can reach "
-            "this address could run and train models. Bind 127.0.0.1, or pass "
-            "--allow-insecure-bind (MODELPORT_ALLOW_INSECURE_BIND=1) if a proxy or the network "
-            "protects it.",
+            "this address could run and train models. Bind 127.0.0.1, turn authentication on "
+            "(--auth oidc), or pass --allow-insecure-bind (MODELPORT_ALLOW_INSECURE_BIND=1) if a "
+            "proxy or the network protects it.",
             USAGE,
         )
     typer.secho(
@@ -158,6 +177,10 @@ def run_server(settings: Settings, specs: list[str]) -> None:
         catalog = build_catalog_service(settings)
         seed_examples(catalog)
     app = create_app(settings, runtime, jobs, catalog)
+    if catalog is not None:
+        from modelport.ui import ui_router
+
+        app.include_router(ui_router(settings, catalog, jobs))
     url = f"http://{settings.host}:{settings.port}{settings.base_path}"
     typer.echo(f"modelport serving {', '.join(runtime.runners)} on {url}/v2/models/", err=True)
     typer.echo(
