@@ -1,0 +1,208 @@
+"""The model pool with real worker processes: sharing starts, unloading, crashes, close."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from modelport.catalog.service import CatalogService
+from modelport.contract.base import RawArgs
+from modelport.errors import InvalidInput, NotImplementedByModel, PayloadTooLarge
+from modelport.gateway.pool import INLINE_BODY_LIMIT, ModelPool
+from modelport.settings import Settings
+from tests.gateway.conftest import GatewayFactory, children, eventually, publish
+
+ECHO = "mp_fixtures.typed:Echo"
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists (a zombie counts: it has not been reaped)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.slow
+async def test_concurrent_first_calls_share_one_start(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "echo", ECHO)
+    gw = await gateway()
+    answers = await asyncio.gather(
+        *(gw.client.post(f"/v2/models/echo/predict/?text={i}") for i in range(4))
+    )
+    assert [a.status_code for a in answers] == [200] * 4
+    assert all("x-modelport-cold-start" in a.headers for a in answers)
+    [loaded] = gw.pool.loaded()
+    assert (loaded.module, loaded.version, loaded.in_flight) == ("echo", "1.0.0", 0)
+    assert gw.sample("modelport_gateway_cold_start_seconds_count", model="echo") == 1
+    assert children() >= {loaded.pid}
+
+
+@pytest.mark.slow
+async def test_idle_workers_are_unloaded(gateway: GatewayFactory, catalog: CatalogService) -> None:
+    publish(catalog, "echo", ECHO)
+    gw = await gateway(model_idle_timeout=0.5)
+    assert (await gw.client.post("/v2/models/echo/predict/?text=a")).status_code == 200
+    [loaded] = gw.pool.loaded()
+    await eventually(lambda: gw.pool.loaded() == [])
+    await eventually(
+        lambda: gw.sample("modelport_gateway_unloads_total", model="echo", reason="idle") == 1
+    )
+    assert not alive(loaded.pid)
+    assert gw.sample("modelport_gateway_models_loaded") == 0
+    again = await gw.client.post("/v2/models/echo/predict/?text=a")
+    assert "x-modelport-cold-start" in again.headers
+
+
+@pytest.mark.slow
+async def test_a_busy_worker_is_not_unloaded_when_idle_time_passes(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "slow", "mp_fixtures.typed:Slow")
+    gw = await gateway(model_idle_timeout=0.3)
+    answer = await gw.client.post("/v2/models/slow/predict/?seconds=1.2")
+    assert answer.status_code == 200
+    assert answer.json() == {"slept": 1.2}
+
+
+@pytest.mark.slow
+async def test_the_least_recently_used_worker_makes_room(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    for name in ("a", "b", "c"):
+        publish(catalog, name, ECHO)
+    gw = await gateway(max_loaded_models=2)
+    for name in ("a", "b", "a", "c"):
+        answer = await gw.client.post(f"/v2/models/{name}/predict/?text={name}")
+        assert answer.status_code == 200
+        assert answer.json()["text"] == name
+    assert [w.module for w in gw.pool.loaded()] == ["a", "c"]
+    assert gw.sample("modelport_gateway_unloads_total", model="b", reason="lru") == 1
+    assert gw.sample("modelport_gateway_unloads_total", model="a", reason="lru") == 0
+    assert gw.sample("modelport_gateway_models_loaded") == 2
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_while_idle_is_replaced(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "echo", ECHO)
+    gw = await gateway()
+    assert (await gw.client.post("/v2/models/echo/predict/?text=a")).status_code == 200
+    [first] = gw.pool.loaded()
+    os.kill(first.pid, signal.SIGKILL)
+    await eventually(lambda: gw.pool.loaded() == [])
+    await eventually(
+        lambda: gw.sample("modelport_gateway_unloads_total", model="echo", reason="crash") == 1
+    )
+    assert not alive(first.pid)  # reaped, no zombie
+    again = await gw.client.post("/v2/models/echo/predict/?text=a")
+    assert again.status_code == 200
+    assert "x-modelport-cold-start" in again.headers
+    [second] = gw.pool.loaded()
+    assert second.pid != first.pid
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_request_fails_that_request_only(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "slow", "mp_fixtures.typed:Slow")
+    gw = await gateway()
+    assert (await gw.client.post("/v2/models/slow/predict/")).status_code == 200
+    [worker] = gw.pool.loaded()
+    pending = asyncio.create_task(gw.client.post("/v2/models/slow/predict/?seconds=10"))
+    await eventually(lambda: gw.pool.loaded()[0].in_flight == 1)
+    os.kill(worker.pid, signal.SIGKILL)
+    failed = await asyncio.wait_for(pending, 10)
+    assert failed.status_code == 500
+    message = failed.json()["message"]
+    assert "model 'slow' 1.0.0" in message
+    assert "killed by SIGKILL" in message
+    after = await gw.client.post("/v2/models/slow/predict/")
+    assert after.status_code == 200
+    assert after.json() == {"slept": 0.0}
+
+
+@pytest.mark.slow
+async def test_training_arguments_are_validated_by_the_module(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "trainer", "mp_fixtures.typed:Trainer", "3.0.0")
+    publish(catalog, "echo", ECHO)
+    gw = await gateway()
+    record, args = await gw.pool.prepare_train(
+        "trainer", "latest", RawArgs(json={"epochs": 2}, multi={"sleep": ["0.5"]})
+    )
+    assert record.version == "3.0.0"
+    assert args == {"epochs": 2, "sleep": 0.5, "fail": False, "spin": False, "crash": False}
+    with pytest.raises(InvalidInput) as invalid:
+        await gw.pool.prepare_train("trainer", "3.0.0", RawArgs(json={"epochs": 0}))
+    assert list(invalid.value.errors) == ["epochs"]
+    with pytest.raises(NotImplementedByModel, match="cannot be trained"):
+        await gw.pool.prepare_train("echo", "latest", RawArgs())
+
+
+@pytest.mark.slow
+async def test_close_stops_every_worker_and_leaves_no_process(
+    catalog: CatalogService, tmp_path: Path
+) -> None:
+    publish(catalog, "a", ECHO)
+    publish(catalog, "b", "mp_fixtures.typed:Slow")
+    before = children()
+    pool = ModelPool(Settings(data_dir=tmp_path / "data"), catalog)
+
+    async def empty() -> AsyncIterator[bytes]:
+        yield b""
+
+    scope = {"method": "POST", "path": "/v2/models/a/predict/", "query_string": b"text=x"}
+    await pool.call("a", "latest", scope, empty())
+    busy = asyncio.create_task(
+        pool.call(
+            "b",
+            "latest",
+            {**scope, "path": "/v2/models/b/predict/", "query_string": b"seconds=20"},
+            empty(),
+        )
+    )
+    await eventually(lambda: len(pool.loaded()) == 2 and pool.loaded()[1].in_flight == 1)
+    pids = {w.pid for w in pool.loaded()}
+    assert children() - before == pids
+    await pool.close()
+    assert children() - before == set()
+    assert pool.loaded() == []
+    with pytest.raises(Exception, match="killed by SIGKILL|exited|closed"):
+        await busy
+
+
+async def test_large_bodies_are_spooled_to_a_private_file(
+    catalog: CatalogService, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    pool = ModelPool(Settings(max_upload_size=4 * INLINE_BODY_LIMIT), catalog, spool_dir=spool)
+
+    async def chunks(count: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+        for _ in range(count):
+            yield b"\x02" * size
+
+    small = await pool._read_body([], chunks(2))
+    assert (small.inline, small.path) == (b"\x02" * 128 * 1024, None)
+    large = await pool._read_body([], chunks(20))
+    assert large.inline is None and large.path is not None
+    spooled = Path(large.path)
+    assert spooled.parent == spool
+    assert spooled.stat().st_size == 20 * 64 * 1024
+    assert spooled.stat().st_mode & 0o777 == 0o600
+    large.discard()
+    assert list(spool.iterdir()) == []
+    with pytest.raises(PayloadTooLarge):
+        await pool._read_body([], chunks(80))
+    assert list(spool.iterdir()) == []  # refused midway: the partial spool is gone too
+    with pytest.raises(PayloadTooLarge):
+        await pool._read_body([(b"content-length", b"999999999")], chunks(1))
+    await pool.close()
