@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine
 
 from modelport.catalog import ModuleMetadata, load_metadata, validate_metadata
-from modelport.catalog.domain import ArtifactRecord, Lineage
+from modelport.catalog.domain import ArtifactRecord, Audience, Lineage, Visibility
 from modelport.catalog.registry import Registry
 from modelport.catalog.search import search
 from modelport.db import connect
-from modelport.errors import Conflict, InvalidInput, NotFound
+from modelport.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.catalog.samples import FIXTURES
 
 
@@ -222,3 +222,73 @@ def test_real_metadata_files_publish(registry: Registry) -> None:
         registry.publish(name, "1.0.0", metadata)
     assert len(registry.names()) == 4
     assert search(registry.engine).total == 4
+
+
+# -- visibility --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared(registry: Registry) -> Registry:
+    """ada's public, group (lab, eu) and private modules, and bob's private one."""
+    for name, owner, visibility, groups, library in (
+        ("pub", "ada", Visibility.PUBLIC, [], "PyTorch"),
+        ("grp", "ada", Visibility.GROUP, ["lab", "eu"], "Keras"),
+        ("priv", "ada", Visibility.PRIVATE, [], "XGBoost"),
+        ("bobs", "bob", Visibility.PRIVATE, [], "Scikit-learn"),
+    ):
+        registry.publish(
+            name,
+            "1.0",
+            meta(f"Forest {name}", libraries=[library]),
+            published_by=owner,
+            visibility=visibility,
+            groups=groups,
+        )
+    return registry
+
+
+def seen(registry: Registry, audience: Audience | None, query: str = "") -> list[str]:
+    page = search(registry.engine, query, audience=audience, sort="name")
+    return [m.name for m in page.modules]
+
+
+def test_search_and_names_filter_by_visibility(shared: Registry) -> None:
+    ada, bob = Audience("ada"), Audience("bob", ("eu",))
+    stranger = Audience("eve", ("other",))
+    assert seen(shared, None) == ["bobs", "grp", "priv", "pub"]
+    assert seen(shared, ada) == ["grp", "priv", "pub"]
+    assert seen(shared, bob) == ["bobs", "grp", "pub"]
+    assert seen(shared, stranger) == ["pub"]
+    assert seen(shared, Audience("eve")) == ["pub"]
+    assert seen(shared, stranger, "forest") == ["pub"]
+    assert seen(shared, bob, "forest") == ["bobs", "grp", "pub"]
+    page = search(shared.engine, audience=bob)
+    assert page.total == 3
+    assert page.facets["libraries"] == {"Keras": 1, "PyTorch": 1, "Scikit-learn": 1}
+    assert {m.name: m.visibility for m in page.modules}["grp"] is Visibility.GROUP
+    assert shared.names(stranger) == ["pub"]
+    assert shared.names(bob) == ["bobs", "grp", "pub"]
+
+
+def test_module_records_visibility_and_groups(shared: Registry) -> None:
+    grp = shared.module("grp")
+    assert (grp.owner, grp.visibility, grp.groups) == ("ada", Visibility.GROUP, ["eu", "lab"])
+    assert shared.module("pub").visibility is Visibility.PUBLIC
+    changed = shared.set_visibility("grp", Visibility.PRIVATE, ["ignored"])
+    assert (changed.visibility, changed.groups) == (Visibility.PRIVATE, [])
+    assert seen(shared, Audience("bob", ("eu",))) == ["bobs", "pub"]
+    with pytest.raises(InvalidInput):
+        shared.set_visibility("pub", Visibility.GROUP, [" "])
+    with pytest.raises(NotFound):
+        shared.set_visibility("nope", Visibility.PUBLIC)
+
+
+def test_publish_keeps_or_replaces_visibility_and_checks_the_owner(shared: Registry) -> None:
+    shared.publish("grp", "1.1", meta("Forest grp"), published_by="ada", expect_owner="ada")
+    assert shared.module("grp").groups == ["eu", "lab"]  # kept when not given
+    with pytest.raises(Forbidden, match="belongs to someone else"):
+        shared.publish("grp", "1.2", meta("Forest grp"), published_by="bob", expect_owner="bob")
+    assert [v.version for v in shared.versions("grp")] == ["1.1", "1.0"]
+    shared.publish("grp", "2.0", meta("Forest grp"), visibility=Visibility.PUBLIC)
+    assert (shared.module("grp").visibility, shared.module("grp").groups) == ("public", [])
+    assert shared.module("grp").owner == "ada"

@@ -649,7 +649,7 @@ def test_usage_counts_active_jobs_gpus_and_gpu_hours_in_the_window(store: JobSto
     store.create(make_job(owner="ada", resources=Resources(gpu=1)))
     running = store.create(make_job(owner="ada", resources=Resources(gpu=2)))
     store.transition(running.id, JobStatus.RUNNING, started_at=now - 2 * hours)
-    # finished: 1 GPU for 3 h (3 GPU-h); 2 GPUs from 1 h before the window to 1 h into it (2 GPU-h of 4)
+    # finished: 1 GPU for 3 h (3 GPU-h); 2 GPUs from 1 h before the window to 1 h in (2 of 4)
     for gpu, started, finished in (
         (1, now - 10 * hours, now - 7 * hours),
         (2, since - hours, since + hours),
