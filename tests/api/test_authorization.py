@@ -339,7 +339,7 @@ def module_dir(tmp_path: Path, name: str) -> Path:
     return target
 
 
-async def test_publishing_needs_the_publisher_role_and_ownership(
+async def test_publishing_needs_the_publisher_role_and_server_paths_an_admin(
     platform: Platform, tmp_path: Path
 ) -> None:
     http, as_ = platform.http, platform.as_
@@ -353,30 +353,23 @@ async def test_publishing_needs_the_publisher_role_and_ownership(
     assert (
         await http.post("/catalog/modules", json={"source": source}, headers=no_scope)
     ).status_code == 403
+    for local in (source, f"file://{source}", str(tmp_path / "missing"), "../elsewhere"):
+        server_path = await http.post(
+            "/catalog/modules", json={"source": local}, headers=as_["alice"]
+        )
+        assert server_path.status_code == 403, local
+        assert "for admins" in server_path.json()["message"]
     assert platform.catalog.registry.names() == []
 
     created = await http.post(
         "/catalog/modules",
-        json={"source": source, "visibility": "private"},
-        headers=as_["alice"],
+        json={"source": source, "visibility": "group", "groups": ["lab"]},
+        headers=as_["root"],
     )
     assert created.status_code == 201, created.text
     name = created.json()["module"]
-    assert created.json()["published_by"] == "alice"
+    assert created.json()["published_by"] == "root"
     module = platform.catalog.registry.module(name)
-    assert (module.owner, module.visibility) == ("alice", Visibility.PRIVATE)
-
-    again = await http.post(
-        "/catalog/modules", json={"source": source, "version": "1.3"}, headers=as_["bob"]
-    )
-    assert again.status_code == 403
-    assert "belongs to someone else" in again.json()["message"]
-    mine = await http.post(
-        "/catalog/modules", json={"source": source, "version": "1.3"}, headers=as_["alice"]
-    )
-    assert mine.status_code == 201
-    admins = await http.post(
-        "/catalog/modules", json={"source": source, "version": "1.4"}, headers=as_["root"]
-    )
-    assert admins.status_code == 201
-    assert platform.catalog.registry.module(name).owner == "alice"
+    assert (module.owner, module.visibility, module.groups) == ("root", Visibility.GROUP, ["lab"])
+    assert name in await names_seen(platform, "carol")
+    assert name not in await names_seen(platform, "bob")

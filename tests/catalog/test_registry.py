@@ -6,14 +6,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from modelport.catalog import ModuleMetadata, load_metadata, validate_metadata
 from modelport.catalog.domain import ArtifactRecord, Audience, Lineage, Visibility
 from modelport.catalog.registry import Registry
 from modelport.catalog.search import search
 from modelport.db import connect
+from modelport.db.engine import make_engine
+from modelport.db.migrate import upgrade
 from modelport.errors import Conflict, Forbidden, InvalidInput, NotFound
+from modelport.jobs.domain import utcnow
 from tests.catalog.samples import FIXTURES
 
 
@@ -292,3 +295,23 @@ def test_publish_keeps_or_replaces_visibility_and_checks_the_owner(shared: Regis
     shared.publish("grp", "2.0", meta("Forest grp"), visibility=Visibility.PUBLIC)
     assert (shared.module("grp").visibility, shared.module("grp").groups) == ("public", [])
     assert shared.module("grp").owner == "ada"
+
+
+def test_modules_published_before_visibility_existed_stay_public(store_url: str) -> None:
+    engine = make_engine(store_url)
+    try:
+        upgrade(engine, "0004")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO catalog_modules (name, title, summary, owner, deprecated, "
+                    "created_at, updated_at) VALUES ('old', 'Old', 'An old one.', 'ada', "
+                    ":no, :now, :now)"
+                ),
+                {"no": False, "now": utcnow()},
+            )
+        upgrade(engine)
+        old = Registry(engine).module("old")
+        assert (old.visibility, old.groups, old.owner) == (Visibility.PUBLIC, [], "ada")
+    finally:
+        engine.dispose()

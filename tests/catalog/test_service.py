@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from modelport.catalog.service import CatalogService
+from modelport.auth.config import Principal
+from modelport.catalog.domain import Visibility
+from modelport.catalog.service import CatalogService, is_server_local
 from modelport.catalog.setup import build_catalog_service, seed_examples
-from modelport.errors import Conflict, IllegalTransition, InvalidInput
+from modelport.catalog.sources import read_module
+from modelport.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobStatus, utcnow
 from modelport.settings import Settings
 from tests.catalog.samples import FIXTURES
@@ -110,3 +113,38 @@ def test_seed_publishes_the_examples_once(service: CatalogService) -> None:
     assert iris.load_spec == "modelport.examples.iris:IrisClassifier"
     assert json.loads(json.dumps(iris.metadata))["license"] == "Apache-2.0"
     assert service.search("iris").modules[0].name == "iris"
+
+
+# -- publishing as a caller (auth.policy) ---------------------------------------------------------
+
+
+def caller(subject: str, *roles: str) -> Principal:
+    return Principal(subject=subject, issuer="test", roles=frozenset(roles))
+
+
+def test_publishing_as_a_caller_records_and_checks_the_owner(service: CatalogService) -> None:
+    source = read_module(TYPED)
+    ada, bob, root = caller("ada", "publisher"), caller("bob", "publisher"), caller("r", "admin")
+    first = service.publish_source(source, principal=ada, visibility=Visibility.PRIVATE)
+    assert first.published_by == "ada"
+    module = service.registry.module(first.module)
+    assert (module.owner, module.visibility) == ("ada", Visibility.PRIVATE)
+    with pytest.raises(Forbidden, match="belongs to someone else"):
+        service.publish_source(source, version="1.3", principal=bob)
+    with pytest.raises(Forbidden, match="'publisher' role"):
+        service.publish_source(source, version="1.3", principal=caller("ada", "user"))
+    service.publish_source(source, version="1.3", principal=ada)
+    service.publish_source(source, version="1.4", principal=root)
+    assert service.registry.module(first.module).owner == "ada"
+    assert [v.version for v in service.versions(first.module, ada)] == ["1.4", "1.3", "1.2.0"]
+    with pytest.raises(NotFound):
+        service.versions(first.module, bob)
+    with pytest.raises(Forbidden, match="for admins"):
+        service.publish_directory(TYPED, principal=ada)
+
+
+def test_which_sources_git_reads_from_the_servers_disk() -> None:
+    for local in ("/srv/x", "./x", "x", "../x", "file:///srv/x", "FILE://x", "c/d:e"):
+        assert is_server_local(local), local
+    for remote in ("https://h/x.git", "ssh://git@h/x", "git@h:x.git", "h:x", "git://h/x"):
+        assert not is_server_local(remote), remote

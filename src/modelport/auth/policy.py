@@ -4,6 +4,7 @@
 action                     allowed when
 =========================  ==================================================================
 publish a new module       role ``publisher`` + scope ``publish``; the publisher owns it
+                           (from a directory on the server: admins only)
 publish a new version,     role ``publisher`` + scope ``publish``, and the caller owns the
 alias, deprecate, change   module or is an admin (403 otherwise; 404 if they cannot even see it)
 visibility
@@ -78,6 +79,15 @@ def catalog_audience(principal: Principal) -> Audience | None:
 def check_publish(principal: Principal) -> None:
     """Forbidden unless ``principal`` may publish at all (publisher + publish)."""
     check_role(principal, "publisher", "publish")
+
+
+def check_publish_server_path(principal: Principal) -> None:
+    """Forbidden unless ``principal`` may publish from a directory on the server (admins)."""
+    check_publish(principal)
+    if not principal.is_admin:
+        raise Forbidden(
+            "publishing from a directory on the server is for admins: publish from a git repository"
+        )
 
 
 def check_manage_module(principal: Principal, module: ModuleRecord) -> None:

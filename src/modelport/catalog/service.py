@@ -140,13 +140,17 @@ class CatalogService:
         )
 
     def publish_directory(self, path: Path, **options: Any) -> VersionRecord:
-        """Publish the module project in ``path``."""
+        """Publish the module project in ``path`` (a server path: admins only, with a principal)."""
+        if options.get("principal") is not None:
+            policy.check_publish_server_path(options["principal"])
         return self.publish_source(read_module(path), **options)
 
     def publish_repository(self, url: str, ref: str | None = None, **options: Any) -> VersionRecord:
         """Clone a git repository (shallow) and publish the module in it."""
-        if options.get("principal") is not None:
-            policy.check_publish(options["principal"])  # before cloning anything
+        if options.get("principal") is not None:  # before cloning anything
+            if is_server_local(url):
+                policy.check_publish_server_path(options["principal"])
+            policy.check_publish(options["principal"])
         with tempfile.TemporaryDirectory(prefix="modelport-publish-") as workdir:
             checkout = fetch_repository(url, Path(workdir) / "module", ref=ref)
             return self.publish_source(read_module(checkout, source_url=url), **options)
@@ -297,6 +301,14 @@ class CatalogService:
             if artifact.name == name:
                 return artifact
         raise NotFound(f"{module} {record.version} has no artifact '{name}'")
+
+
+def is_server_local(url: str) -> bool:
+    """Whether git would read ``url`` from this server's disk (a path or ``file://``)."""
+    if "://" in url:
+        return url.split("://", 1)[0].lower() == "file"
+    head, colon, _ = url.partition(":")
+    return not colon or "/" in head  # 'host:path' and 'user@host:path' are ssh to git
 
 
 def _data_url(args: Mapping[str, Any]) -> str | None:
