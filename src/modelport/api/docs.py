@@ -12,8 +12,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from modelport import __version__
-from modelport.api.openapi import add_model_paths
+from modelport.api.openapi import COMPONENTS_REF, add_model_paths
 from modelport.api.swagger2 import to_swagger2
+from modelport.errors import NotFound
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
@@ -58,6 +59,35 @@ def install_openapi(
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def model_openapi(spec: dict[str, Any], name: str, base_path: str) -> dict[str, Any]:
+    """``spec`` restricted to one model's paths and the components they use; NotFound if none."""
+    prefix = f"{base_path}/v2/models/{name}/"
+    paths = {p: op for p, op in spec.get("paths", {}).items() if p.startswith(prefix)}
+    if not paths:
+        raise NotFound(f"model '{name}' is not served here")
+    schemas = spec.get("components", {}).get("schemas", {})
+    used: dict[str, Any] = {}
+    pending = [paths]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(COMPONENTS_REF):
+                key = ref.removeprefix(COMPONENTS_REF)
+                if key not in used and key in schemas:
+                    used[key] = schemas[key]
+                    pending.append(schemas[key])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return {
+        **{k: v for k, v in spec.items() if k not in ("paths", "components", "tags")},
+        "info": {**spec.get("info", {}), "title": f"modelport: {name}"},
+        "paths": paths,
+        "components": {"schemas": used},
+    }
+
+
 def docs_router(app: FastAPI, settings: Settings) -> APIRouter:
     """OpenAPI and Swagger 2.0 documents; Swagger UI at ``/api`` and ``/docs``."""
     router = APIRouter()
@@ -77,6 +107,16 @@ def docs_router(app: FastAPI, settings: Settings) -> APIRouter:
     )
     router.add_api_route(
         f"{base}/swagger.json", swagger_json, methods=["GET"], include_in_schema=False
+    )
+
+    async def one_model_openapi(name: str) -> JSONResponse:
+        return JSONResponse(model_openapi(app.openapi(), name, base))
+
+    router.add_api_route(
+        f"{base}/v2/models/{{name}}/openapi.json",
+        one_model_openapi,
+        methods=["GET"],
+        include_in_schema=False,
     )
     if not settings.docs:
         return router
