@@ -10,6 +10,7 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
+HEADING_SHIFT = 2
 
 
 def _safe_link(url: str) -> bool:
@@ -30,7 +31,16 @@ def _build() -> MarkdownIt:
         rendered: str = self.renderToken(tokens, idx, options, env)
         return rendered
 
+    def heading(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        # the page has its own h1 and h2: a description's headings start at h3
+        level = int(tokens[idx].tag[1:])
+        tokens[idx].tag = f"h{min(level + HEADING_SHIFT, 6)}"
+        rendered: str = self.renderToken(tokens, idx, options, env)
+        return rendered
+
     md.add_render_rule("link_open", link_open)
+    md.add_render_rule("heading_open", heading)
+    md.add_render_rule("heading_close", heading)
     return md
 
 

@@ -21,12 +21,14 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from modelport import __version__
 from modelport.api.auth import current_principal
 from modelport.api.errors import status_of
+from modelport.auth import policy
 from modelport.auth.config import Principal
 from modelport.errors import ModelportError, NotFound, Unauthorized
 from modelport.ui import pages
 from modelport.ui.markdown import render_markdown
 
 if TYPE_CHECKING:
+    from modelport.catalog.domain import ModuleRecord
     from modelport.catalog.service import CatalogService
     from modelport.jobs.service import JobService
     from modelport.settings import Settings
@@ -141,7 +143,11 @@ async def signed_in(request: Request) -> Principal | None:
 
 
 def require_viewer(request: Request) -> Principal:
-    """The signed-in user; Unauthorized (the sign-in page hint) otherwise."""
+    """The signed-in user (the local admin when auth is off); Unauthorized otherwise.
+
+    Every page but the assets and the error page needs one: with authentication on, a
+    signed-out visitor gets the error page with its sign-in button.
+    """
     viewer = getattr(request.state, "principal", None)
     if not isinstance(viewer, Principal):
         raise Unauthorized("you are not signed in")
@@ -158,7 +164,6 @@ def ui_router(
         route_class=page_route_class(render),
         include_in_schema=False,
     )
-    registry = catalog.registry
 
     @router.get("/static/{asset:path}")
     def static(asset: str) -> Response:
@@ -167,12 +172,32 @@ def ui_router(
             raise NotFound(f"no such asset: {asset}")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
+    catalog_pages(router, render, catalog)
+    job_pages(router, render, catalog, jobs)
+
+    @router.get("/tokens")
+    def tokens_page(request: Request) -> Response:
+        if settings.auth != "off":
+            require_viewer(request)
+        return render.page(request, "tokens.html")
+
+    @router.get("/{rest:path}")
+    def unknown(rest: str) -> Response:
+        raise NotFound(f"no dashboard page at /dashboard/{rest}")
+
+    return router
+
+
+def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) -> None:
+    """The catalog, module, version, try-it and train pages."""
+
     @router.get("")
     @router.get("/")
     def catalog_page(request: Request) -> Response:
+        viewer = require_viewer(request)
         query = pages.SearchQuery.parse(_multi(request))
         found = catalog.search(
-            query.q, filters=query.filters, limit=pages.PAGE_SIZE, offset=query.offset
+            query.q, viewer, filters=query.filters, limit=pages.PAGE_SIZE, offset=query.offset
         )
         name = "_results.html" if request.headers.get("hx-request") else "catalog.html"
         return render.page(
@@ -193,8 +218,9 @@ def ui_router(
         return _module(request, name, ref)
 
     def _module(request: Request, name: str, ref: str | None) -> Response:
-        module = registry.module(name)
-        record = registry.version(name, ref or "latest")
+        viewer = require_viewer(request)
+        module = catalog.module(name, viewer)
+        record = catalog.version(name, ref or "latest", viewer)
         server = render.server_url(request)
         return render.page(
             request,
@@ -203,7 +229,7 @@ def ui_router(
             record=record,
             meta=record.metadata,
             pinned=ref is not None,
-            versions=registry.versions(name),
+            versions=catalog.versions(name, viewer),
             resources=pages.resource_rows(record.metadata),
             citation=pages.citation(record, f"{server}/dashboard/modules/{name}"),
             curl=pages.curl_snippet(server, name),
@@ -213,17 +239,26 @@ def ui_router(
 
     @router.get("/modules/{name}/try")
     def try_page(request: Request, name: str) -> Response:
-        module = registry.module(name)
+        viewer = require_viewer(request)
+        module = catalog.module(name, viewer)
         version = request.query_params.get("version")
-        record = registry.version(name, version or "latest")
+        record = catalog.version(name, version or "latest", viewer)
         return render.page(request, "try.html", module=module, record=record, pinned=version)
 
     @router.get("/modules/{name}/train")
     def train_page(request: Request, name: str) -> Response:
-        module = registry.module(name)
-        record = registry.version(name)
+        viewer = require_viewer(request)
+        module = catalog.module(name, viewer)
+        record = catalog.version(name, "latest", viewer)
         defaults = (record.metadata.get("resources") or {}).get("training") or {}
         return render.page(request, "train.html", module=module, record=record, defaults=defaults)
+
+
+def job_pages(
+    router: APIRouter, render: Renderer, catalog: CatalogService, jobs: JobService | None
+) -> None:
+    """The job list and job pages."""
+    settings = render.settings
 
     @router.get("/jobs")
     def jobs_page(request: Request) -> Response:
@@ -232,7 +267,7 @@ def ui_router(
         number = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
         found = None
         if jobs is not None:
-            owner = None if settings.auth == "off" else viewer.subject
+            owner = None if settings.auth == "off" else viewer.subject  # *my* jobs
             found = jobs.store.find(
                 owner=owner, limit=JOBS_PAGE_SIZE, offset=(number - 1) * JOBS_PAGE_SIZE
             )
@@ -242,13 +277,16 @@ def ui_router(
 
     @router.get("/jobs/{job_id}")
     def job_page(request: Request, job_id: str) -> Response:
-        require_viewer(request)
+        viewer = require_viewer(request)
         if jobs is None:
             raise NotFound("training is not enabled on this server")
         job = jobs.get(job_id)
-        module = None
-        if job.model in registry.names():
-            module = registry.module(job.model)
+        if not policy.can_see_job(viewer, job):
+            raise NotFound(f"job '{job_id}' not found")
+        try:
+            module: ModuleRecord | None = catalog.module(job.model, viewer)
+        except NotFound:
+            module = None
         return render.page(
             request,
             "job.html",
@@ -257,16 +295,6 @@ def ui_router(
             module=module,
             suggested=pages.next_version(module.latest_version if module else None),
         )
-
-    @router.get("/tokens")
-    def tokens_page(request: Request) -> Response:
-        return render.page(request, "tokens.html")
-
-    @router.get("/{rest:path}")
-    def unknown(rest: str) -> Response:
-        raise NotFound(f"no dashboard page at /dashboard/{rest}")
-
-    return router
 
 
 def _multi(request: Request) -> dict[str, list[str]]:
