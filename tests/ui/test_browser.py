@@ -201,6 +201,27 @@ def test_predict_with_an_uploaded_image(page: Page, tmp_path: Path) -> None:
     shot(page, "try-it")
 
 
+def test_form_from_a_richer_signature_and_a_model_error(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/dashboard/modules/echo/try")
+    page.get_by_label("text (required)").fill("hi")
+    page.get_by_label("times").fill("2")
+    expect(page.get_by_label("colour")).to_have_value("red")  # an enum, by reference
+    page.get_by_label("colour").select_option("green")
+    page.get_by_label("tags").fill("a\nb")
+    page.get_by_role("button", name="Run prediction").click()
+    tree = page.locator(".tree")
+    expect(tree).to_contain_text('"hihi"')
+    expect(tree).to_contain_text('"green"')
+    expect(tree).to_contain_text('"b"')
+
+    page.get_by_label("mode").select_option("fail")
+    page.get_by_role("button", name="Run prediction").click()
+    expect(page.locator("#predict-error")).to_contain_text("asked to fail")
+    expect(page.locator("#result .error-box")).to_contain_text("HTTP 500")
+
+
 def test_train_follow_publish_and_cancel(page: Page) -> None:
     from playwright.sync_api import expect
 
