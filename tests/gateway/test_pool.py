@@ -12,7 +12,12 @@ import pytest
 
 from modelport.catalog.service import CatalogService
 from modelport.contract.base import RawArgs
-from modelport.errors import InvalidInput, NotImplementedByModel, PayloadTooLarge
+from modelport.errors import (
+    InvalidInput,
+    ModelError,
+    NotImplementedByModel,
+    PayloadTooLarge,
+)
 from modelport.gateway.pool import INLINE_BODY_LIMIT, ModelPool
 from modelport.settings import Settings
 from tests.gateway.conftest import GatewayFactory, children, eventually, publish
@@ -175,7 +180,7 @@ async def test_close_stops_every_worker_and_leaves_no_process(
     await pool.close()
     assert children() - before == set()
     assert pool.loaded() == []
-    with pytest.raises(Exception, match="killed by SIGKILL|exited|closed"):
+    with pytest.raises(ModelError, match=r"killed by SIGKILL|exited|closed"):
         await busy
 
 
@@ -193,7 +198,8 @@ async def test_large_bodies_are_spooled_to_a_private_file(
     small = await pool._read_body([], chunks(2))
     assert (small.inline, small.path) == (b"\x02" * 128 * 1024, None)
     large = await pool._read_body([], chunks(20))
-    assert large.inline is None and large.path is not None
+    assert large.inline is None
+    assert large.path is not None
     spooled = Path(large.path)
     assert spooled.parent == spool
     assert spooled.stat().st_size == 20 * 64 * 1024
