@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from modelport.catalog.service import CatalogService
+    from modelport.gateway.base import ModelServer
     from modelport.jobs.service import JobService
 
 
@@ -33,6 +34,7 @@ def create_app(
     jobs: JobService | None = None,
     catalog: CatalogService | None = None,
     *,
+    pool: ModelServer | None = None,
     auth_engine: Engine | None = None,
 ) -> FastAPI:
     """The HTTP API serving ``runtime``'s models as configured by ``settings``.
@@ -43,7 +45,11 @@ def create_app(
     with ``catalog``, the Open Catalog routes (``/catalog/...``, AI4OS ``/v1/catalog/...``).
     With ``settings.auth = "oidc"`` every route but the open ones needs credentials (see
     ``api/auth.py``); API tokens and sessions live in ``auth_engine`` (default: the store URL's).
+    With ``pool`` (the platform, ``modelport up``), the model routes serve every ``catalog``
+    module on demand through it instead of ``runtime``'s models, training included.
     """
+    if pool is not None and catalog is None:
+        raise ValueError("serving catalog modules on demand needs the catalog")
 
     memory_dir = settings.upload_memory_dir or default_memory_dir()
     uploads = UploadStore(str(memory_dir) if memory_dir else None, settings.upload_memory_limit)
@@ -65,6 +71,8 @@ def create_app(
         finally:
             if jobs is not None:
                 await anyio.to_thread.run_sync(jobs.stop)
+            if pool is not None:
+                await pool.close()
             runtime.close()
             uploads.close()
             if close_auth is not None:
@@ -80,22 +88,46 @@ def create_app(
     )
     install_error_handlers(app, settings.debug)
     close_auth = install_auth(app, settings, auth_engine)
-    app.include_router(model_router(runtime, settings))
-    add_predict_routes(app, runtime, settings, uploads)
-    if jobs is not None:
-        # imported here: serving models that cannot train never loads the job stack
-        from modelport.api.jobs import jobs_router
-        from modelport.api.training import training_router
-
-        app.include_router(training_router(runtime, jobs, settings, uploads))
-        app.include_router(jobs_router(runtime, jobs, settings))
-    if catalog is not None:
-        from modelport.api.catalog import catalog_router
-
-        app.include_router(catalog_router(catalog, settings))
+    _include_area_routes(
+        app, settings, runtime, jobs=jobs, catalog=catalog, pool=pool, uploads=uploads
+    )
     app.include_router(operations_router(runtime, settings))
     app.include_router(docs_router(app, settings))
     install_openapi(app, runtime, settings, training=jobs is not None)
     app.state.runtime = runtime
     app.state.settings = settings
     return app
+
+
+def _include_area_routes(
+    app: FastAPI,
+    settings: Settings,
+    runtime: ModelRuntime,
+    *,
+    jobs: JobService | None,
+    catalog: CatalogService | None,
+    pool: ModelServer | None,
+    uploads: UploadStore,
+) -> None:
+    """Models (served here, or catalog modules on demand), training and jobs, the catalog."""
+    app.include_router(model_router(runtime, settings, models=pool is None))
+    if pool is None:
+        add_predict_routes(app, runtime, settings, uploads)
+    else:
+        from modelport.api.gateway import authorize_call, gateway_router
+
+        assert catalog is not None  # checked by create_app
+        app.include_router(gateway_router(pool, catalog, settings, authorize=authorize_call))
+    if jobs is not None:
+        # imported here: serving models that cannot train never loads the job stack
+        from modelport.api.jobs import jobs_router
+        from modelport.api.training import training_router
+        from modelport.jobs.targets import CatalogTargets, ServedTargets, TrainingTargets
+
+        targets: TrainingTargets = ServedTargets(runtime) if pool is None else CatalogTargets(pool)
+        app.include_router(training_router(targets, jobs, settings, uploads))
+        app.include_router(jobs_router(targets, jobs, settings))
+    if catalog is not None:
+        from modelport.api.catalog import catalog_router
+
+        app.include_router(catalog_router(catalog, settings))

@@ -58,7 +58,9 @@ OPEN_PATHS = (
     "/auth/callback",
     "/auth/logout",
 )
-OPEN_PREFIXES = ("/static/",)
+# The dashboard's pages authenticate themselves (signed out: a page with a Sign-in button, not
+# a JSON 401); everything they show comes from the same services and checks as the API.
+OPEN_PREFIXES = ("/static/", "/dashboard")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from modelport.api.auth import current_principal
 from modelport.api.documents import ModelList, ModelMeta, documented
 from modelport.api.models import add_paths
+from modelport.auth import policy
 from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
 from modelport.catalog.registry import Registry
 from modelport.catalog.service import CatalogService
 from modelport.errors import Forbidden, NotFound
-from modelport.gateway.pool import GatewayResponse, ModelPool
+from modelport.gateway.base import ModelServer
+from modelport.gateway.pool import GatewayResponse
 from modelport.settings import Settings
 
 #: Checks the caller may use a module; raises Unauthorized or Forbidden (wired by the platform).
@@ -55,6 +58,11 @@ _PROXIED = {
     "422": {"description": "Invalid arguments: {field: [messages]}"},
     "503": {"description": "The module cannot be loaded now (the message says why)"},
 }
+
+
+async def authorize_call(request: Request, module: ModuleRecord) -> None:
+    """The platform's rule: the caller may predict with ``module`` (NotFound if hidden)."""
+    policy.check_call(await current_principal(request), module)
 
 
 def catalog_model_document(record: VersionRecord, base: str) -> dict[str, Any]:
@@ -96,7 +104,7 @@ def proxied_response(result: GatewayResponse) -> Response:
 
 
 def gateway_router(
-    pool: ModelPool,
+    pool: ModelServer,
     catalog: CatalogService,
     settings: Settings,
     authorize: Authorize | None = None,
@@ -124,7 +132,7 @@ def gateway_router(
             if authorize is not None:
                 try:
                     await authorize(request, module)
-                except Forbidden:  # listed only to those who may use it
+                except (Forbidden, NotFound):  # listed only to those who may use it
                     continue
             visible.append(doc)
         return {"models": visible}

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import StreamingResponse
 
 from modelport.api.auth import CurrentPrincipal
+from modelport.auth import policy
 from modelport.contract.base import RawArgs
 from modelport.jobs.domain import Job, JobStatus, Metric, Resources
 from modelport.jobs.service import JobService
-from modelport.runtime import ModelRuntime
+from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
 
 HEARTBEAT_SECONDS = 15.0
@@ -27,7 +28,10 @@ POLL_SECONDS = 0.25
 class JobRequest(BaseModel):
     """A training to run."""
 
-    model: str = Field(description="A served model's name")
+    model: str = Field(description="A served model's (or catalog module's) name")
+    version: str | None = Field(
+        None, description="On the platform: a catalog version or alias (default: latest)"
+    )
     args: dict[str, Any] = Field(default_factory=dict, description="Its training arguments")
     resources: Resources = Field(default_factory=Resources)
     priority: int = Field(0, description="Higher runs first")
@@ -63,22 +67,29 @@ def _sse(event_id: int, kind: str, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
-def jobs_router(runtime: ModelRuntime, jobs: JobService, settings: Settings) -> APIRouter:
-    """The ``/jobs`` routes."""
+def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) -> APIRouter:
+    """The ``/jobs`` routes (what a submission names is resolved by ``targets``)."""
     router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])
     store = jobs.store
 
     @router.post("", status_code=201, summary="Submit a training job")
-    def submit(request: JobRequest, principal: CurrentPrincipal) -> Job:
-        model = runtime.get(request.model).model
-        return jobs.submit(
-            model,
-            RawArgs(json=request.args),
+    async def submit(request: JobRequest, principal: CurrentPrincipal) -> Job:
+        policy.check_train(principal)
+        plan = await targets.prepare(
+            request.model, request.version, RawArgs(json=request.args), principal
+        )
+        enqueue = partial(
+            jobs.enqueue,
+            model=plan.model,
+            spec=plan.spec,
+            args=plan.args,
+            version=plan.version,
             resources=request.resources,
             priority=request.priority,
             max_attempts=request.max_attempts,
             principal=principal,
         )
+        return await anyio.to_thread.run_sync(enqueue)
 
     @router.get("", summary="List your jobs (admins: everyone's, filtered by owner)")
     def list_jobs(

@@ -63,8 +63,9 @@ def add_paths(router: APIRouter, path: str, endpoint: Any, methods: list[str], *
     router.add_api_route(f"{bare}/", endpoint, methods=methods, include_in_schema=False, **kw)
 
 
-def model_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
-    """The DEEPaaS-compatible routes for the served models."""
+def model_router(runtime: ModelRuntime, settings: Settings, *, models: bool = True) -> APIRouter:
+    """The DEEPaaS-compatible routes for the served models (only the version documents when
+    ``models`` is false: the platform's gateway serves the model routes then)."""
     router = APIRouter()
     base = settings.base_path
 
@@ -107,6 +108,8 @@ def model_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
         responses=documented(Version),
         tags=["versions"],
     )
+    if not models:
+        return router
     add_paths(
         router,
         f"{base}/v2/models",

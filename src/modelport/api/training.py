@@ -7,17 +7,20 @@ The legacy view shows queued jobs as ``running`` and maps the end states to DEEP
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 
 from modelport.api.arguments import read_arguments
 from modelport.api.auth import CurrentPrincipal
 from modelport.api.uploads import UploadStore
+from modelport.auth import policy
 from modelport.errors import InvalidInput
 from modelport.jobs.domain import Job, JobStatus
 from modelport.jobs.service import JobService
-from modelport.runtime import ModelRuntime
+from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
 
 _LEGACY_STATUS = {
@@ -53,36 +56,49 @@ def legacy_view(job: Job) -> dict[str, Any]:
 
 
 def training_router(
-    runtime: ModelRuntime, jobs: JobService, settings: Settings, uploads: UploadStore
+    targets: TrainingTargets, jobs: JobService, settings: Settings, uploads: UploadStore
 ) -> APIRouter:
     """``/v2/models/{name}/train/`` (POST, GET) and ``.../train/{uuid}`` (GET, DELETE)."""
     router = APIRouter(tags=["training (DEEPaaS v2)"])
     base = f"{settings.base_path}/v2/models/{{name}}/train"
 
     async def train(name: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-        model = runtime.get(name).model
+        policy.check_train(principal)
         with uploads.area() as area:
             raw = await read_arguments(request, area, settings.max_upload_size)
             if raw.multi and any(not isinstance(v, str) for vs in raw.multi.values() for v in vs):
                 raise InvalidInput({"_schema": ["Training arguments cannot be files."]})
-            job = jobs.submit(model, raw, principal=principal)
-        return legacy_view(job)
+            plan = await targets.prepare(name, None, raw, principal)
+        enqueue = partial(
+            jobs.enqueue,
+            model=plan.model,
+            spec=plan.spec,
+            args=plan.args,
+            version=plan.version,
+            principal=principal,
+        )
+        return legacy_view(await anyio.to_thread.run_sync(enqueue))
 
-    def list_trainings(name: str, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-        model = runtime.get(name).model
-        if not model.trainable:
+    async def list_trainings(name: str, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+        if not await targets.trainable(name, principal):
             return []
-        page = jobs.list_jobs(principal, model=name, limit=10_000)
+        find = partial(jobs.list_jobs, principal, model=name, limit=10_000)
+        page = await anyio.to_thread.run_sync(find)
         return [legacy_view(job) for job in reversed(page.items)]
 
-    def get_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
-        runtime.get(name)
-        return legacy_view(jobs.get(uuid, model=name, principal=principal))
+    async def get_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
+        await targets.trainable(name, principal)
+        get = partial(jobs.get, uuid, model=name, principal=principal)
+        return legacy_view(await anyio.to_thread.run_sync(get))
 
-    def cancel_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
-        runtime.get(name)
-        jobs.get(uuid, model=name, principal=principal)
-        return legacy_view(jobs.cancel(uuid, wait=jobs.cancel_grace + 1.0, principal=principal))
+    async def cancel_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
+        await targets.trainable(name, principal)
+
+        def cancel() -> Job:
+            jobs.get(uuid, model=name, principal=principal)
+            return jobs.cancel(uuid, wait=jobs.cancel_grace + 1.0, principal=principal)
+
+        return legacy_view(await anyio.to_thread.run_sync(cancel))
 
     # documented per model by api/openapi.py, with each model's training arguments
     hidden: dict[str, Any] = {"include_in_schema": False, "response_model": None}

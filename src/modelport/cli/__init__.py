@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelport.cli import catalog, jobs, models, predict, serve, train
+from modelport.cli import catalog, jobs, models, predict, serve, train, up
 
 app = typer.Typer(
     name="modelport",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+up.register(app)
 serve.register(app)
 models.register(app)
 predict.register(app)

@@ -100,6 +100,7 @@ def serve(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations: quiet unless wrong
     with cli_errors(settings.debug):
         run_server(settings, models or [])
 

@@ -118,6 +118,23 @@ class WorkerInfo:
     cold_start_seconds: float
 
 
+def worker_config(
+    settings: Settings, catalog: CatalogService, record: VersionRecord
+) -> dict[str, Any]:
+    """What a worker (or a Ray Serve replica) needs to serve ``record``; JSON, no secrets."""
+    limits = settings.model_dump(mode="json", include=set(_WORKER_SETTINGS))
+    return {
+        "module": record.module,
+        "version": record.version,
+        "load_spec": record.load_spec,
+        "package": record.package,
+        "artifacts": [a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts],
+        "artifacts_url": catalog.artifacts.root_url,
+        "data_dir": str(settings.data_dir),
+        "settings": {**limits, "warm": True, "docs": True},
+    }
+
+
 class StartFailed(Exception):
     """A worker could not be made ready; the message names the module, version and cause."""
 
@@ -293,9 +310,10 @@ async def spawn_worker(
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             env=_worker_env(),
-            # its own process group: a terminal's Ctrl-C goes to the gateway, which stops the
-            # workers itself, and killing the group takes the model's own subprocesses along
-            process_group=0,
+            # its own session (so its own process group): a terminal's Ctrl-C goes to the
+            # gateway, which stops the workers itself, and killing the group takes the model's
+            # own subprocesses along. (Not process_group=0: uvloop, the server's loop, refuses it.)
+            start_new_session=True,
         )
     except OSError as exc:
         ours.close()
@@ -519,19 +537,7 @@ class ModelPool:
         return worker
 
     def _config(self, record: VersionRecord) -> dict[str, Any]:
-        settings = self.settings.model_dump(mode="json", include=set(_WORKER_SETTINGS))
-        return {
-            "module": record.module,
-            "version": record.version,
-            "load_spec": record.load_spec,
-            "package": record.package,
-            "artifacts": [
-                a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts
-            ],
-            "artifacts_url": self.catalog.artifacts.root_url,
-            "data_dir": str(self.settings.data_dir),
-            "settings": {**settings, "warm": True, "docs": True},
-        }
+        return worker_config(self.settings, self.catalog, record)
 
     def _release(self, worker: WorkerProcess) -> None:
         worker.in_flight -= 1

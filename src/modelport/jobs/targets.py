@@ -8,16 +8,19 @@ process, so the server never imports module code.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelport.auth import policy
 from modelport.catalog.domain import LATEST
 from modelport.contract.base import RawArgs
 from modelport.errors import ModelLoadError, NotImplementedByModel
 from modelport.runtime import ModelRuntime
 
 if TYPE_CHECKING:
-    from modelport.catalog.domain import VersionRecord
+    from modelport.auth.config import Principal
+    from modelport.gateway.base import ModelServer
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,14 @@ class TrainingPlan:
 class TrainingTargets(Protocol):
     """Resolves and validates what a training request names."""
 
-    async def prepare(self, name: str, ref: str | None, raw: RawArgs) -> TrainingPlan:
-        """Validate ``raw`` for model ``name`` (at version/alias ``ref``); NotFound if unknown."""
+    async def prepare(
+        self, name: str, ref: str | None, raw: RawArgs, principal: Principal
+    ) -> TrainingPlan:
+        """Validate ``raw`` for model ``name`` (at version/alias ``ref``); NotFound if unknown
+        or hidden from ``principal``."""
 
-    async def trainable(self, name: str) -> bool:
-        """Whether ``name`` can be trained; NotFound if unknown."""
+    async def trainable(self, name: str, principal: Principal) -> bool:
+        """Whether ``name`` can be trained; NotFound if unknown or hidden from ``principal``."""
 
 
 class ServedTargets:
@@ -46,7 +52,9 @@ class ServedTargets:
     def __init__(self, runtime: ModelRuntime) -> None:
         self.runtime = runtime
 
-    async def prepare(self, name: str, ref: str | None, raw: RawArgs) -> TrainingPlan:
+    async def prepare(
+        self, name: str, ref: str | None, raw: RawArgs, principal: Principal
+    ) -> TrainingPlan:
         """Validate in-process with the loaded model (``ref`` is ignored: one version here)."""
         model = self.runtime.get(name).model
         if not model.trainable:
@@ -56,37 +64,32 @@ class ServedTargets:
         args = model.prepare_train(raw)
         return TrainingPlan(model=model.name, spec=model.spec, args=args)
 
-    async def trainable(self, name: str) -> bool:
+    async def trainable(self, name: str, principal: Principal) -> bool:
         """Whether the loaded model has train()."""
         return self.runtime.get(name).model.trainable
-
-
-class TrainPreparer(Protocol):
-    """What validates training arguments in a module's own process (the platform's pool)."""
-
-    async def prepare_train(
-        self, module: str, ref: str, raw: RawArgs
-    ) -> tuple[VersionRecord, dict[str, Any]]:
-        """The version ``ref`` names and the validated arguments."""
-
-    async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
-        """The version ``ref`` names; NotFound if unknown."""
 
 
 class CatalogTargets:
     """Catalog modules (``modelport up``): validated by the module's worker process."""
 
-    def __init__(self, pool: TrainPreparer) -> None:
+    def __init__(self, pool: ModelServer) -> None:
         self.pool = pool
 
-    async def prepare(self, name: str, ref: str | None, raw: RawArgs) -> TrainingPlan:
+    async def _check_visible(self, name: str, principal: Principal) -> None:
+        module = await asyncio.to_thread(self.pool.catalog.registry.module, name)
+        policy.check_see_module(principal, module)
+
+    async def prepare(
+        self, name: str, ref: str | None, raw: RawArgs, principal: Principal
+    ) -> TrainingPlan:
         """Validate in the module's worker; the plan names the exact version's load spec."""
+        await self._check_visible(name, principal)
         record, args = await self.pool.prepare_train(name, ref or LATEST, raw)
         if not record.load_spec:
             raise ModelLoadError(f"module '{name}' {record.version} declares no model to load")
         return TrainingPlan(model=name, spec=record.load_spec, args=args, version=record.version)
 
-    async def trainable(self, name: str) -> bool:
-        """Known modules may be trained (the worker answers 501 when one cannot)."""
-        await self.pool.resolve(name, LATEST)
+    async def trainable(self, name: str, principal: Principal) -> bool:
+        """Modules one may see may be trained (the worker answers 501 when one cannot)."""
+        await self._check_visible(name, principal)
         return True

@@ -171,7 +171,7 @@ class RayExecutor(Executor):
             "name": f"{TASK_PREFIX}{job.id}",  # also the worker's process title: ray::<name>
             "num_cpus": job.resources.cpu,
             "num_gpus": job.resources.gpu,
-            "runtime_env": {"env_vars": {"PYTHONPATH": _import_path()}},
+            "runtime_env": {"env_vars": {"PYTHONPATH": import_path()}},
         }
         if job.resources.memory_mb:
             options["memory"] = job.resources.memory_mb * MIB
@@ -283,7 +283,7 @@ def _whole(cpus: float | None) -> int | None:
     return None if cpus is None else max(1, int(cpus))
 
 
-def _import_path() -> str:
+def import_path() -> str:
     """The server's import path, so the task imports the model the server imported."""
     return os.pathsep.join(os.path.abspath(entry or os.curdir) for entry in sys.path)
 

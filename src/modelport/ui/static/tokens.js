@@ -33,10 +33,10 @@
       event.preventDefault();
       const name = form.elements.name.value.trim();
       const scopes = Array.from(form.querySelectorAll('input[name="scopes"]:checked')).map((c) => c.value);
-      const days = Number(form.elements.expires_days.value) || null;
+      const days = Number(form.elements.expires_in_days.value) || null;
       const general = document.getElementById("token-error");
       if (!name) { showFieldErrors(form, { name: ["Give the token a name."] }, general); return; }
-      const result = await api("POST", "/auth/tokens", { json: { name, scopes, expires_days: days } });
+      const result = await api("POST", "/auth/tokens", { json: { name, scopes, expires_in_days: days } });
       if (!result.ok) {
         if (result.status === 422 && result.data && !result.data.message) showFieldErrors(form, result.data, general);
         else general.textContent = messageOf(result);

@@ -1,0 +1,55 @@
+"""The platform (``modelport up``): catalog, training, every catalog module on demand, sign-in,
+dashboard — one app, assembled from ``Settings``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
+
+    from modelport.catalog.service import CatalogService
+    from modelport.gateway.base import ModelServer
+
+
+def build_model_server(
+    settings: Settings, catalog: CatalogService, registry: CollectorRegistry | None = None
+) -> ModelServer:
+    """Worker processes (default) or Ray Serve deployments, as ``serving_backend`` says.
+
+    Its metrics (cold starts, loaded models, unloads) join ``registry`` (the app's /metrics).
+    """
+    from modelport.gateway.metrics import GatewayMetrics
+
+    metrics = GatewayMetrics(registry)
+    if settings.serving_backend == "ray":
+        from modelport.gateway.ray_serve import RayServePool
+
+        return RayServePool(settings, catalog, metrics)
+    from modelport.gateway.pool import ModelPool
+
+    return ModelPool(settings, catalog, metrics)
+
+
+def build_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, list[str]]:
+    """The platform's app and the bundled examples it published into an empty catalog."""
+    from modelport.api import create_app
+    from modelport.catalog.setup import build_catalog_service, seed_examples
+    from modelport.jobs.setup import build_job_service
+    from modelport.runtime import ModelRuntime
+    from modelport.runtime.metrics import ServingMetrics
+    from modelport.ui import ui_router
+
+    catalog = build_catalog_service(settings)
+    published = seed_examples(catalog) if seed else []
+    jobs = build_job_service(settings)
+    runtime = ModelRuntime([], settings, ServingMetrics())
+    pool = build_model_server(settings, catalog, runtime.metrics.registry)
+    app = create_app(
+        settings, runtime, jobs, catalog, pool=pool, auth_engine=catalog.registry.engine
+    )
+    app.include_router(ui_router(settings, catalog, jobs))
+    return app, published

@@ -1,0 +1,300 @@
+"""Catalog models as Ray Serve deployments: replicas, autoscaling down to zero, same API.
+
+``serving_backend = "ray"`` swaps the gateway's process pool for :class:`RayServePool`. Each
+catalog module version becomes one Serve application (``<module>--<version>``) whose replicas
+run exactly what a worker process runs — the artifacts fetched, the model loaded and warmed
+behind the app ``modelport serve`` builds — and answer the requests the gateway hands them
+through a deployment handle (no Serve HTTP proxy: authentication, routing and the DEEPaaS
+paths stay in the gateway). Autoscaling: from 0 to ``ray_serve_max_replicas`` replicas, scaled
+down after ``model_idle_timeout`` seconds without requests, so an unused model costs nothing.
+
+The cluster is a local one started on first use, or ``ray_address``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from collections.abc import AsyncIterable, Mapping
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from modelport.contract.base import RawArgs
+from modelport.errors import (
+    ExecutorError,
+    InvalidInput,
+    ModelNotReady,
+    ModelportError,
+    PayloadTooLarge,
+)
+from modelport.gateway.metrics import GatewayMetrics
+from modelport.gateway.pool import GatewayResponse, WorkerInfo, worker_config
+
+if TYPE_CHECKING:
+    from modelport.catalog.domain import VersionRecord
+    from modelport.catalog.service import CatalogService
+    from modelport.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+INSTALL_HINT = "pip install 'modelport[ray]'"
+#: Replicas a model may hold requests for before Serve adds another one.
+TARGET_ONGOING_REQUESTS = 4
+
+
+class _Capture:
+    """Stands in for the worker's frame writer: keeps the one reply frame."""
+
+    frame: tuple[Any, ...] = ()
+
+    async def send(self, frame: tuple[Any, ...]) -> None:
+        self.frame = frame
+
+
+class ModelReplica:
+    """One Serve replica of a catalog module version (the worker's app, started lazily)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self._app: Any = None
+        self._stack = AsyncExitStack()
+        self._lock = asyncio.Lock()
+        self.warm_seconds: float | None = None
+
+    async def _server(self) -> tuple[Any, bool]:
+        from modelport.gateway.worker import RequestServer, start_app
+
+        async with self._lock:
+            cold = self._app is None
+            if cold:
+                self._app, self.warm_seconds = await start_app(self.config, self._stack)
+        return RequestServer(self._app, _Capture(), self.config["module"]), cold  # type: ignore[arg-type]
+
+    async def http(self, scope: dict[str, Any], body: bytes) -> tuple[Any, ...]:
+        """Answer one request: ``(status, headers, body, this replica's first request?)``."""
+        server, cold = await self._server()
+        await server.http(0, scope, body, None)
+        _, _, status, headers, content = server.frames.frame
+        return status, headers, content, cold
+
+    async def prepare_train(self, raw: RawArgs) -> tuple[Any, ...]:
+        """Validate training arguments: ``("prepared", args)`` or ``("error", exc)``."""
+        server, _ = await self._server()
+        await server.prepare_train(0, raw)
+        kind, _, value = server.frames.frame
+        return kind, value
+
+
+def app_name(key: Key) -> str:
+    """The Serve application of a module version (Serve names: letters, digits, - _ .)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{key[0]}--{key[1]}")
+
+
+class RayServePool:
+    """Catalog module versions as Ray Serve applications, deployed on their first request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: CatalogService,
+        metrics: GatewayMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.metrics = metrics or GatewayMetrics()
+        self._handles: dict[Key, Any] = {}
+        self._deployed_at: dict[Key, datetime] = {}
+        self._last_used: dict[Key, datetime] = {}
+        self._deploying: dict[Key, asyncio.Lock] = {}
+        self._connect_lock = threading.Lock()
+        self._owns_cluster = False
+        self._connected = False
+
+    # -- the cluster ----------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Start a local Ray (or join ``ray_address``) and Serve, without its HTTP proxy."""
+        with self._connect_lock:
+            if self._connected:
+                return
+            try:
+                import ray
+                from ray import serve
+            except ImportError as exc:
+                raise ExecutorError(f"Ray Serve serving needs Ray: {INSTALL_HINT}") from exc
+            try:
+                if not ray.is_initialized():
+                    if self.settings.ray_address is None:
+                        ray.init(
+                            address="local",
+                            _node_ip_address="127.0.0.1",
+                            include_dashboard=False,
+                            log_to_driver=False,
+                        )
+                        self._owns_cluster = True
+                    else:
+                        ray.init(address=self.settings.ray_address, log_to_driver=False)
+                serve.start(http_options={"location": "NoServer"})
+            except Exception as exc:
+                where = self.settings.ray_address or "a local Ray cluster"
+                raise ExecutorError(f"cannot start Ray Serve on {where}: {exc}") from exc
+            self._connected = True
+
+    def _deploy(self, record: VersionRecord) -> Any:
+        from ray import serve
+
+        from modelport.jobs.executors.ray import import_path
+
+        key = (record.module, record.version)
+        idle = self.settings.model_idle_timeout or 365 * 24 * 3600.0
+        deployment = serve.deployment(
+            name="model",
+            max_ongoing_requests=self.settings.predict_concurrency + self.settings.predict_queue,
+            autoscaling_config={
+                "min_replicas": 0,
+                "initial_replicas": 0,
+                "max_replicas": self.settings.ray_serve_max_replicas,
+                "target_ongoing_requests": TARGET_ONGOING_REQUESTS,
+                "upscale_delay_s": 0.0,
+                "downscale_delay_s": idle,
+                "downscale_to_zero_delay_s": idle,
+            },
+            ray_actor_options={
+                "num_cpus": 0,  # serving shares the node with training; the limits are ours
+                "runtime_env": {"env_vars": {"PYTHONPATH": import_path()}},
+            },
+        )(ModelReplica)
+        config = worker_config(self.settings, self.catalog, record)
+        return serve.run(
+            deployment.bind(config), name=app_name(key), route_prefix=None, blocking=False
+        )
+
+    async def _handle(self, record: VersionRecord) -> Any:
+        key = (record.module, record.version)
+        handle = self._handles.get(key)
+        if handle is not None:
+            return handle
+        lock = self._deploying.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._handles:
+                await asyncio.to_thread(self.connect)
+                try:
+                    self._handles[key] = await asyncio.to_thread(self._deploy, record)
+                except Exception as exc:
+                    raise ModelNotReady(
+                        f"cannot deploy {record.module} {record.version} on Ray Serve: {exc}"
+                    ) from exc
+                self._deployed_at[key] = datetime.now(UTC)
+                self.metrics.loaded.set(len(self._handles))
+        return self._handles[key]
+
+    # -- the public API (the same as ModelPool's) -----------------------------------------------
+
+    async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
+        """The version a reference names; NotFound for an unknown module, version or alias."""
+        return await asyncio.to_thread(self.catalog.registry.version, module, ref)
+
+    async def call(
+        self,
+        module: str,
+        ref: str,
+        scope: Mapping[str, Any],
+        receive_body: AsyncIterable[bytes],
+    ) -> GatewayResponse:
+        """Proxy one request to a replica of the module version's deployment."""
+        record = await self.resolve(module, ref)
+        body = await self._read_body(receive_body)
+        handle = await self._handle(record)
+        started = time.perf_counter()
+        picked = {k: v for k, v in scope.items() if k not in {"state", "app"}}
+        try:
+            status, headers, content, cold = await handle.http.remote(picked, body)
+        except Exception as exc:
+            raise ModelNotReady(self._failure(record, exc)) from None
+        key = (record.module, record.version)
+        self._last_used[key] = datetime.now(UTC)
+        cold_start = None
+        if cold:
+            cold_start = time.perf_counter() - started
+            self.metrics.cold_start.labels(record.module).observe(cold_start)
+        return GatewayResponse(status, headers, content, cold_start, record.version)
+
+    async def prepare_train(
+        self, module: str, ref: str, raw: RawArgs
+    ) -> tuple[VersionRecord, dict[str, Any]]:
+        """Validate training arguments with the module's own code, in a replica."""
+        record = await self.resolve(module, ref)
+        files = [k for k, vs in raw.multi.items() if any(not isinstance(v, str) for v in vs)]
+        if files:
+            message = "A training takes JSON arguments; upload files as data first."
+            raise InvalidInput({key: [message] for key in files})
+        handle = await self._handle(record)
+        try:
+            kind, value = await handle.prepare_train.remote(raw)
+        except Exception as exc:
+            raise ModelNotReady(self._failure(record, exc)) from None
+        if kind == "error" and isinstance(value, ModelportError):
+            raise value
+        return record, value
+
+    def loaded(self) -> list[WorkerInfo]:
+        """The deployed module versions (their replicas scale on their own, down to zero)."""
+        return [
+            WorkerInfo(
+                module=key[0],
+                version=key[1],
+                pid=0,
+                loaded_at=self._deployed_at[key],
+                last_used=self._last_used.get(key, self._deployed_at[key]),
+                in_flight=0,
+                cold_start_seconds=0.0,
+            )
+            for key in sorted(self._handles)
+        ]
+
+    async def close(self) -> None:
+        """Delete the applications this gateway deployed; stop the cluster if it started it."""
+        if not self._connected:
+            return
+
+        def shutdown() -> None:
+            import ray
+            from ray import serve
+
+            for key in list(self._handles):
+                try:
+                    serve.delete(app_name(key))
+                except Exception:  # the cluster may already be gone
+                    log.warning("cannot delete the Serve application of %s %s", *key)
+            self._handles.clear()
+            if self._owns_cluster:
+                serve.shutdown()  # type: ignore[no-untyped-call]
+                ray.shutdown()
+
+        await asyncio.to_thread(shutdown)
+        self.metrics.loaded.set(0)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _read_body(self, chunks: AsyncIterable[bytes]) -> bytes:
+        limit = self.settings.max_upload_size
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            parts.append(chunk)
+        return b"".join(parts)
+
+    @staticmethod
+    def _failure(record: VersionRecord, exc: Exception) -> str:
+        cause = getattr(exc, "cause", None) or exc
+        text = str(cause).strip().splitlines()
+        detail = text[-1] if text else type(cause).__name__
+        return f"{record.module} {record.version} failed on Ray Serve: {detail}"
