@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     model_start_timeout: float = Field(
         120.0, gt=0, description="seconds a model worker may take to import and warm its model"
     )
+    catalog_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="seconds the gateway reuses a module's catalog records (versions, aliases, "
+        "visibility) before reading them again; 0 = read on every request",
+    )
     serving_backend: Literal["process", "ray"] = Field(
         "process",
         description="how catalog models run: one worker process each, or Ray Serve deployments",

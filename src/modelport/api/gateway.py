@@ -115,7 +115,7 @@ def gateway_router(
     registry = catalog.registry
 
     async def allowed(request: Request, name: str) -> ModuleRecord:
-        module = await asyncio.to_thread(registry.module, name)
+        module = await pool.records.module(name)
         if authorize is not None:
             await authorize(request, module)
         return module

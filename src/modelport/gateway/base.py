@@ -10,12 +10,14 @@ if TYPE_CHECKING:
     from modelport.catalog.service import CatalogService
     from modelport.contract.base import RawArgs
     from modelport.gateway.pool import GatewayResponse, WorkerInfo
+    from modelport.gateway.records import CatalogRecords
 
 
 class ModelServer(Protocol):
     """Serves catalog module versions on demand (``ModelPool``, ``RayServePool``)."""
 
     catalog: CatalogService
+    records: CatalogRecords
 
     async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
         """The version a reference names; NotFound if unknown."""

@@ -49,6 +49,7 @@ from modelport.errors import (
 )
 from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.protocol import FrameWriter, ProtocolError, read_frame
+from modelport.gateway.records import CatalogRecords
 from modelport.gateway.worker import PARENT_ENV
 
 if TYPE_CHECKING:
@@ -377,6 +378,7 @@ class ModelPool:
     ) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.records = CatalogRecords(catalog.registry, settings.catalog_cache_seconds)
         self.metrics = metrics or GatewayMetrics()
         self.spool_dir = spool_dir
         self.start_backoff = start_backoff
@@ -392,7 +394,7 @@ class ModelPool:
 
     async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
         """The version a reference names; NotFound for an unknown module, version or alias."""
-        return await asyncio.to_thread(self.catalog.registry.version, module, ref)
+        return await self.records.version(module, ref)
 
     async def call(
         self,

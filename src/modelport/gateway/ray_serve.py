@@ -33,6 +33,7 @@ from modelport.errors import (
 )
 from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.pool import GatewayResponse, WorkerInfo, worker_config
+from modelport.gateway.records import CatalogRecords
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -106,6 +107,7 @@ class RayServePool:
     ) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.records = CatalogRecords(catalog.registry, settings.catalog_cache_seconds)
         self.metrics = metrics or GatewayMetrics()
         self._handles: dict[Key, Any] = {}
         self._deployed_at: dict[Key, datetime] = {}
@@ -197,7 +199,7 @@ class RayServePool:
 
     async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
         """The version a reference names; NotFound for an unknown module, version or alias."""
-        return await asyncio.to_thread(self.catalog.registry.version, module, ref)
+        return await self.records.version(module, ref)
 
     async def call(
         self,
