@@ -69,6 +69,7 @@ def test_create_and_get_round_trip_every_field(store: JobStore) -> None:
         cancel_requested=True,
         artifacts_url="file:///tmp/artifacts/x",
         retry_of="f" * 32,
+        model_dir="/data/models/m/1.0.0",
     )
     # every field is set to something other than its default, so a dropped column shows
     defaults = make_job()

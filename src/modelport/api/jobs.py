@@ -84,6 +84,7 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
             spec=plan.spec,
             args=plan.args,
             version=plan.version,
+            model_dir=plan.model_dir,
             resources=request.resources,
             priority=request.priority,
             max_attempts=request.max_attempts,

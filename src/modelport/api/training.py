@@ -75,6 +75,7 @@ def training_router(
             spec=plan.spec,
             args=plan.args,
             version=plan.version,
+            model_dir=plan.model_dir,
             principal=principal,
         )
         return legacy_view(await anyio.to_thread.run_sync(enqueue))

@@ -51,6 +51,7 @@ jobs = Table(
     Column("model", String(200), nullable=False),
     Column("model_spec", String(500), nullable=False),
     Column("version", String(100)),
+    Column("model_dir", String(1000)),
     Column("args", JSON, nullable=False),
     Column("owner", String(200)),
     Column("status", String(16), nullable=False),

@@ -11,11 +11,13 @@ if TYPE_CHECKING:
     from modelport.contract.base import RawArgs
     from modelport.gateway.pool import GatewayResponse, WorkerInfo
     from modelport.gateway.records import CatalogRecords
+    from modelport.settings import Settings
 
 
 class ModelServer(Protocol):
     """Serves catalog module versions on demand (``ModelPool``, ``RayServePool``)."""
 
+    settings: Settings
     catalog: CatalogService
     records: CatalogRecords
 

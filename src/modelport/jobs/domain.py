@@ -76,6 +76,9 @@ class Job(BaseModel):
     model: str
     model_spec: str = Field(description="How a worker loads the model: entry point or import path")
     version: str | None = None
+    model_dir: str | None = Field(
+        None, description="The catalog version's artifacts, read by the model (Model.artifact)"
+    )
     args: dict[str, Any] = Field(default_factory=dict)
     owner: str | None = None
     status: JobStatus = JobStatus.QUEUED

@@ -31,6 +31,7 @@ class TrainingPlan:
     spec: str
     args: dict[str, Any]
     version: str | None = None
+    model_dir: str | None = None
 
 
 class TrainingTargets(Protocol):
@@ -87,7 +88,15 @@ class CatalogTargets:
         record, args = await self.pool.prepare_train(name, ref or LATEST, raw)
         if not record.load_spec:
             raise ModelLoadError(f"module '{name}' {record.version} declares no model to load")
-        return TrainingPlan(model=name, spec=record.load_spec, args=args, version=record.version)
+        model_dir = self.pool.settings.data_dir / "models" / name / record.version
+        return TrainingPlan(
+            model=name,
+            spec=record.load_spec,
+            args=args,
+            version=record.version,
+            # fetched there by the worker that validated the arguments (same machine)
+            model_dir=str(model_dir) if model_dir.is_dir() else None,
+        )
 
     async def trainable(self, name: str, principal: Principal) -> bool:
         """Modules one may see may be trained (the worker answers 501 when one cannot)."""

@@ -19,6 +19,7 @@ from types import FrameType
 
 from modelport.contract import discovery
 from modelport.contract.base import encode_json
+from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.db.engine import make_engine
 from modelport.errors import IllegalTransition
 from modelport.jobs.capture import OutputCapture
@@ -71,6 +72,8 @@ def run_job(job_id: str, store_url: str) -> int:
     with OutputCapture(store, job_id):
         try:
             job = store.get(job_id)
+            if job.model_dir:  # a catalog version: its artifacts, as its served model sees them
+                os.environ[MODEL_DIR_ENV] = job.model_dir
             model = discovery.load(job.model_spec)
             context = TrainContext(store, job_id, job.artifacts_url or "")
             result = model.train(job.args, context)
