@@ -1,0 +1,1 @@
+"""A modelport pilot module."""
