@@ -51,9 +51,12 @@ async def test_open_paths_need_no_credentials(auth_serve: AuthAppFactory) -> Non
     client = await auth_serve()
     for path in OPEN:
         assert (await client.get(path)).status_code == 200, path
-    paths = (await client.get("/openapi.json")).json()["paths"]
-    assert "/auth/tokens" in paths
-    assert "/auth/me" in paths
+    spec = (await client.get("/openapi.json")).json()
+    assert "/auth/tokens" in spec["paths"]
+    assert "/auth/me" in spec["paths"]
+    # the document tells clients how to authenticate (Swagger UI's Authorize button uses it)
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert {"bearer": []} in spec["security"]
 
 
 @pytest.mark.parametrize(

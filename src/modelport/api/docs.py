@@ -48,15 +48,42 @@ def install_openapi(
                     {"name": "training (DEEPaaS v2)", "description": "DEEPaaS training routes"},
                     {"name": "jobs", "description": "Training jobs: follow, cancel, retry"},
                     {"name": "operations", "description": "Health and metrics"},
+                    {"name": "catalog", "description": "The Open Catalog"},
+                    {"name": "catalog models", "description": "Catalog modules served on demand"},
+                    {"name": "auth", "description": "Who you are, API tokens, browser sign-in"},
                 ],
             )
             cache["spec"] = add_model_paths(
                 spec, [r.model for r in runtime], settings.base_path, training
             )
+            if settings.auth != "off":
+                add_security(cache["spec"])
         spec_doc: dict[str, Any] = cache["spec"]
         return spec_doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An OIDC access token of a trusted issuer, or a modelport API token "
+        "(mp_...) from POST /auth/tokens",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "modelport_session",
+        "description": "The dashboard's session after browser sign-in (/auth/login)",
+    },
+}
+
+
+def add_security(spec: dict[str, Any]) -> None:
+    """Declare the credentials every route needs once sign-in is on (the open ones excepted)."""
+    spec.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    spec["security"] = [{"bearer": []}, {"session": []}]
 
 
 def model_openapi(spec: dict[str, Any], name: str, base_path: str) -> dict[str, Any]:
