@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -150,6 +151,12 @@ async def test_training_arguments_are_validated_by_the_module(
     assert list(invalid.value.errors) == ["epochs"]
     with pytest.raises(NotImplementedByModel, match="cannot be trained"):
         await gw.pool.prepare_train("echo", "latest", RawArgs())
+    # the module's own document describes its training (the dashboard builds its form from it)
+    trainer_doc = (await gw.client.get("/v2/models/trainer/openapi.json")).json()
+    train = trainer_doc["paths"]["/v2/models/trainer/train/"]["post"]
+    assert "epochs" in json.dumps(train)
+    echo_doc = (await gw.client.get("/v2/models/echo/openapi.json")).json()
+    assert "/v2/models/echo/train/" not in echo_doc["paths"]
 
 
 @pytest.mark.slow

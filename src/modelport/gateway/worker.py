@@ -140,6 +140,7 @@ def _cause(exc: BaseException) -> str:
 async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGIApp, float]:
     """Fetch artifacts, load and warm the model; return its app and the warm seconds."""
     from modelport.api import create_app
+    from modelport.api.docs import install_openapi
     from modelport.contract import discovery
     from modelport.runtime import ModelRuntime
     from modelport.runtime.metrics import ServingMetrics
@@ -171,7 +172,11 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
         raise StartFailure(f"{label}: its code ({code}) {reason}: {_cause(exc)}") from exc
     model.name = module  # routes read /v2/models/<module>/..., whatever the class calls itself
     settings = Settings(**config["settings"])
-    app = create_app(settings, ModelRuntime([model], settings, ServingMetrics()))
+    runtime = ModelRuntime([model], settings, ServingMetrics())
+    app = create_app(settings, runtime)
+    # The platform trains catalog modules (its own routes, validated by this worker), so the
+    # module's document describes its training operation too: the dashboard builds its form.
+    install_openapi(app, runtime, settings, training=model.trainable)
     started = time.perf_counter()
     try:
         await stack.enter_async_context(app.router.lifespan_context(app))
