@@ -1,0 +1,193 @@
+"""The served model: score records one by one or in batches; retrain on the recorded history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from modelport import Field, File, Model, TrainContext
+from modelport.errors import NotFound
+from stream_anomaly.detector import Detector
+from stream_anomaly.records import Protocol, TrafficRecord, parse_batch
+from stream_anomaly.state import StateStore
+from stream_anomaly.traffic import generate
+
+#: the artifact a training writes (the fitted detector); it seeds an empty state when served
+DETECTOR_ARTIFACT = "detector.json"
+_BASELINE_RECORDS = 1000
+
+
+class ScoredRecord(BaseModel):
+    """One record's verdict: its history id, score (largest |z|), and the features to blame."""
+
+    id: int
+    score: float
+    anomaly: bool
+    reasons: list[str]
+
+
+class Scores(BaseModel):
+    """The verdicts of one request, in the order the records came."""
+
+    results: list[ScoredRecord]
+    records: int
+    anomalies: int
+    threshold: float
+    history: int
+
+
+def baseline() -> Detector:
+    """A detector fitted on synthetic normal traffic, until one is trained on real history."""
+    normal = [TrafficRecord.model_validate(r) for r in generate(_BASELINE_RECORDS, 0.0, seed=1)]
+    return Detector.fit(normal, source="synthetic baseline")
+
+
+class StreamAnomalyDetector(Model):
+    """Flag anomalous network connections in a stream, learning what normal traffic looks like.
+
+    Post one connection record (duration, bytes in/out, packets, port, protocol) as a JSON
+    object, or a batch as NDJSON/CSV (text in ``records`` or a file in ``batch``). Every record
+    is scored with robust z-scores of its features, stored in a history, and, when normal,
+    updates the detector. State and history persist (SQLite) across requests and restarts;
+    training refits the detector on the history.
+    """
+
+    name = "stream-anomaly"
+    version = "1.0.0"
+    license = "Apache-2.0"
+    authors = ["modelport developers"]
+    links = {"source_code": "https://github.com/modelport/modelport/tree/main/examples"}
+
+    def warm(self) -> None:
+        """Open the state; an empty one starts from a published detector or the baseline."""
+        self.store = StateStore()
+        if self.store.detector() is None:
+            try:
+                seed = Detector.from_json(_read_json(self.artifact(DETECTOR_ARTIFACT)))
+            except NotFound:
+                seed = baseline()
+            self.store.save(seed)
+
+    def predict(  # noqa: PLR0917 - one argument per record field: a JSON object maps onto them
+        self,
+        duration: float | None = Field(None, ge=0, description="Connection duration (s)"),
+        bytes_in: int | None = Field(None, ge=0, description="Bytes received"),
+        bytes_out: int | None = Field(None, ge=0, description="Bytes sent"),
+        packets: int | None = Field(None, ge=0, description="Packets exchanged"),
+        port: int | None = Field(None, ge=0, le=65535, description="Destination port"),
+        protocol: Protocol | None = Field(None, description="Transport protocol"),
+        timestamp: str | None = Field(None, description="When it happened (kept in history)"),
+        records: str | None = Field(None, description="A batch: NDJSON lines or CSV text"),
+        batch: File | None = Field(None, description="A batch: an NDJSON or CSV file"),
+        learn: bool = Field(True, description="Let normal records update the detector"),
+    ) -> Scores:
+        """Score the record (or batch), append it to the history, and learn from normal ones."""
+        fields = {
+            "duration": duration,
+            "bytes_in": bytes_in,
+            "bytes_out": bytes_out,
+            "packets": packets,
+            "port": port,
+            "protocol": protocol,
+        }
+        given: list[TrafficRecord] = []
+        if any(v is not None for v in fields.values()):
+            extra = {"timestamp": timestamp} if timestamp else {}
+            given.append(
+                TrafficRecord.model_validate(
+                    {k: v for k, v in fields.items() if v is not None} | extra
+                )
+            )
+        if records:
+            given += parse_batch(records)
+        if batch is not None:
+            given += parse_batch(batch.read_text())
+        if not given:
+            raise ValueError("give one record's fields, a batch in `records`, or a `batch` file")
+        return self.score(given, learn=learn)
+
+    def score(self, given: list[TrafficRecord], *, learn: bool = True) -> Scores:
+        """Judge records against the stored detector in one transaction; store everything."""
+        with self.store.transaction() as conn:
+            detector = self.store.read_detector(conn) or baseline()
+            verdicts = []
+            for record in given:
+                verdict = detector.judge(record)
+                if learn and not verdict.anomaly:
+                    detector.learn(record)
+                verdicts.append(verdict)
+            self.store.write_detector(conn, detector)
+            ids = self.store.append(conn, given, verdicts)
+        results = [
+            ScoredRecord(id=i, score=v.score, anomaly=v.anomaly, reasons=v.reasons)
+            for i, v in zip(ids, verdicts, strict=True)
+        ]
+        return Scores(
+            results=results,
+            records=len(results),
+            anomalies=sum(r.anomaly for r in results),
+            threshold=detector.threshold,
+            history=self.store.size(),
+        )
+
+    def train(
+        self,
+        ctx: TrainContext,
+        *,
+        last: int | None = Field(None, ge=10, description="Fit on the latest N records only"),
+        data: str | None = Field(None, description="More records: NDJSON/CSV by path or URL"),
+        threshold: float = Field(5.0, gt=0, description="Score above which a record is anomalous"),
+        alpha: float = Field(0.01, ge=0, le=1, description="Online update rate (0 = frozen)"),
+    ) -> dict[str, Any]:
+        """Refit the detector on the history (and ``data``); it is served at once."""
+        store = StateStore()
+        ctx.report(0.0, "reading the history")
+        rows = [row["record"] for row in store.history(last)]
+        if data:
+            with ctx.open(data, "r") as handle:
+                rows += [r.model_dump() for r in parse_batch(handle.read())]
+        records = [TrafficRecord.model_validate(r) for r in rows]
+        print(f"fitting on {len(records)} records ({store.path})")
+        detector = Detector.fit(records, threshold=threshold, alpha=alpha)
+        summary = evaluate(ctx, detector, records)
+        store.save(detector)
+        ctx.save_artifact(DETECTOR_ARTIFACT, detector.to_json())
+        ctx.save_artifact("summary.json", summary)
+        return summary
+
+
+def evaluate(ctx: TrainContext, detector: Detector, records: list[TrafficRecord]) -> dict[str, Any]:
+    """Score the training records in chunks (a report each); precision/recall where labelled."""
+    chunk = max(1, len(records) // 10)
+    flagged, labelled, hits, attacks = 0, 0, 0, 0
+    for start in range(0, len(records), chunk):
+        for record in records[start : start + chunk]:
+            anomaly = detector.judge(record).anomaly
+            flagged += anomaly
+            label = (record.model_extra or {}).get("label")
+            if label is not None:
+                labelled += 1
+                attacks += label != "normal"
+                hits += anomaly and label != "normal"
+        done = min(start + chunk, len(records))
+        ctx.report(
+            done / len(records), f"scored {done}/{len(records)}", anomaly_rate=flagged / done
+        )
+    summary: dict[str, Any] = {
+        "records": len(records),
+        "anomalies": flagged,
+        "anomaly_rate": round(flagged / len(records), 6),
+        "threshold": detector.threshold,
+    }
+    if labelled:
+        summary["precision"] = round(hits / flagged, 6) if flagged else None
+        summary["recall"] = round(hits / attacks, 6) if attacks else None
+    return summary
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
