@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelport.cli import catalog, jobs, models, predict, serve, train, up
+from modelport.cli import catalog, check, deploy, jobs, models, new, predict, serve, train, up
 
 app = typer.Typer(
     name="modelport",
@@ -20,6 +20,9 @@ predict.register(app)
 train.register(app)
 jobs.register(app)
 catalog.register(app)
+new.register(app)
+check.register(app)
+deploy.register(app)
 
 
 def main() -> None:
