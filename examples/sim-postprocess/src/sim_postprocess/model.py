@@ -1,0 +1,72 @@
+"""The served model: summarise a simulation output file; as a training job, write the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelport import Field, File, Model, TrainContext
+from sim_postprocess.npz import NpzReader
+from sim_postprocess.postprocess import postprocess
+
+
+class SimulationPostprocessor(Model):
+    """Post-process simulation output: summary statistics and plots of every field, by chunks.
+
+    Run it as a batch job (``train``) on a large ``.npz`` file given by path or URL: it streams
+    each array along its first axis (time steps), reports progress per chunk, and writes
+    ``summary.json`` and PNG plots (per-step series, histogram, last step) as job artifacts.
+    ``predict`` summarises a small uploaded file at once.
+    """
+
+    name = "sim-postprocess"
+    version = "1.0.0"
+    license = "Apache-2.0"
+    authors = ["modelport developers"]
+    links = {"source_code": "https://github.com/modelport/modelport/tree/main/examples"}
+
+    def predict(
+        self,
+        file: File,
+        variables: list[str] | None = Field(
+            None, description="Arrays to summarise (default: all fields)"
+        ),
+        chunk_steps: int = Field(16, ge=1, description="Steps read at a time"),
+    ) -> dict[str, Any]:
+        """Summary statistics of an uploaded ``.npz`` file (no plots, no per-step series)."""
+        with file.open() as handle:
+            reader = NpzReader(handle)
+            report = postprocess(reader, variables, chunk_steps=chunk_steps, plots=False)
+        for entry in report.summary["variables"].values():
+            entry.pop("per_step")
+            entry.pop("histogram", None)
+        return report.summary
+
+    def train(
+        self,
+        ctx: TrainContext,
+        *,
+        data: str = Field(description="The simulation output (.npz): a path or URL"),
+        variables: list[str] | None = Field(
+            None, description="Arrays to process (default: all fields)"
+        ),
+        chunk_steps: int = Field(16, ge=1, description="Steps read at a time"),
+        bins: int = Field(50, ge=2, le=1000, description="Histogram bins"),
+    ) -> dict[str, Any]:
+        """Write ``summary.json`` and plots as artifacts; the result lists the totals."""
+
+        def progress(done: int, total: int, message: str) -> None:
+            ctx.report(done / total, message, step=done)
+            print(message)
+
+        with ctx.open(data) as handle:
+            reader = NpzReader(handle)
+            report = postprocess(
+                reader, variables, chunk_steps=chunk_steps, bins=bins, on_chunk=progress
+            )
+        ctx.save_artifact("summary.json", report.summary)
+        for name, png in report.plots.items():
+            ctx.save_artifact(f"plots/{name}", png)
+        return {
+            name: {k: entry[k] for k in ("shape", "mean", "std", "min", "max", "nans")}
+            for name, entry in report.summary["variables"].items()
+        } | {"plots": sorted(report.plots)}
