@@ -44,8 +44,7 @@ def resolve_target(module: str) -> DeployTarget:
     else:  # an import path: name the model after its class (or module), as Model does
         last = re.split(r"[:.]", module)[-1]
         name = re.sub(r"(?<!^)(?=[A-Z])", "-", last).lower()
-        top = re.split(r"[:.]", module, maxsplit=1)[0]
-        dist = next(iter(importlib_metadata.packages_distributions().get(top, [])), None)
+        dist = _distribution_of(re.split(r"[:.]", module, maxsplit=1)[0])
     version = importlib_metadata.version(dist) if dist else "latest"
     requirement = None
     if dist:
@@ -53,6 +52,22 @@ def resolve_target(module: str) -> DeployTarget:
         extra = "[examples]" if dist == "modelport" else ""
         requirement = f"{dist}{extra}=={version}"
     return DeployTarget(name=name, spec=module, version=version, requirement=requirement)
+
+
+def _distribution_of(top: str) -> str | None:
+    """The installed distribution providing the top-level package ``top``, if one is known."""
+    found = importlib_metadata.packages_distributions().get(top)
+    if found:
+        return found[0]
+    # editable installs list no top-level packages: ask the distributions' model entry points
+    for group in ENTRY_POINT_GROUPS:
+        for ep in importlib_metadata.entry_points(group=group):
+            if ep.dist is not None and re.split(r"[:.]", ep.value, maxsplit=1)[0] == top:
+                return ep.dist.name
+    try:
+        return importlib_metadata.distribution(top).name
+    except importlib_metadata.PackageNotFoundError:
+        return None
 
 
 def _from_directory(path: Path) -> DeployTarget:
