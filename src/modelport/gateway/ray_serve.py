@@ -32,7 +32,8 @@ from modelport.errors import (
     PayloadTooLarge,
 )
 from modelport.gateway.metrics import GatewayMetrics
-from modelport.gateway.pool import GatewayResponse, WorkerInfo, worker_config
+from modelport.gateway.pool import _SCOPE_KEYS, GatewayResponse, WorkerInfo, worker_config
+from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
 
 if TYPE_CHECKING:
@@ -46,15 +47,29 @@ Key = tuple[str, str]
 INSTALL_HINT = "pip install 'modelport[ray]'"
 #: Replicas a model may hold requests for before Serve adds another one.
 TARGET_ONGOING_REQUESTS = 4
+#: Serve averages request counts over this window (at most); it must exceed Serve's metrics
+#: interval (10 s), and a shorter one than Serve's default (30 s) lets a short idle timeout work.
+MAX_LOOK_BACK_S = 30.0
+MIN_LOOK_BACK_S = 11.0
 
 
 class _Capture:
-    """Stands in for the worker's frame writer: keeps the one reply frame."""
+    """Stands in for the worker's frame writer: keeps the one reply frame, encoded.
 
-    frame: tuple[Any, ...] = ()
+    Replies travel as the worker protocol's bytes, so the gateway rebuilds them with the same
+    restricted unpickler as a worker's frames (modelport's errors, whatever their __init__
+    takes, and plain data only).
+    """
+
+    frame: bytes = b""
 
     async def send(self, frame: tuple[Any, ...]) -> None:
-        self.frame = frame
+        self.frame = encode(frame)
+
+
+def _reply(frame: bytes) -> tuple[Any, ...]:
+    """A replica's reply frame, decoded as a worker's frames are."""
+    return decode(frame[HEADER.size :], trusted=False)
 
 
 class ModelReplica:
@@ -67,28 +82,28 @@ class ModelReplica:
         self._lock = asyncio.Lock()
         self.warm_seconds: float | None = None
 
-    async def _server(self) -> tuple[Any, bool]:
+    async def _server(self) -> tuple[Any, _Capture, bool]:
         from modelport.gateway.worker import RequestServer, start_app
 
         async with self._lock:
             cold = self._app is None
             if cold:
                 self._app, self.warm_seconds = await start_app(self.config, self._stack)
-        return RequestServer(self._app, _Capture(), self.config["module"]), cold  # type: ignore[arg-type]
+        capture = _Capture()
+        server = RequestServer(self._app, capture, self.config["module"])  # type: ignore[arg-type]
+        return server, capture, cold
 
-    async def http(self, scope: dict[str, Any], body: bytes) -> tuple[Any, ...]:
-        """Answer one request: ``(status, headers, body, this replica's first request?)``."""
-        server, cold = await self._server()
+    async def http(self, scope: dict[str, Any], body: bytes) -> tuple[bytes, bool]:
+        """Answer one request: the ``response`` frame, and whether it was this replica's first."""
+        server, reply, cold = await self._server()
         await server.http(0, scope, body, None)
-        _, _, status, headers, content = server.frames.frame
-        return status, headers, content, cold
+        return reply.frame, cold
 
-    async def prepare_train(self, raw: RawArgs) -> tuple[Any, ...]:
-        """Validate training arguments: ``("prepared", args)`` or ``("error", exc)``."""
-        server, _ = await self._server()
+    async def prepare_train(self, raw: RawArgs) -> bytes:
+        """Validate training arguments: the ``prepared`` or ``error`` frame."""
+        server, reply, _ = await self._server()
         await server.prepare_train(0, raw)
-        kind, _, value = server.frames.frame
-        return kind, value
+        return reply.frame
 
 
 def app_name(key: Key) -> str:
@@ -141,7 +156,7 @@ class RayServePool:
                         self._owns_cluster = True
                     else:
                         ray.init(address=self.settings.ray_address, log_to_driver=False)
-                serve.start(http_options={"location": "NoServer"})
+                serve.start(proxy_location="Disabled")
             except Exception as exc:
                 where = self.settings.ray_address or "a local Ray cluster"
                 raise ExecutorError(f"cannot start Ray Serve on {where}: {exc}") from exc
@@ -154,6 +169,7 @@ class RayServePool:
 
         key = (record.module, record.version)
         idle = self.settings.model_idle_timeout or 365 * 24 * 3600.0
+        look_back = min(MAX_LOOK_BACK_S, max(MIN_LOOK_BACK_S, idle))
         deployment = serve.deployment(
             name="model",
             max_ongoing_requests=self.settings.predict_concurrency + self.settings.predict_queue,
@@ -165,6 +181,7 @@ class RayServePool:
                 "upscale_delay_s": 0.0,
                 "downscale_delay_s": idle,
                 "downscale_to_zero_delay_s": idle,
+                "look_back_period_s": look_back,
             },
             ray_actor_options={
                 "num_cpus": 0,  # serving shares the node with training; the limits are ours
@@ -211,13 +228,15 @@ class RayServePool:
         """Proxy one request to a replica of the module version's deployment."""
         record = await self.resolve(module, ref)
         body = await self._read_body(receive_body)
+        started = time.perf_counter()  # a cold start includes deploying the application
         handle = await self._handle(record)
-        started = time.perf_counter()
-        picked = {k: v for k, v in scope.items() if k not in {"state", "app"}}
+        picked = {k: scope[k] for k in _SCOPE_KEYS if k in scope}  # plain data only
+        picked["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         try:
-            status, headers, content, cold = await handle.http.remote(picked, body)
+            frame, cold = await handle.http.remote(picked, body)
         except Exception as exc:
             raise ModelNotReady(self._failure(record, exc)) from None
+        _, _, status, headers, content = _reply(frame)
         key = (record.module, record.version)
         self._last_used[key] = datetime.now(UTC)
         cold_start = None
@@ -237,7 +256,7 @@ class RayServePool:
             raise InvalidInput({key: [message] for key in files})
         handle = await self._handle(record)
         try:
-            kind, value = await handle.prepare_train.remote(raw)
+            kind, _, value = _reply(await handle.prepare_train.remote(raw))
         except Exception as exc:
             raise ModelNotReady(self._failure(record, exc)) from None
         if kind == "error" and isinstance(value, ModelportError):
@@ -279,6 +298,9 @@ class RayServePool:
                 ray.shutdown()
 
         await asyncio.to_thread(shutdown)
+        self._connected = self._owns_cluster = False  # closing twice touches nothing
+        self._deployed_at.clear()
+        self._last_used.clear()
         self.metrics.loaded.set(0)
 
     # -- helpers --------------------------------------------------------------------------------
