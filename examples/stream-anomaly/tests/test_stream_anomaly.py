@@ -163,8 +163,9 @@ def test_a_published_detector_seeds_an_empty_state(
 def test_where_the_state_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert state_dir() == tmp_path / "state"
     monkeypatch.delenv(STATE_ENV)
-    monkeypatch.setenv("MODELPORT_DATA_DIR", str(tmp_path / "data"))
-    assert state_dir() == tmp_path / "data" / "stream-anomaly"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("MODELPORT_DATA_DIR", str(tmp_path / "data"))  # up hides it from workers
+    assert state_dir() == tmp_path / "xdg" / "modelport" / "stream-anomaly"
 
 
 def test_metadata_is_valid() -> None:
