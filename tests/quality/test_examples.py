@@ -89,3 +89,20 @@ def test_the_generated_png_is_an_image() -> None:
 
 def test_file_schema_is_recognised() -> None:
     assert is_file_schema({"type": "string", "format": "binary"})
+
+
+class OptionalUpload(Model):
+    """An upload that may be left out."""
+
+    def predict(self, batch: File | None = None, url: str = Field()) -> str:
+        return "ok"
+
+
+def test_optional_uploads_are_left_out_and_required_guesses_are_named(tmp_path: Path) -> None:
+    from modelport.quality.examples import guessed_arguments
+
+    served = TypedModel(OptionalUpload(), "test")
+    raw = example_arguments(served.predict_signature, tmp_path)
+    assert raw.multi == {}
+    assert raw.json == {"url": "example"}
+    assert guessed_arguments(served.predict_signature) == ["url"]

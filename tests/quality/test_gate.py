@@ -194,3 +194,21 @@ def test_a_failing_training_fails_the_gate_with_its_log(tmp_path: Path) -> None:
     assert train.status is Status.FAILED
     assert "no data today" in train.summary
     assert "about to fail" in train.details
+
+
+def test_a_failure_with_guessed_arguments_says_to_declare_examples(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    model = path / "src" / "demo_model" / "model.py"
+    text = model.read_text().replace(
+        '        x: float = Field(ge=-1e6, le=1e6, description="The input value", examples=[2.0]),',
+        "        x: float = Field(ge=-1e6, le=1e6),\n        url: str = Field(),",
+    )
+    text = text.replace(
+        '"""The estimated ``y`` for ``x``."""',
+        '"""The estimated ``y``."""\n        raise ValueError(url)',
+    )
+    model.write_text(text)
+    result = next(r for r in run_checks(path, FAST).results if r.name == "contract: predict")
+    assert result.status is Status.FAILED
+    assert result.summary == "ValueError: example"
+    assert "generated values for x, url" in result.details[-1]

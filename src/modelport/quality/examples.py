@@ -4,7 +4,7 @@ Each argument gets, in this order: the first of its ``examples``; nothing when i
 (the model's own default is used), except that a training's integer arguments with a lower bound
 take that bound (one epoch, the smallest batch: a training step, not a training); the first
 ``enum`` value or the ``const``; a value within its bounds for numbers; a string of the declared
-format and length; one item for arrays. File uploads get a tiny generated PNG.
+format and length; one item for arrays. Required file uploads get a tiny generated PNG.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def example_arguments(signature: Signature, workdir: Path, *, training: bool = F
     defs = signature.schema.get("$defs", {})
     for name, prop in signature.properties.items():
         if is_file_schema(prop):
+            if "default" in prop:  # an optional upload: leave it out, as a caller may
+                continue
             path = workdir / f"{name}.png"
             path.write_bytes(tiny_png())
             raw.add(name, UploadedFile(name, str(path), "image/png", "example.png"))
@@ -138,3 +140,13 @@ def _string(prop: dict[str, Any]) -> str:
     if high is not None:
         value = value[: int(high)]
     return value
+
+
+def guessed_arguments(signature: Signature) -> list[str]:
+    """Required arguments without ``examples``: their generated values are only guesses."""
+    props = signature.properties
+    return [
+        name
+        for name in signature.required
+        if name in props and not props[name].get("examples") and not is_file_schema(props[name])
+    ]

@@ -154,7 +154,9 @@ def project_on_path(path: Path) -> Iterator[None]:
                 sys.path.remove(root)
         for name in set(sys.modules) - before:
             origin = getattr(sys.modules[name], "__file__", None) or ""
-            if any(origin.startswith(root) for root in roots):
+            # installed libraries stay: some (numpy) cannot be imported twice in one process
+            installed = "site-packages" in origin or "dist-packages" in origin
+            if not installed and any(origin.startswith(root) for root in roots):
                 del sys.modules[name]
 
 

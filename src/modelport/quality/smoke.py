@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelport.contract.base import JSON_MEDIA_TYPE, Prediction, RawArgs, ServedModel
+from modelport.contract.base import JSON_MEDIA_TYPE, Prediction, RawArgs, ServedModel, Signature
 from modelport.errors import ModelportError, NotImplementedByModel
-from modelport.quality.examples import example_arguments
+from modelport.quality.examples import example_arguments, guessed_arguments
 from modelport.quality.report import CheckResult, Status
 from modelport.runtime.runner import warm_model
 
@@ -120,17 +120,33 @@ def check_metadata_call(served: ServedModel) -> CheckResult:
     return CheckResult(name, Status.PASSED, f"model '{served.name}' {meta.get('version')}")
 
 
+def _hint(signature: Signature) -> list[str]:
+    guessed = guessed_arguments(signature)
+    if guessed:
+        return [
+            f"generated values for {', '.join(guessed)} (required, no examples): declare "
+            "Field(..., examples=[...]) with a value that works, and modelport check uses it"
+        ]
+    if not any(prop.get("examples") for prop in signature.properties.values()):
+        return [
+            "every argument took its default (none declares examples): declare "
+            "Field(..., examples=[...]) on those a real call gives, and modelport check uses them"
+        ]
+    return []
+
+
 def check_predict(served: ServedModel, workdir: Path) -> CheckResult:
     """Warm the model and run one prediction with example arguments; fail on any error."""
     name = "contract: predict"
+    hint = _hint(served.predict_signature)
     started = time.perf_counter()
     try:
         args, prediction = predict_with_examples(served, workdir)
     except ModelportError as exc:
         details = [f"{k}: {'; '.join(v)}" for k, v in getattr(exc, "errors", {}).items()]
-        return CheckResult(name, Status.FAILED, exc.message, details)
+        return CheckResult(name, Status.FAILED, exc.message, details + hint)
     except Exception as exc:
-        return CheckResult(name, Status.FAILED, f"{type(exc).__name__}: {exc}")
+        return CheckResult(name, Status.FAILED, f"{type(exc).__name__}: {exc}", hint)
     seconds = time.perf_counter() - started
     data: dict[str, Any] = {
         "arguments": args,
@@ -169,6 +185,8 @@ def check_train(served: ServedModel, workdir: Path, timeout: float = TRAIN_TIMEO
     }
     if not run.succeeded:
         why = run.job.error or run.job.status.value
-        return CheckResult(name, Status.FAILED, f"the training {why}", run.log[-20:], data)
+        assert served.train_signature is not None
+        hint = _hint(served.train_signature)
+        return CheckResult(name, Status.FAILED, f"the training {why}", run.log[-20:] + hint, data)
     summary = f"one step with {run.job.args} in {seconds:.1f}s, {len(run.artifacts)} artifact(s)"
     return CheckResult(name, Status.PASSED, summary, data=data)
