@@ -177,9 +177,10 @@ def ui_router(
 
     @router.get("/tokens")
     def tokens_page(request: Request) -> Response:
+        current = None
         if settings.auth != "off":
-            require_viewer(request)
-        return render.page(request, "tokens.html")
+            current = require_viewer(request).token_id  # this browser's session, when signed in
+        return render.page(request, "tokens.html", current_token=current)
 
     @router.get("/{rest:path}")
     def unknown(rest: str) -> Response:

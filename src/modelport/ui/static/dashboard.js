@@ -85,4 +85,21 @@
   }
 
   window.mp = { base, ui, el, api, messageOf, showFieldErrors, clearErrors };
+
+  // Sign out: POST /auth/logout answers 204 (no page to show), so go to the catalog afterwards,
+  // which then offers to sign in again.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-sign-out")) return;
+    event.preventDefault();
+    const button = form.querySelector("button");
+    if (button) button.disabled = true;
+    const result = await api("POST", "/auth/logout");
+    if (!result.ok && result.status !== 401) {
+      if (button) button.disabled = false;
+      window.alert(messageOf(result));
+      return;
+    }
+    window.location.assign(ui + "/");
+  });
 })();

@@ -9,6 +9,27 @@
     return api("GET", `/v2/models/${encodeURIComponent(model)}/openapi.json`);
   }
 
+  /**
+   * The document and predict operation for a pinned version. The platform (``modelport up``)
+   * serves every catalog version: its own document comes from its worker, and it is called at
+   * ``.../versions/{ref}/predict/``. A server without version routes (``serve --catalog``)
+   * answers 404: then the model's one document, and {fallback: true}.
+   */
+  async function versionTarget(model, version) {
+    const name = encodeURIComponent(model), ref = encodeURIComponent(version);
+    const pinned = await api("GET", `/v2/models/${name}/versions/${ref}/openapi.json`);
+    if (pinned.ok) {
+      const target = predictOperation(pinned.data, version);
+      if (target && !target.path.includes("/versions/{")) {
+        target.url = target.path.replace(/\/predict\/?$/, `/versions/${ref}/predict/`);
+      }
+      return { answer: pinned, target };
+    }
+    if (pinned.status !== 404 && pinned.status !== 405) return { answer: pinned, target: null };
+    const answer = await modelDocument(model);
+    return { answer, target: answer.ok ? predictOperation(answer.data, version) : null, fallback: true };
+  }
+
   function lookup(doc, ref) {
     return ref.replace(/^#\//, "").split("/").reduce((node, key) => (node ? node[decodeURIComponent(key)] : undefined), doc);
   }
@@ -178,16 +199,23 @@
   // -- try it ----------------------------------------------------------------------------------
 
   async function setUpPredict(form) {
-    const model = form.dataset.model;
-    const answer = await modelDocument(model);
+    const model = form.dataset.model, version = form.dataset.version;
+    let answer, target = null, fallback = false;
+    if (version) ({ answer, target, fallback } = await versionTarget(model, version));
+    else {
+      answer = await modelDocument(model);
+      target = answer.ok ? predictOperation(answer.data, null) : null;
+    }
     form.replaceChildren();
     if (!answer.ok) {
       form.append(el("div", { class: "empty-state" }, el("p", {}, el("strong", {}, "This model is not served here."), " " + messageOf(answer))));
       return;
     }
     const doc = answer.data;
-    const target = predictOperation(doc, form.dataset.version);
     if (!target) { form.append(el("p", { class: "empty-state" }, "This model has no predict operation.")); return; }
+    if (fallback && !target.path.includes("/versions/{")) {
+      form.append(el("p", { class: "hint", role: "note" }, `This server serves one version of ${model}: the prediction uses it, not necessarily version ${version}.`));
+    }
     const schema = argsSchema(doc, target.op, ["multipart/form-data", "application/x-www-form-urlencoded", "application/json"]);
     const fields = buildFields(form, doc, schema);
     const acceptParam = (target.op.parameters || []).find((p) => p.name === "accept" && p.in === "header");
@@ -368,11 +396,15 @@
   // -- API snippets on the module page ---------------------------------------------------------
 
   async function fillSnippets(box) {
-    const model = box.dataset.model, server = box.dataset.server;
-    const answer = await modelDocument(model);
-    if (!answer.ok) return;
-    const target = predictOperation(answer.data, null);
-    if (!target) return;
+    const model = box.dataset.model, server = box.dataset.server, version = box.dataset.version;
+    let answer, target = null, fallback = false;
+    if (version) ({ answer, target, fallback } = await versionTarget(model, version));
+    else {
+      answer = await modelDocument(model);
+      target = answer.ok ? predictOperation(answer.data, null) : null;
+    }
+    if (!answer.ok || !target) return;
+    const pinned = version && !fallback;
     const schema = argsSchema(answer.data, target.op, ["multipart/form-data", "application/json"]);
     const required = new Set(schema.required || []);
     const curl = [`curl -X POST '${server.replace(new RegExp(base + "$"), "")}${target.url}'`, "  -H 'Accept: application/json'"];
@@ -393,7 +425,7 @@
       args.push(`${name}=${py}`);
     }
     box.querySelector('[data-snippet="curl"]').textContent = curl.join(" \\\n");
-    const call = [`"${model}"`, files.length ? `files={${files.join(", ")}}` : null, ...args].filter(Boolean).join(", ");
+    const call = [`"${model}"`, files.length ? `files={${files.join(", ")}}` : null, pinned ? `version=${JSON.stringify(version)}` : null, ...args].filter(Boolean).join(", ");
     box.querySelector('[data-snippet="python"]').textContent =
       (files.length ? "from pathlib import Path\n\n" : "") + "from modelport import Client\n\n" +
       `with Client("${server}") as client:\n    result = client.predict(${call})\n    print(result)`;

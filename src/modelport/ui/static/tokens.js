@@ -14,6 +14,12 @@
       el("thead", {}, el("tr", {}, ["Name", "Scopes", "Created", "Expires", "Last used", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, tokens.map((t) => {
         const state = t.revoked_at ? "revoked" : t.expires_at && new Date(t.expires_at) < new Date() ? "expired" : "active";
+        if (state === "active" && t.id === box.dataset.current) {
+          // revoking the session this page runs on would sign out without saying so
+          return el("tr", { class: "current" }, el("td", {}, t.name, el("span", { class: "hint" }, " (this browser)")),
+            el("td", {}, (t.scopes || []).join(", ")), el("td", {}, when(t.created_at)), el("td", {}, when(t.expires_at)),
+            el("td", {}, when(t.last_used_at)), el("td", {}, state), el("td", {}, "Sign out to end it"));
+        }
         const revoke = state === "active" ? el("button", { type: "button", "aria-label": `Revoke token ${t.name}`, onclick: async () => {
           const answer = await api("DELETE", `/auth/tokens/${encodeURIComponent(t.id)}`);
           if (!answer.ok) window.alert(messageOf(answer));
