@@ -114,10 +114,14 @@ def _include_area_routes(
     if pool is None:
         add_predict_routes(app, runtime, settings, uploads)
     else:
-        from modelport.api.gateway import authorize_call, gateway_router
+        from starlette.middleware import Middleware
+
+        from modelport.api.gateway import PredictFastPath, authorize_call, gateway_router
 
         assert catalog is not None  # checked by create_app
         app.include_router(gateway_router(pool, catalog, settings, authorize=authorize_call))
+        # innermost middleware: behind authentication, before the router (see PredictFastPath)
+        app.user_middleware.append(Middleware(PredictFastPath, pool=pool, settings=settings))
     if jobs is not None:
         # imported here: serving models that cannot train never loads the job stack
         from modelport.api.jobs import jobs_router

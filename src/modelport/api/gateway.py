@@ -12,20 +12,24 @@ waited for the worker to start says how long (``X-Modelport-Cold-Start`` in seco
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelport.api.auth import current_principal
+from modelport.api.auth import authenticate_request, current_principal
 from modelport.api.documents import ModelList, ModelMeta, documented
+from modelport.api.errors import error_response
 from modelport.api.models import add_paths
 from modelport.auth import policy
+from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
 from modelport.catalog.registry import Registry
 from modelport.catalog.service import CatalogService
-from modelport.errors import Forbidden, NotFound
+from modelport.errors import BadRequest, Forbidden, ModelportError, NotFound
 from modelport.gateway.base import ModelServer
 from modelport.gateway.pool import GatewayResponse
 from modelport.settings import Settings
@@ -224,3 +228,68 @@ def gateway_router(
         **common,
     )
     return router
+
+
+class PredictFastPath:
+    """Predictions to catalog modules, answered below the router (the platform's hot path).
+
+    The documented FastAPI routes above stay for OpenAPI and every other method; a ``POST`` to
+    ``{base}/v2/models/{name}[/versions/{ref}]/predict[/]`` is matched here by one regular
+    expression and proxied straight to the module's worker, skipping route matching over the
+    platform's ~100 routes and dependency resolution — the gateway's own cost per prediction is
+    what separates ``modelport up`` from ``modelport serve``. Same rules as the routes: the
+    caller (set by the authentication middleware, else the app's authenticator, else the local
+    admin) must be allowed to call the module; errors are the same JSON responses.
+    """
+
+    def __init__(self, app: ASGIApp, pool: ModelServer, settings: Settings) -> None:
+        self.app = app
+        self.pool = pool
+        self.debug = settings.debug
+        self.settings = settings
+        self.pattern = re.compile(
+            rf"{re.escape(settings.base_path)}/v2/models/(?P<name>[^/]+)"
+            r"(?:/versions/(?P<ref>[^/]+))?/predict/?"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a catalog prediction, or pass anything else on."""
+        match = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = self.pattern.fullmatch(scope["path"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        name, ref = match["name"], match["ref"] or LATEST
+        try:
+            policy.check_call(await self._principal(scope), await self.pool.records.module(name))
+            path = f"{self.settings.base_path}/v2/models/{name}/predict/"
+            worker_scope = {**scope, "path": path, "raw_path": path.encode(), "root_path": ""}
+            result = await self.pool.call(name, ref, worker_scope, _body(receive))
+        except ModelportError as exc:
+            await error_response(exc, self.debug)(scope, receive, send)
+            return
+        await proxied_response(result)(scope, receive, send)
+
+    async def _principal(self, scope: Scope) -> Principal:
+        state = scope.get("state") or {}
+        principal = state.get("principal")
+        if isinstance(principal, Principal):
+            return principal
+        authenticator = (
+            getattr(scope["app"].state, "authenticator", None) if "app" in scope else None
+        )
+        if authenticator is None:
+            return LOCAL_PRINCIPAL
+        return await authenticate_request(Request(scope), authenticator, self.settings)
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    """A request's body chunks, as the ASGI server delivers them."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client disconnected before sending the whole body")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return

@@ -160,6 +160,8 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
     except ModelportError as exc:
         raise StartFailure(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
     os.environ[MODEL_DIR_ENV] = str(model_dir)
+    # the platform's data directory is no secret: models keep caches and state under it
+    os.environ["MODELPORT_DATA_DIR"] = str(config["data_dir"])
     try:
         model = discovery.load(spec)
     except NotFound as exc:
