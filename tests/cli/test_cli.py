@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -174,8 +173,7 @@ def test_serve_answers_over_real_http() -> None:
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=15)
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why
-    assert proc.returncode in (0, -signal.SIGTERM), stderr
+    assert proc.returncode == 0, stderr  # a SIGTERM is a clean stop
     assert "Traceback" not in stderr
     assert f"modelport serving legacy, echo on {base}/v2/models/" in stderr
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -148,7 +150,6 @@ def check_bind(settings: Settings) -> None:
 def run_server(settings: Settings, specs: list[str]) -> None:
     """Load and warm the models (refusing to start on failure), then run uvicorn."""
     check_bind(settings)
-    import uvicorn
 
     from modelport.api import create_app
     from modelport.contract import discovery
@@ -189,6 +190,20 @@ def run_server(settings: Settings, specs: list[str]) -> None:
         f"Swagger 2.0: {url}/swagger.json",
         err=True,
     )
+    run_uvicorn(app, settings)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def run_uvicorn(app: Any, settings: Settings) -> None:
+    """Serve ``app``; a SIGTERM stops it gracefully with exit status 0."""
+    import uvicorn
+
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found: make
+    # that an exit with status 0, as service managers expect of a clean stop (not death by signal)
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         app,
         host=settings.host,

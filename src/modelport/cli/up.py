@@ -10,9 +10,7 @@ YAML config file (``--config`` or ``$MODELPORT_CONFIG``; flags > environment > f
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -104,16 +102,11 @@ def up(
         run_platform(settings, seed=seed)
 
 
-def _stopped(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
 def run_platform(settings: Settings, *, seed: bool = True) -> None:
     """Build the platform's services from ``settings`` and serve them with uvicorn."""
-    from modelport.cli.serve import check_bind
+    from modelport.cli.serve import check_bind, run_uvicorn
 
     check_bind(settings)
-    import uvicorn
 
     from modelport.api.platform import build_platform
 
@@ -129,14 +122,4 @@ def run_platform(settings: Settings, *, seed: bool = True) -> None:
     )
     if settings.auth == "off":
         typer.echo("  auth: off (single-user mode: every caller is the local admin)", err=True)
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found: make
-    # that an exit with status 0, as service managers expect of a clean stop (not death by signal)
-    signal.signal(signal.SIGTERM, _stopped)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="debug" if settings.debug else "warning",
-        access_log=settings.debug,
-        timeout_graceful_shutdown=10,
-    )
+    run_uvicorn(app, settings)

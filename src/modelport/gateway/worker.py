@@ -323,6 +323,9 @@ def main(argv: list[str] | None = None) -> None:
         format=f"%(asctime)s modelport worker {config.get('module')} {config.get('version')} "
         f"[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
+    import uvloop  # the serving stack's loop (uvicorn's too): cheaper per request than asyncio's
+
+    uvloop.install()
     code = asyncio.run(run(args.fd, config))
     sys.stdout.flush()
     sys.stderr.flush()
