@@ -82,6 +82,14 @@ def test_predict_summarises_an_upload(simulation: Path) -> None:
     assert "per_step" not in summary["variables"]["pressure"]
 
 
+def test_predict_summarises_the_demo_output_without_a_file() -> None:
+    model = discovery.load("sim-postprocess")
+    summary = json.loads(model.predict(model.prepare(RawArgs(json={"demo": True}))).content)
+    assert summary["variables"]["temperature"]["shape"] == [24, 32, 48]
+    with pytest.raises(ModelError, match="as `file`, or set demo=true"):
+        model.predict(model.prepare(RawArgs()))
+
+
 def test_unknown_variables_and_non_npz_files_are_explained(
     simulation: Path, tmp_path: Path
 ) -> None:

@@ -148,6 +148,18 @@ def test_training_reads_more_records_by_url(tmp_path: Path) -> None:
     assert summary["anomalies"] == 0
 
 
+def test_training_on_an_empty_history_explains_or_uses_demo_traffic(tmp_path: Path) -> None:
+    model = served()
+    jobs = JobStore(connect(f"sqlite:///{tmp_path}/jobs.db"))
+    job = jobs.create(Job(model="stream-anomaly", model_spec="stream-anomaly"))
+    ctx = TrainContext(jobs, job.id, str(tmp_path / "artifacts"))
+    with pytest.raises(ValueError, match=r'history has 0 record.*data="demo"'):
+        model.train(model.prepare_train(RawArgs()), ctx)
+    summary = model.train(model.prepare_train(RawArgs(json={"data": "demo"})), ctx)
+    assert summary["records"] == 500
+    assert summary["recall"] is not None
+
+
 def test_a_published_detector_seeds_an_empty_state(
     tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,8 @@ from PIL import Image, UnidentifiedImageError
 from image_classifier.features import pixels
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+#: the special ``data`` value a training reads the demo zip for (made by :func:`make_demo_zip`)
+DEMO_DATA = "demo"
 #: the digits' 8x8 images are drawn this many times larger in the demo zip
 DEMO_SCALE = 4
 

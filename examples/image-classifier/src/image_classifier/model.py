@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from image_classifier.dataset import read_class_folders
+from image_classifier.dataset import DEMO_DATA, make_demo_zip, read_class_folders
 from image_classifier.features import PRETRAINED, load_extractor, pixels
 from image_classifier.head import SoftmaxHead
 from image_classifier.training import fit_head
@@ -66,7 +66,13 @@ class ImageClassifier(Model):
         self,
         ctx: TrainContext,
         *,
-        data: str = Field(description="A zip of class folders: a path or URL (file, s3, http)"),
+        data: str = Field(
+            description=(
+                'A zip of class folders: a path or URL (file, s3, http); or "demo" for a '
+                "small demo set of handwritten digits (0, 1, 7) generated on the fly, offline"
+            ),
+            examples=[DEMO_DATA],
+        ),
         epochs: int = Field(30, ge=1, le=1000, description="Passes over the training images"),
         learning_rate: float = Field(0.05, gt=0, le=10, description="Gradient step size"),
         validation_split: float = Field(0.2, ge=0, lt=1, description="Share held out to score"),
@@ -74,8 +80,12 @@ class ImageClassifier(Model):
     ) -> dict[str, Any]:
         """Train a new head on labelled images; writes ``head.npz`` and ``summary.json``."""
         ctx.report(0.0, "reading images")
-        with ctx.open(data) as source:
-            images = read_class_folders(source)
+        with tempfile.TemporaryDirectory() as workdir:
+            if data == DEMO_DATA:
+                data = str(make_demo_zip(Path(workdir) / "digits.zip"))
+                print("demo data: digits 0, 1 and 7 drawn from scikit-learn's digits")
+            with ctx.open(data) as source:
+                images = read_class_folders(source)
         print(f"{len(images.labels)} images in {len(images.classes)} classes: {images.classes}")
         features = load_extractor()(images.pixels)  # frozen: train() runs without warm()
 

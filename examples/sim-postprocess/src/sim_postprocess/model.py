@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from modelport import Field, File, Model, TrainContext
 from sim_postprocess.npz import NpzReader
 from sim_postprocess.postprocess import postprocess
+from sim_postprocess.synthetic import DEMO_DATA, write_demo
 
 
 class SimulationPostprocessor(Model):
@@ -26,16 +29,27 @@ class SimulationPostprocessor(Model):
 
     def predict(
         self,
-        file: File,
+        file: File | None = Field(None, description="The simulation output (.npz) to summarise"),
+        demo: bool = Field(
+            False,
+            description="Summarise a small synthetic output generated on the fly instead of a file",
+            examples=[True],
+        ),
         variables: list[str] | None = Field(
             None, description="Arrays to summarise (default: all fields)"
         ),
         chunk_steps: int = Field(16, ge=1, description="Steps read at a time"),
     ) -> dict[str, Any]:
         """Summary statistics of an uploaded ``.npz`` file (no plots, no per-step series)."""
-        with file.open() as handle:
-            reader = NpzReader(handle)
-            report = postprocess(reader, variables, chunk_steps=chunk_steps, plots=False)
+        if file is None and not demo:
+            raise ValueError("upload the simulation output (.npz) as `file`, or set demo=true")
+        with tempfile.TemporaryDirectory() as workdir:
+            opened = (
+                file.open() if file is not None else write_demo(Path(workdir) / "d.npz").open("rb")
+            )
+            with opened as handle:
+                reader = NpzReader(handle)
+                report = postprocess(reader, variables, chunk_steps=chunk_steps, plots=False)
         for entry in report.summary["variables"].values():
             entry.pop("per_step")
             entry.pop("histogram", None)
@@ -45,7 +59,13 @@ class SimulationPostprocessor(Model):
         self,
         ctx: TrainContext,
         *,
-        data: str = Field(description="The simulation output (.npz): a path or URL"),
+        data: str = Field(
+            description=(
+                'The simulation output (.npz): a path or URL; or "demo" for a small '
+                "synthetic simulation output generated on the fly, offline"
+            ),
+            examples=[DEMO_DATA],
+        ),
         variables: list[str] | None = Field(
             None, description="Arrays to process (default: all fields)"
         ),
@@ -58,11 +78,15 @@ class SimulationPostprocessor(Model):
             ctx.report(done / total, message, step=done)
             print(message)
 
-        with ctx.open(data) as handle:
-            reader = NpzReader(handle)
-            report = postprocess(
-                reader, variables, chunk_steps=chunk_steps, bins=bins, on_chunk=progress
-            )
+        with tempfile.TemporaryDirectory() as workdir:
+            if data == DEMO_DATA:
+                data = str(write_demo(Path(workdir) / "demo.npz"))
+                print(f"demo data: a synthetic simulation output ({Path(data).name})")
+            with ctx.open(data) as handle:
+                reader = NpzReader(handle)
+                report = postprocess(
+                    reader, variables, chunk_steps=chunk_steps, bins=bins, on_chunk=progress
+                )
         ctx.save_artifact("summary.json", report.summary)
         for name, png in report.plots.items():
             ctx.save_artifact(f"plots/{name}", png)

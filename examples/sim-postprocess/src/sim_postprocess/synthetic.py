@@ -11,6 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+#: the special ``data`` value a training post-processes a small synthetic file for
+DEMO_DATA = "demo"
+#: the demo file's size: time steps, and the grid (y, x)
+DEMO_SHAPE = (24, 32, 48)
+
 
 def write_simulation(
     dest: Path, steps: int = 120, ny: int = 64, nx: int = 96, seed: int = 0
@@ -34,6 +39,12 @@ def write_simulation(
     with dest.open("wb") as handle:
         np.savez_compressed(handle, temperature=temperature, pressure=pressure, time=times)
     return dest
+
+
+def write_demo(dest: Path) -> Path:
+    """Write the small demo file (:data:`DEMO_SHAPE`) a training with ``data="demo"`` reads."""
+    steps, ny, nx = DEMO_SHAPE
+    return write_simulation(dest, steps=steps, ny=ny, nx=nx)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,6 +18,12 @@ from stream_anomaly.traffic import generate
 #: the artifact a training writes (the fitted detector); it seeds an empty state when served
 DETECTOR_ARTIFACT = "detector.json"
 _BASELINE_RECORDS = 1000
+#: the special ``data`` value a training adds synthetic traffic for (see :mod:`.traffic`)
+DEMO_DATA = "demo"
+#: how many synthetic records ``data="demo"`` adds, about 2% of them attacks
+DEMO_RECORDS = 500
+#: the fewest records a detector is fitted on
+MIN_RECORDS = 10
 
 
 class ScoredRecord(BaseModel):
@@ -73,13 +79,21 @@ class StreamAnomalyDetector(Model):
 
     def predict(  # noqa: PLR0917 - one argument per record field: a JSON object maps onto them
         self,
-        duration: float | None = Field(None, ge=0, description="Connection duration (s)"),
-        bytes_in: int | None = Field(None, ge=0, description="Bytes received"),
-        bytes_out: int | None = Field(None, ge=0, description="Bytes sent"),
-        packets: int | None = Field(None, ge=0, description="Packets exchanged"),
-        port: int | None = Field(None, ge=0, le=65535, description="Destination port"),
-        protocol: Protocol | None = Field(None, description="Transport protocol"),
-        timestamp: str | None = Field(None, description="When it happened (kept in history)"),
+        duration: float | None = Field(
+            None, ge=0, description="Connection duration (s)", examples=[1.2]
+        ),
+        bytes_in: int | None = Field(None, ge=0, description="Bytes received", examples=[12000]),
+        bytes_out: int | None = Field(None, ge=0, description="Bytes sent", examples=[3000]),
+        packets: int | None = Field(None, ge=0, description="Packets exchanged", examples=[20]),
+        port: int | None = Field(
+            None, ge=0, le=65535, description="Destination port", examples=[443]
+        ),
+        protocol: Protocol | None = Field(None, description="Transport protocol", examples=["tcp"]),
+        timestamp: str | None = Field(
+            None,
+            description="When it happened (kept in history)",
+            examples=["2024-01-01T12:00:00Z"],
+        ),
         records: str | None = Field(None, description="A batch: NDJSON lines or CSV text"),
         batch: File | None = Field(None, description="A batch: an NDJSON or CSV file"),
         learn: bool = Field(True, description="Let normal records update the detector"),
@@ -138,7 +152,14 @@ class StreamAnomalyDetector(Model):
         ctx: TrainContext,
         *,
         last: int | None = Field(None, ge=10, description="Fit on the latest N records only"),
-        data: str | None = Field(None, description="More records: NDJSON/CSV by path or URL"),
+        data: str | None = Field(
+            None,
+            description=(
+                'More records: NDJSON/CSV by path or URL; or "demo" for synthetic traffic '
+                f"({DEMO_RECORDS} records, about 2% attacks) generated on the fly, offline"
+            ),
+            examples=[DEMO_DATA],
+        ),
         threshold: float = Field(5.0, gt=0, description="Score above which a record is anomalous"),
         alpha: float = Field(0.01, ge=0, le=1, description="Online update rate (0 = frozen)"),
     ) -> dict[str, Any]:
@@ -146,9 +167,19 @@ class StreamAnomalyDetector(Model):
         store = StateStore()
         ctx.report(0.0, "reading the history")
         rows = [row["record"] for row in store.history(last)]
-        if data:
+        if data == DEMO_DATA:
+            rows += generate(DEMO_RECORDS, 0.02, seed=0)
+            print(f"demo data: {DEMO_RECORDS} synthetic records")
+        elif data:
             with ctx.open(data, "r") as handle:
                 rows += [r.model_dump() for r in parse_batch(handle.read())]
+        if len(rows) < MIN_RECORDS:
+            raise ValueError(
+                f"nothing to train on: the history has {len(rows)} record(s), and a detector "
+                f"needs at least {MIN_RECORDS}. Post records to predict first, give more in "
+                f'`data` (NDJSON/CSV by path or URL), or train with data="{DEMO_DATA}" to '
+                "add synthetic traffic"
+            )
         records = [TrafficRecord.model_validate(r) for r in rows]
         print(f"fitting on {len(records)} records ({store.path})")
         detector = Detector.fit(records, threshold=threshold, alpha=alpha)
