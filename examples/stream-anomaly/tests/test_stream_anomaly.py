@@ -176,7 +176,9 @@ def test_where_the_state_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert state_dir() == tmp_path / "state"
     monkeypatch.delenv(STATE_ENV)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("MODELPORT_DATA_DIR", str(tmp_path / "data"))  # up hides it from workers
+    monkeypatch.setenv("MODELPORT_DATA_DIR", str(tmp_path / "data"))  # the platform's, when set
+    assert state_dir() == tmp_path / "data" / "stream-anomaly"
+    monkeypatch.delenv("MODELPORT_DATA_DIR")
     assert state_dir() == tmp_path / "xdg" / "modelport" / "stream-anomaly"
 
 

@@ -1,9 +1,9 @@
 """The detector's state and the history of scored records, kept in one SQLite file.
 
 The file is ``state.db`` in the state directory: ``$STREAM_ANOMALY_STATE_DIR`` if set, else
-``stream-anomaly`` in the per-user data directory (``$XDG_DATA_HOME/modelport``, by default
-``~/.local/share/modelport``). Not ``$MODELPORT_DATA_DIR``: ``modelport up`` keeps its own
-settings from the model workers, so serving and training would disagree. The state outlives
+``stream-anomaly`` in the platform's data directory (``$MODELPORT_DATA_DIR``, which ``modelport
+up`` gives its model workers and training jobs alike), else in the per-user data directory
+(``$XDG_DATA_HOME/modelport``, by default ``~/.local/share/modelport``). The state outlives
 requests, restarts and model versions, and the serving worker and a training job (separate
 processes) share it: every read-score-write runs in one immediate transaction, so concurrent
 requests never lose an update.
@@ -38,6 +38,9 @@ def state_dir() -> Path:
     explicit = os.environ.get(STATE_ENV)
     if explicit:
         return Path(explicit)
+    platform = os.environ.get("MODELPORT_DATA_DIR")
+    if platform:
+        return Path(platform) / "stream-anomaly"
     from modelport.settings import default_data_dir
 
     return default_data_dir() / "stream-anomaly"
