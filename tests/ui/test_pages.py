@@ -126,6 +126,11 @@ async def test_try_and_train_pages_hold_generated_forms(client: httpx.AsyncClien
     train = await page(client, "/dashboard/modules/trainer/train")
     assert 'id="train-form"' in train
     assert 'name="resources.cpu"' in train
+    assert "data-version" not in train  # the latest version, as the jobs API defaults to
+    pinned = await page(client, "/dashboard/modules/trainer/train?version=1.0.0")
+    assert 'data-version="1.0.0"' in pinned  # the form submits {"version": "1.0.0"}
+    version_page = await page(client, "/dashboard/modules/trainer/versions/1.0.0")
+    assert 'href="/dashboard/modules/trainer/train?version=1.0.0"' in version_page
 
 
 async def test_jobs_pages(client: httpx.AsyncClient, platform: Platform) -> None:

@@ -250,9 +250,12 @@ def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) 
     def train_page(request: Request, name: str) -> Response:
         viewer = require_viewer(request)
         module = catalog.module(name, viewer)
-        record = catalog.version(name, "latest", viewer)
+        version = request.query_params.get("version")
+        record = catalog.version(name, version or "latest", viewer)
         defaults = (record.metadata.get("resources") or {}).get("training") or {}
-        return render.page(request, "train.html", module=module, record=record, defaults=defaults)
+        return render.page(
+            request, "train.html", module=module, record=record, defaults=defaults, pinned=version
+        )
 
 
 def job_pages(

@@ -358,7 +358,7 @@
   // -- training --------------------------------------------------------------------------------
 
   async function setUpTrain(form) {
-    const model = form.dataset.model;
+    const model = form.dataset.model, version = form.dataset.version || undefined;
     const template = document.getElementById("resources-template");
     const answer = await modelDocument(model);
     form.querySelector(".loading")?.remove();
@@ -385,7 +385,7 @@
       const resources = { cpu: number("resources.cpu"), gpu: number("resources.gpu"), memory_mb: number("resources.memory_mb") };
       for (const k of Object.keys(resources)) if (resources[k] === undefined) delete resources[k];
       button.disabled = true;
-      const result = await api("POST", "/jobs", { json: { model, args: values, resources, priority: number("priority") || 0 } });
+      const result = await api("POST", "/jobs", { json: { model, version, args: values, resources, priority: number("priority") || 0 } });
       button.disabled = false;
       if (result.ok) { window.location.assign(`${ui}/jobs/${result.data.id}`); return; }
       if (result.status === 422 && result.data && !result.data.message) showFieldErrors(form, result.data, general, ["args."]);
