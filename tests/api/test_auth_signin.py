@@ -124,6 +124,11 @@ async def test_logout_revokes_the_session(auth_serve: AuthAppFactory, idp: Idp) 
     assert gone.status_code == 401
     # logging out without a session is harmless
     assert (await client.post("/auth/logout")).status_code == 204
+    # a plain HTML form (no JavaScript) lands on a page of this server, never elsewhere
+    landed = await client.post("/auth/logout?next=/dashboard/")
+    assert landed.status_code == 303
+    assert landed.headers["location"] == "/dashboard/"
+    assert (await client.post("/auth/logout?next=https://evil.example/")).status_code == 400
 
 
 async def test_a_denied_sign_in_is_a_clear_401(auth_serve: AuthAppFactory, idp: Idp) -> None:

@@ -9,7 +9,7 @@
 ``GET /auth/login``         302 to the identity provider (code flow + PKCE); ``?next=/path``
 ``GET /auth/callback``      the provider's redirect: a browser session (an API token in the
                             HttpOnly cookie ``modelport_session``), then 302 to ``next``
-``POST /auth/logout``       revoke the session and clear the cookie (204)
+``POST /auth/logout``       revoke the session and clear the cookie (204; ``?next=/path``: 303)
 ==========================  ====================================================================
 """
 
@@ -174,12 +174,17 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
         )
         return response
 
-    async def logout(request: Request) -> Response:
+    async def logout(
+        request: Request, next_path: Annotated[str | None, Query(alias="next")] = None
+    ) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
         if session:
             check_same_origin(request, settings)
             await anyio.to_thread.run_sync(_end_session, tokens, session)
-        response = Response(status_code=204)
+        # a plain HTML form (no JavaScript) gets a page to land on; scripts and APIs get 204
+        response: Response = Response(status_code=204)
+        if next_path is not None:
+            response = RedirectResponse(safe_next(next_path, settings.base_path), status_code=303)
         response.delete_cookie(
             SESSION_COOKIE,
             path=cookie_path,
