@@ -207,3 +207,22 @@ async def test_close_deletes_the_applications_and_stops_the_cluster_it_started(
     assert not ray.is_initialized()
     assert ray_gateway.pool.loaded() == []
     assert ray_gateway.sample("modelport_gateway_models_loaded") == 0
+
+
+async def test_a_failing_module_is_not_retried_within_the_back_off(tmp_path: Path) -> None:
+    """No Ray needed: a remembered failure answers at once, naming the cause."""
+    from modelport.errors import ModelNotReady
+
+    settings = Settings(data_dir=tmp_path)
+    catalog = build_catalog_service(settings)
+    record = publish(catalog, "broken", TRAINER)
+    pool = RayServePool(settings, catalog)
+    pool._failed(record, RuntimeError("replica died: ImportError: no module named x"))
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b""
+
+    scope = {"method": "POST", "path": "/v2/models/broken/predict/", "headers": []}
+    with pytest.raises(ModelNotReady, match="ImportError"):
+        await pool.call("broken", "latest", scope, body())
+    assert not pool._connected  # nothing was deployed, no cluster was started

@@ -67,7 +67,7 @@ START_BACKOFF = 10.0
 STOP_GRACE = 5.0
 #: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
 RESPONSE_GRACE = 30.0
-_SCOPE_KEYS = (
+SCOPE_KEYS = (
     "method",
     "path",
     "raw_path",
@@ -627,7 +627,7 @@ class ModelPool:
 
     @staticmethod
     def _worker_scope(scope: Mapping[str, Any], headers: Headers) -> dict[str, Any]:
-        picked = {k: scope[k] for k in _SCOPE_KEYS if k in scope}
+        picked = {k: scope[k] for k in SCOPE_KEYS if k in scope}
         picked["headers"] = headers
         for key in ("client", "server"):
             if picked.get(key) is not None:

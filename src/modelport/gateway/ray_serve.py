@@ -32,7 +32,13 @@ from modelport.errors import (
     PayloadTooLarge,
 )
 from modelport.gateway.metrics import GatewayMetrics
-from modelport.gateway.pool import _SCOPE_KEYS, GatewayResponse, WorkerInfo, worker_config
+from modelport.gateway.pool import (
+    SCOPE_KEYS,
+    START_BACKOFF,
+    GatewayResponse,
+    WorkerInfo,
+    worker_config,
+)
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
 
@@ -125,6 +131,7 @@ class RayServePool:
         self.records = CatalogRecords(catalog.registry, settings.catalog_cache_seconds)
         self.metrics = metrics or GatewayMetrics()
         self._handles: dict[Key, Any] = {}
+        self._failures: dict[Key, tuple[float, str]] = {}
         self._deployed_at: dict[Key, datetime] = {}
         self._last_used: dict[Key, datetime] = {}
         self._deploying: dict[Key, asyncio.Lock] = {}
@@ -193,7 +200,21 @@ class RayServePool:
             deployment.bind(config), name=app_name(key), route_prefix=None, blocking=False
         )
 
+    def _failed(self, record: VersionRecord, exc: Exception) -> ModelNotReady:
+        """Remember a failed call for ``START_BACKOFF`` s (calls meanwhile fail at once)."""
+        message = self._failure(record, exc)
+        self._failures[(record.module, record.version)] = (
+            time.monotonic() + START_BACKOFF,
+            message,
+        )
+        return ModelNotReady(message)
+
     async def _handle(self, record: VersionRecord) -> Any:
+        failed = self._failures.get((record.module, record.version))
+        if failed is not None:
+            if failed[0] > time.monotonic():
+                raise ModelNotReady(failed[1])
+            del self._failures[(record.module, record.version)]
         key = (record.module, record.version)
         handle = self._handles.get(key)
         if handle is not None:
@@ -230,12 +251,12 @@ class RayServePool:
         body = await self._read_body(receive_body)
         started = time.perf_counter()  # a cold start includes deploying the application
         handle = await self._handle(record)
-        picked = {k: scope[k] for k in _SCOPE_KEYS if k in scope}  # plain data only
+        picked = {k: scope[k] for k in SCOPE_KEYS if k in scope}  # plain data only
         picked["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         try:
             frame, cold = await handle.http.remote(picked, body)
         except Exception as exc:
-            raise ModelNotReady(self._failure(record, exc)) from None
+            raise self._failed(record, exc) from None
         _, _, status, headers, content = _reply(frame)
         key = (record.module, record.version)
         self._last_used[key] = datetime.now(UTC)
@@ -258,7 +279,7 @@ class RayServePool:
         try:
             kind, _, value = _reply(await handle.prepare_train.remote(raw))
         except Exception as exc:
-            raise ModelNotReady(self._failure(record, exc)) from None
+            raise self._failed(record, exc) from None
         if kind == "error" and isinstance(value, ModelportError):
             raise value
         return record, value
