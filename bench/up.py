@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Platform benchmarks: ``modelport up`` (catalog modules served on demand) vs ``modelport serve``.
 
-    .venv/bin/python bench/platform.py [--rounds 3] [--launches 5] [--duration 10]
+    .venv/bin/python bench/up.py [--rounds 3] [--launches 5] [--duration 10]
+
+(Not ``platform.py``: a script named like a standard-library module shadows it for every other
+script run from ``bench/``; pydantic imports ``platform``.)
 
 1. Cold start: ``modelport up`` with a fresh data dir that already holds the iris coefficient
    cache; Popen -> ``/health/ready``, then the first ``POST /v2/models/iris/predict/?...`` end
