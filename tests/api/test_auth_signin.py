@@ -69,6 +69,7 @@ async def test_the_code_flow_with_pkce_gives_a_session(
     me = await client.get("/auth/me", headers=session)
     assert me.status_code == 200
     assert (me.json()["subject"], me.json()["roles"]) == ("user-1", ["group:users", "user"])
+    assert me.json()["name"] == "Ada"  # the session remembers who signed in, not just the subject
     assert sorted(me.json()["scopes"]) == ["predict", "read"]
     assert (await client.get("/v2/models/", headers=session)).status_code == 200
     tokens = (await client.get("/auth/tokens", headers=session)).json()

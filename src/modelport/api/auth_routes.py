@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
 from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal, check_same_origin
+from modelport.auth.config import Principal
 from modelport.auth.signin import SignIn
 from modelport.auth.tokens import ApiToken, IssuedToken, TokenStore, grantable_scopes
 from modelport.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -57,6 +58,11 @@ class TokenRequest(BaseModel):
     expires_in_days: int | None = Field(
         None, ge=1, le=MAX_TOKEN_DAYS, description="default: the server's api_token_days"
     )
+
+
+def display_name(principal: Principal) -> str | None:
+    """What to call the owner of a token: name, else username, else email (None: the subject)."""
+    return principal.name or principal.preferred_username or principal.email
 
 
 def safe_next(value: str | None, base: str) -> str:
@@ -122,6 +128,7 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
             timedelta(days=min(days, MAX_TOKEN_DAYS)),
             roles=sorted(principal.roles),
             groups=principal.groups,
+            owner_name=display_name(principal),
         )
 
     def list_tokens(principal: CurrentPrincipal) -> list[ApiToken]:
@@ -160,6 +167,7 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
                 timedelta(hours=settings.session_hours),
                 roles=sorted(principal.roles),
                 groups=principal.groups,
+                owner_name=display_name(principal),
             )
         )
         response = RedirectResponse(signed_in.next_path, status_code=302)

@@ -50,6 +50,7 @@ class Authenticator:
             record = self.tokens.verify(credentials)
             return Principal(
                 subject=record.owner,
+                name=record.owner_name,
                 issuer="modelport:api-token",
                 roles=frozenset(record.roles),
                 groups=tuple(record.groups),

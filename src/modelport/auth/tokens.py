@@ -49,6 +49,7 @@ class ApiToken(BaseModel):
 
     id: str
     owner: str
+    owner_name: str | None = Field(None, description="the owner's display name when issued")
     name: str
     scopes: list[str]
     roles: list[str] = Field(default_factory=list, description="the owner's roles when issued")
@@ -93,6 +94,7 @@ class TokenStore:
         *,
         roles: Sequence[str] = (),
         groups: Sequence[str] = (),
+        owner_name: str | None = None,
     ) -> IssuedToken:
         """Create a token; the returned secret is never shown again."""
         unknown = sorted(set(scopes) - set(SCOPES))
@@ -106,6 +108,7 @@ class TokenStore:
         record = ApiToken(
             id=token_id,
             owner=owner,
+            owner_name=owner_name[:200] if owner_name else None,
             name=name.strip(),
             scopes=sorted(set(scopes)),
             roles=sorted(set(roles)),

@@ -164,6 +164,7 @@ api_tokens = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("owner", String(200), nullable=False),
+    Column("owner_name", String(200)),
     Column("name", String(200), nullable=False),
     Column("scopes", JSON, nullable=False),
     Column("roles", JSON, nullable=False, server_default="[]"),
