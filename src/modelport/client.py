@@ -276,10 +276,24 @@ class Client:
         return self._dict("GET", path, params={"version": version})
 
     def publish(
-        self, source: str | Path, ref: str | None = None, version: str | None = None
+        self,
+        source: str | Path,
+        ref: str | None = None,
+        version: str | None = None,
+        *,
+        visibility: str | None = None,
+        groups: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Publish a module from a git URL or a directory *on the server*; the new version."""
-        body = {"source": str(source), "ref": ref, "version": version}
+        """Publish a module from a git URL or a directory *on the server*; the new version.
+
+        ``visibility`` (``public``, ``group`` or ``private``; default: public for a new module,
+        unchanged for an existing one) and ``groups`` (for ``group``) say who sees the module.
+        """
+        body: dict[str, Any] = {"source": str(source), "ref": ref, "version": version}
+        if visibility is not None:
+            body["visibility"] = str(visibility)
+        if groups:
+            body["groups"] = list(groups)
         return self._dict("POST", "/catalog/modules", json=body)
 
     def publish_job(

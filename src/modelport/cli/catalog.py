@@ -4,6 +4,13 @@ Commands work on the catalog of ``Settings()`` (``MODELPORT_DATA_DIR``, ``MODELP
 ``MODELPORT_CATALOG_ARTIFACTS_URL``), as ``modelport train`` works on the job store. Errors map to
 the exit codes of :mod:`modelport.cli.exits`; ``validate`` and ``import`` also exit 1 when the
 metadata or an index entry they were given is invalid.
+
+``search``, ``show``, ``versions``, ``publish`` (a git URL), ``alias``, ``deprecate`` and ``pull``
+work on a server's catalog instead with ``--url`` (or ``$MODELPORT_CATALOG_URL``; not
+``$MODELPORT_URL``, so that pointing ``jobs`` at a server leaves the catalog local), through
+:class:`modelport.Client`, with ``--token`` (``$MODELPORT_TOKEN``). They print the same as locally;
+``--json`` prints the server's JSON. Errors the server answers end with ``<status>: <message>``,
+exit 2, as ``modelport jobs`` does.
 """
 
 from __future__ import annotations
@@ -11,33 +18,48 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import re
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from modelport.catalog.domain import Visibility
 from modelport.cli.exits import USAGE, cli_errors, fail
+from modelport.cli.jobs import Token, remote
 from modelport.errors import Conflict, InvalidInput, StoreError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from modelport.catalog.domain import ArtifactRecord, SearchPage, VersionRecord
+    from modelport.catalog.domain import ArtifactRecord, ModuleRecord, SearchPage, VersionRecord
     from modelport.catalog.service import CatalogService
     from modelport.storage import ArtifactStore
 
 #: Exit code of ``validate`` (invalid metadata) and ``import`` (an entry failed).
 INVALID = 1
 METADATA_FILENAME = "ai4-metadata.yml"
+#: ``[user@]host:path``, git's scp-like syntax for ssh.
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//)")
 
 app = typer.Typer(
-    help="The local Open Catalog: search, publish, validate, pull.", no_args_is_help=True
+    help="The Open Catalog (local, or a server's with --url): search, publish, validate, pull.",
+    no_args_is_help=True,
 )
 
 Name = Annotated[str, typer.Argument(help="The module's name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Facet = Annotated[list[str] | None, typer.Option(help="Only modules with this value (repeatable).")]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="MODELPORT_CATALOG_URL",
+        help="A server's catalog instead of the local one. [env: MODELPORT_CATALOG_URL]",
+        show_default=False,
+    ),
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -75,6 +97,8 @@ def search(
     offset: Annotated[int, typer.Option(min=0)] = 0,
     deprecated: Annotated[bool, typer.Option("--deprecated", help="Include them.")] = False,
     as_json: AsJson = False,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Search modules by text and facets; print them with facet counts."""
     given = {
@@ -86,6 +110,24 @@ def search(
         "license": license,
     }
     filters = {facet: values for facet, values in given.items() if values}
+    if url is not None:
+        from modelport.catalog.domain import SearchPage
+
+        params = {key.replace("-", "_"): values for key, values in filters.items()}
+        with remote(url, token) as client:
+            doc = client.search(
+                query,
+                **params,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+                include_deprecated=deprecated,
+            )
+        if as_json:
+            typer.echo(json.dumps(doc, indent=2))
+            return
+        _render_page(SearchPage.model_validate(doc))
+        return
     with cli_errors():
         page = _service().search(
             query,
@@ -106,14 +148,24 @@ def show(
     name: Name,
     version: Annotated[str | None, typer.Option(help="A version or alias.")] = None,
     as_json: AsJson = False,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Show a module: aliases, a version's metadata summary, artifacts and lineage."""
-    with cli_errors():
-        service = _service()
-        module = service.registry.module(name)
-        record = service.registry.version(name, version or "latest")
-    if as_json:
+    if url is not None:
+        with remote(url, token) as client:
+            doc = {
+                "module": client.module(name),
+                "version": client.version(name, version or "latest"),
+            }
+        module, record = _module(doc["module"]), _version(doc["version"])
+    else:
+        with cli_errors():
+            service = _service()
+            module = service.registry.module(name)
+            record = service.registry.version(name, version or "latest")
         doc = {"module": module.model_dump(mode="json"), "version": record.model_dump(mode="json")}
+    if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
     console = _console()
@@ -125,12 +177,18 @@ def show(
 
 
 @app.command("versions")
-def versions(name: Name, as_json: AsJson = False) -> None:
+def versions(name: Name, as_json: AsJson = False, url: Url = None, token: Token = None) -> None:
     """List a module's versions, highest first."""
-    with cli_errors():
-        records = _service().registry.versions(name)
+    if url is not None:
+        with remote(url, token) as client:
+            docs = client.versions(name)
+        records = [_version(doc) for doc in docs]
+    else:
+        with cli_errors():
+            records = _service().registry.versions(name)
+        docs = [r.model_dump(mode="json") for r in records]
     if as_json:
-        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        typer.echo(json.dumps(docs, indent=2))
         return
     from rich.table import Table
 
@@ -155,13 +213,33 @@ def publish(
         typer.Option(help="A file to publish with it (repeatable): from here, or in the module."),
     ] = None,
     published_by: Annotated[str | None, typer.Option(help="Default: your user name.")] = None,
+    visibility: Annotated[
+        Visibility | None,
+        typer.Option(help="Who sees the module. Default: public (new), unchanged (existing)."),
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option(help="A group that sees a 'group' module (repeatable).")
+    ] = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
-    """Publish a module directory or git repository as a new (immutable) version."""
+    """Publish a module directory or git repository as a new (immutable) version.
+
+    With --url the server clones a git repository URL; a local directory cannot be published to
+    a server (push it to a git repository first).
+    """
+    if url is not None:
+        if artifact or published_by:
+            fail("--artifact and --published-by are not supported with --url", USAGE)
+        _publish_remote(url, token, source, ref, version, visibility, group or [])
+        return
     options: dict[str, Any] = {
         "version": version,
         "artifacts": [_artifact_path(p) for p in artifact or []],
         "published_by": published_by or _user(),
     }
+    if visibility is not None or group:
+        options.update(visibility=visibility, groups=group or [])
     with cli_errors():
         service = _service()
         try:
@@ -171,6 +249,33 @@ def publish(
                 record = service.publish_repository(_clone_url(source), ref, **options)
         except Conflict as exc:
             fail(f"{exc.message}. Publish it as a new version (--version).", USAGE)
+    count = len(record.artifacts)
+    typer.echo(f"published {record.module} {record.version} ({count} artifacts)")
+
+
+def _publish_remote(
+    url: str,
+    token: str | None,
+    source: str,
+    ref: str | None,
+    version: str | None,
+    visibility: Visibility | None,
+    groups: list[str],
+) -> None:
+    if Path(source).is_dir():
+        fail(
+            f"publishing a local directory ({source}) to a remote server is not supported: push "
+            "it to a git repository and publish the repository's URL",
+            USAGE,
+        )
+    if "://" not in source and not _SCP_LIKE.match(source):
+        fail(f"{source!r} is not a git URL: with --url, publish takes a git repository URL", USAGE)
+    with remote(url, token) as client:
+        try:
+            doc = client.publish(source, ref, version, visibility=visibility, groups=groups)
+        except Conflict as exc:
+            fail(f"409: {exc.message}. Publish it as a new version (--version).", USAGE)
+    record = _version(doc)
     count = len(record.artifacts)
     typer.echo(f"published {record.module} {record.version} ({count} artifacts)")
 
@@ -242,10 +347,16 @@ def alias(
     name: Name,
     alias: Annotated[str, typer.Argument(help="The alias, e.g. stable.")],
     version: Annotated[str, typer.Argument(help="The version it names.")],
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Point an alias of a module at one of its versions."""
-    with cli_errors():
-        module = _service().registry.set_alias(name, alias, version)
+    if url is not None:
+        with remote(url, token) as client:
+            module = _module(client.set_alias(name, alias, version))
+    else:
+        with cli_errors():
+            module = _service().registry.set_alias(name, alias, version)
     typer.echo(f"{module.name}: {alias} → {module.aliases[alias]}")
 
 
@@ -254,10 +365,16 @@ def deprecate(
     name: Name,
     undo: Annotated[bool, typer.Option("--undo", help="Remove the deprecation.")] = False,
     message: Annotated[str | None, typer.Option(help="Why, and what to use instead.")] = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Flag a module as deprecated (hidden from search unless asked), or unflag it."""
-    with cli_errors():
-        module = _service().registry.deprecate(name, not undo, message)
+    if url is not None:
+        with remote(url, token) as client:
+            module = _module(client.deprecate(name, not undo, message))
+    else:
+        with cli_errors():
+            module = _service().registry.deprecate(name, not undo, message)
     state = "deprecated" if module.deprecated else "not deprecated"
     typer.echo(
         f"{module.name}: {state}" + (f" ({message})" if module.deprecated and message else "")
@@ -269,8 +386,13 @@ def pull(
     name: Name,
     version: Annotated[str | None, typer.Option(help="A version or alias.")] = None,
     dest: Annotated[Path | None, typer.Option(help="Default: ./NAME-VERSION/")] = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Download a version's artifacts (each checked against its sha256) and its metadata."""
+    if url is not None:
+        _pull_remote(url, token, name, version, dest)
+        return
     with cli_errors():
         service = _service()
         record = service.registry.version(name, version or "latest")
@@ -284,7 +406,38 @@ def pull(
     typer.echo(f"pulled {record.module} {record.version} into {target}")
 
 
+def _pull_remote(
+    url: str, token: str | None, name: str, version: str | None, dest: Path | None
+) -> None:
+    with remote(url, token) as client:
+        record = _version(client.version(name, version or "latest"))
+        target = dest or Path(f"{record.module}-{record.version}")
+        if target.exists() and not target.is_dir():
+            fail(f"{target} exists and is not a directory", USAGE)
+        try:  # checked and written here: a mismatch or a full disk is not the server's answer
+            client.pull(record.module, target, record.version)
+        except StoreError as exc:
+            fail(exc.message, USAGE)
+    for artifact in record.artifacts:
+        typer.echo(f"{target / artifact.name} ({artifact.size} bytes, sha256 ok)")
+    with cli_errors():
+        _write_metadata(record, target)
+    typer.echo(f"pulled {record.module} {record.version} into {target}")
+
+
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _module(doc: dict[str, Any]) -> ModuleRecord:
+    from modelport.catalog.domain import ModuleRecord
+
+    return ModuleRecord.model_validate(doc)
+
+
+def _version(doc: dict[str, Any]) -> VersionRecord:
+    from modelport.catalog.domain import VersionRecord
+
+    return VersionRecord.model_validate(doc)
 
 
 def _user() -> str | None:
