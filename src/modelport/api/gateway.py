@@ -31,7 +31,7 @@ from modelport.catalog.registry import Registry
 from modelport.catalog.service import CatalogService
 from modelport.errors import BadRequest, Forbidden, ModelportError, NotFound
 from modelport.gateway.base import ModelServer
-from modelport.gateway.pool import GatewayResponse
+from modelport.gateway.process import GatewayResponse
 from modelport.settings import Settings
 
 #: Checks the caller may use a module; raises Unauthorized or Forbidden (wired by the platform).

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
     from modelport.catalog.service import CatalogService
     from modelport.contract.base import RawArgs
-    from modelport.gateway.pool import GatewayResponse, WorkerInfo
+    from modelport.gateway.process import GatewayResponse, WorkerInfo
     from modelport.gateway.records import CatalogRecords
     from modelport.settings import Settings
 

@@ -20,19 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +38,20 @@ from modelport.errors import (
     ModelNotReady,
     ModelportError,
     PayloadTooLarge,
-    PredictTimeout,
 )
 from modelport.gateway.metrics import GatewayMetrics
-from modelport.gateway.protocol import FrameWriter, ProtocolError, read_frame
+from modelport.gateway.process import (
+    GatewayResponse,
+    Headers,
+    Key,
+    StartFailed,
+    WorkerInfo,
+    WorkerProcess,
+    describe_exit,
+    spawn_worker,
+    worker_config,
+)
 from modelport.gateway.records import CatalogRecords
-from modelport.gateway.worker import PARENT_ENV
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -63,8 +64,6 @@ log = logging.getLogger(__name__)
 INLINE_BODY_LIMIT = 1024 * 1024
 #: Seconds a module whose worker failed to start answers 503 at once instead of retrying.
 START_BACKOFF = 10.0
-#: Seconds an unloaded worker gets to exit after its socket closes, before SIGKILL.
-STOP_GRACE = 5.0
 #: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
 RESPONSE_GRACE = 30.0
 SCOPE_KEYS = (
@@ -79,276 +78,6 @@ SCOPE_KEYS = (
     "scheme",
     "http_version",
 )
-_WORKER_SETTINGS = (
-    "base_path",
-    "data_dir",
-    "max_upload_size",
-    "upload_memory_limit",
-    "upload_memory_dir",
-    "predict_concurrency",
-    "predict_queue",
-    "predict_timeout",
-    "debug",
-)
-
-Key = tuple[str, str]
-Headers = list[tuple[bytes, bytes]]
-
-
-@dataclass(frozen=True)
-class GatewayResponse:
-    """A worker's answer: status, raw headers and body, the cold start it waited for, if any."""
-
-    status: int
-    headers: Headers
-    body: bytes
-    cold_start: float | None
-    version: str
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    """A loaded model worker, as ``ModelPool.loaded()`` describes it."""
-
-    module: str
-    version: str
-    pid: int
-    loaded_at: datetime
-    last_used: datetime
-    in_flight: int
-    cold_start_seconds: float
-
-
-def worker_config(
-    settings: Settings, catalog: CatalogService, record: VersionRecord
-) -> dict[str, Any]:
-    """What a worker (or a Ray Serve replica) needs to serve ``record``; JSON, no secrets."""
-    limits = settings.model_dump(mode="json", include=set(_WORKER_SETTINGS))
-    return {
-        "module": record.module,
-        "version": record.version,
-        "load_spec": record.load_spec,
-        "package": record.package,
-        "artifacts": [a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts],
-        "artifacts_url": catalog.artifacts.root_url,
-        "data_dir": str(settings.data_dir),
-        "settings": {**limits, "warm": True, "docs": True},
-    }
-
-
-class StartFailed(Exception):
-    """A worker could not be made ready; the message names the module, version and cause."""
-
-
-def describe_exit(returncode: int | None) -> str:
-    """How a worker process ended, for messages."""
-    if returncode is None:
-        return "closed its channel"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
-        return f"was killed by {name}{hint}"
-    return f"exited with status {returncode}"
-
-
-def _worker_env() -> dict[str, str]:
-    # No MODELPORT_* variables: the worker gets its settings explicitly, and module code has no
-    # business reading the platform's database URL or OIDC secrets from its environment.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
-    env[PARENT_ENV] = str(os.getpid())
-    # as multiprocessing's spawn does: the worker imports what the gateway could import
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return env
-
-
-async def _reap(process: asyncio.subprocess.Process, grace: float) -> int:
-    """Wait ``grace`` seconds for a process to exit, then kill its group; return its status."""
-    if process.returncode is None and grace > 0:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), grace)
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # its own group: model subprocesses go too
-    return await process.wait()
-
-
-class WorkerProcess:
-    """The gateway's handle on one running worker: its channel, pending requests and state."""
-
-    def __init__(
-        self,
-        key: Key,
-        process: asyncio.subprocess.Process,
-        *,
-        reader: asyncio.StreamReader,
-        frames: FrameWriter,
-        cold_start: float,
-        on_exit: Callable[[WorkerProcess, int], None],
-    ) -> None:
-        self.module, self.version = key
-        self.process = process
-        self.cold_start = cold_start
-        self.loaded_at = datetime.now(UTC)
-        self.in_flight = 0
-        self.alive = True
-        #: why we unload it (idle, lru, shutdown); None while it is wanted
-        self.stopping: str | None = None
-        self._frames = frames
-        self._reader = reader
-        self._on_exit = on_exit
-        self._pending: dict[int, asyncio.Future[tuple[Any, ...]]] = {}
-        self._ids = itertools.count(1)
-        self._exit_error: ModelError | None = None
-        self.touch()
-        self._exit_watch = asyncio.create_task(self._close_on_exit())
-        self._read_task = asyncio.create_task(self._read_loop())
-
-    @property
-    def key(self) -> Key:
-        """(module, version)."""
-        return self.module, self.version
-
-    @property
-    def pid(self) -> int:
-        """The worker's process id."""
-        return self.process.pid
-
-    def touch(self) -> None:
-        """Record a use now."""
-        self.last_used = time.monotonic()
-        self.last_used_at = datetime.now(UTC)
-
-    def info(self) -> WorkerInfo:
-        """A snapshot for ``ModelPool.loaded()``."""
-        return WorkerInfo(
-            module=self.module,
-            version=self.version,
-            pid=self.pid,
-            loaded_at=self.loaded_at,
-            last_used=self.last_used_at,
-            in_flight=self.in_flight,
-            cold_start_seconds=self.cold_start,
-        )
-
-    async def request(self, kind: str, args: tuple[Any, ...], seconds: float | None) -> Any:
-        """Send one request frame and wait for its answer frame."""
-        if not self.alive:
-            raise self._exit_error or self._died(None)
-        rid = next(self._ids)
-        future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
-        try:
-            with contextlib.suppress(ConnectionError):  # then the read loop fails the future
-                await self._frames.send((kind, rid, *args))
-            return await asyncio.wait_for(future, seconds)
-        except TimeoutError:
-            raise PredictTimeout(
-                f"model '{self.module}' {self.version} did not answer within {seconds:g} s"
-            ) from None
-        finally:
-            self._pending.pop(rid, None)
-
-    async def stop(self) -> None:
-        """Close the channel (the worker exits); kill it if it has not after a grace period."""
-        self.stopping = self.stopping or "shutdown"
-        self._frames.close()
-        await asyncio.shield(self._read_task)
-
-    def _died(self, returncode: int | None) -> ModelError:
-        return ModelError(
-            f"the worker process serving model '{self.module}' {self.version} (pid {self.pid}) "
-            f"{describe_exit(returncode)}; the next request starts a new one"
-        )
-
-    async def _close_on_exit(self) -> None:
-        # a child of the model may hold the socket open: the process exit is what counts
-        await self.process.wait()
-        self._frames.close()
-
-    async def _read_loop(self) -> None:
-        try:
-            while (frame := await read_frame(self._reader, trusted=False)) is not None:
-                future = self._pending.pop(frame[1], None) if len(frame) > 1 else None
-                if future is not None and not future.done():
-                    future.set_result(frame)
-        except (ProtocolError, OSError, EOFError, ValueError) as exc:
-            log.error("bad frame from the worker of %s %s: %s", self.module, self.version, exc)
-        finally:
-            self.alive = False
-            self._frames.close()
-            returncode = await _reap(self.process, STOP_GRACE)
-            self._exit_watch.cancel()
-            self._exit_error = self._died(returncode)
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(self._exit_error)
-            self._pending.clear()
-            self._on_exit(self, returncode)
-
-
-async def spawn_worker(
-    key: Key,
-    config: dict[str, Any],
-    ready_within: float,
-    on_exit: Callable[[WorkerProcess, int], None],
-) -> WorkerProcess:
-    """Start a worker and wait until it is ready; StartFailed names the cause otherwise."""
-    label = f"model '{key[0]}' {key[1]}"
-    ours, theirs = socket.socketpair()
-    started = time.perf_counter()
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "modelport.gateway.worker",
-            "--fd",
-            str(theirs.fileno()),
-            "--config",
-            json.dumps(config),
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            env=_worker_env(),
-            # its own session (so its own process group): a terminal's Ctrl-C goes to the
-            # gateway, which stops the workers itself, and killing the group takes the model's
-            # own subprocesses along. (Not process_group=0: uvloop, the server's loop, refuses it.)
-            start_new_session=True,
-        )
-    except OSError as exc:
-        ours.close()
-        raise StartFailed(f"{label}: cannot start its worker process: {exc}") from exc
-    finally:
-        theirs.close()
-    try:
-        reader, writer = await asyncio.open_connection(sock=ours)
-        frames = FrameWriter(writer)
-        try:
-            frame = await asyncio.wait_for(read_frame(reader, trusted=False), ready_within)
-        except TimeoutError:
-            frame = ("timeout",)
-    except BaseException:  # cancelled (shutdown) or the channel broke: leave no process behind
-        ours.close()
-        await _reap(process, 0)
-        raise
-    if frame is not None and frame[0] == "ready":
-        cold = time.perf_counter() - started
-        return WorkerProcess(
-            key, process, reader=reader, frames=frames, cold_start=cold, on_exit=on_exit
-        )
-    frames.close()
-    grace = {None: 1.0, "timeout": 0.0}.get(frame[0] if frame else None, STOP_GRACE)
-    returncode = await _reap(process, grace)
-    if frame is None:
-        raise StartFailed(f"{label}: its worker {describe_exit(returncode)} while starting")
-    if frame[0] == "timeout":
-        raise StartFailed(
-            f"{label} did not become ready within {ready_within:g} s (import and warm)"
-        )
-    if frame[0] == "failed" and len(frame) > 1:
-        raise StartFailed(str(frame[1]))
-    raise StartFailed(f"{label}: its worker answered {frame[0]!r} instead of ready")
 
 
 @dataclass

@@ -32,13 +32,8 @@ from modelport.errors import (
     PayloadTooLarge,
 )
 from modelport.gateway.metrics import GatewayMetrics
-from modelport.gateway.pool import (
-    SCOPE_KEYS,
-    START_BACKOFF,
-    GatewayResponse,
-    WorkerInfo,
-    worker_config,
-)
+from modelport.gateway.pool import SCOPE_KEYS, START_BACKOFF
+from modelport.gateway.process import GatewayResponse, WorkerInfo, worker_config
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
 
