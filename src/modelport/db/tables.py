@@ -102,6 +102,8 @@ catalog_modules = Table(
     # public | group | private (catalog.domain.Visibility); filtered by search for non-admins
     Column("visibility", String(16), nullable=False, server_default="public"),
     Index("ix_catalog_modules_owner", "owner"),
+    # search's catalog generation: count(*) and max(updated_at), both read from an index
+    Index("ix_catalog_modules_updated_at", "updated_at"),
 )
 
 # the groups whose members see a 'group' module (search filters on it with an indexed EXISTS)
