@@ -63,7 +63,7 @@ async def test_signed_in_users_see_only_what_they_may(
     assert catalog.status_code == 200
     assert "Open model" in catalog.text
     assert "Secret model" not in catalog.text
-    assert 'action="/auth/logout"' in catalog.text  # a sign-out button, not local mode
+    assert 'action="/auth/logout?next=/dashboard/"' in catalog.text  # sign-out, not local mode
     assert "API tokens" in catalog.text
     hidden = await http.get("/dashboard/modules/secret-model", headers=headers)
     assert hidden.status_code == 404

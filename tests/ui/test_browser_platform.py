@@ -332,8 +332,8 @@ def test_sign_in_tokens_and_sign_out(auth_page: Page, auth_platform: str) -> Non
 
     page.locator(".error-page").get_by_role("link", name="Sign in").click()
     expect(page).to_have_url(f"{auth_platform}/dashboard/modules/trainer")  # back where we were
-    # the session is an API token: it keeps the subject, not the display name
-    expect(page.locator(".account")).to_contain_text("Signed in as user-1")
+    # the session (an API token) keeps the display name of whoever signed in, not just the subject
+    expect(page.locator(".account")).to_contain_text("Signed in as ada")
     expect(page.get_by_role("heading", level=1)).to_have_text("Loss trainer")
 
     page.get_by_role("link", name="API tokens").click()
