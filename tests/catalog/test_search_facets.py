@@ -3,6 +3,7 @@ against a reference computed here, and the index following every change of the c
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 
 from modelport.catalog.domain import Audience, Visibility
 from modelport.catalog.registry import Registry
-from modelport.catalog.search import search
+from modelport.catalog.search import FacetIndexes, search
 from modelport.db import connect
 from tests.catalog.test_registry import meta
 
@@ -90,28 +91,29 @@ def test_the_index_follows_publishing_deprecating_and_visibility(
     catalog: tuple[Registry, dict[str, tuple[set[str], set[str], bool]]],
 ) -> None:
     registry, known = catalog
-    engine = registry.engine
-    before = search(engine, filters={"libraries": ["LightGBM"]})
+    holder = FacetIndexes()  # one index kept across the searches, as CatalogService does
+    find = functools.partial(search, registry.engine, facet_indexes=holder)
+    before = find(filters={"libraries": ["LightGBM"]})
     assert before.total == 0
     registry.publish("m01", "2.0", meta("Forest model 1", libraries=["LightGBM"], tasks=TASKS))
-    after = search(engine, filters={"libraries": ["LightGBM"]})
+    after = find(filters={"libraries": ["LightGBM"]})
     assert [m.name for m in after.modules] == ["m01"]
     assert after.facets["tasks"] == dict.fromkeys(sorted(TASKS), 1)
     registry.publish("new", "1.0", meta("Forest new", libraries=["LightGBM"]))
-    assert search(engine, filters={"libraries": ["LightGBM"]}).total == 2
+    assert find(filters={"libraries": ["LightGBM"]}).total == 2
     registry.deprecate("m01")
-    assert [m.name for m in search(engine, filters={"libraries": ["LightGBM"]}).modules] == ["new"]
+    assert [m.name for m in find(filters={"libraries": ["LightGBM"]}).modules] == ["new"]
     registry.deprecate("m01", False)
-    assert search(engine, filters={"libraries": ["LightGBM"]}).total == 2
+    assert find(filters={"libraries": ["LightGBM"]}).total == 2
     registry.set_visibility("new", Visibility.PRIVATE)
     eve = Audience("eve")
-    page = search(engine, filters={"libraries": ["LightGBM"]}, audience=eve)
+    page = find(filters={"libraries": ["LightGBM"]}, audience=eve)
     assert [m.name for m in page.modules] == ["m01"]
     assert page.facets["libraries"] == {"LightGBM": 1}
     registry.set_visibility("new", Visibility.GROUP, ["lab"])
     lab = Audience("eve", ("lab",))
-    assert search(engine, "forest new", audience=lab).total == 1
-    assert search(engine, "forest new", audience=eve).total == 0
+    assert find("forest new", audience=lab).total == 1
+    assert find("forest new", audience=eve).total == 0
     assert len(known) == 24
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,8 +121,26 @@ class _FacetIndex:
         return int.from_bytes(found, "little")
 
 
-_indexes: weakref.WeakKeyDictionary[Engine, _FacetIndex] = weakref.WeakKeyDictionary()
-_index_lock = threading.Lock()
+class FacetIndexes:
+    """Keeps the facet index of one catalog (engine) across searches; thread-safe.
+
+    Owned by whoever searches repeatedly (``CatalogService``); a search without one builds the
+    index for itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._index: _FacetIndex | None = None
+
+    def current(self, conn: Connection) -> _FacetIndex:
+        """The index of the catalog's current generation (rebuilt when it changed)."""
+        generation = _generation(conn)
+        index = self._index
+        if index is None or index.generation != generation:
+            index = _build_index(conn, generation)
+            with self._lock:
+                self._index = index
+        return index
 
 
 # two scalar subqueries: SQLite's max() then reads one entry of ix_catalog_modules_updated_at
@@ -143,12 +160,8 @@ def _generation(conn: Connection) -> tuple[Any, ...]:
     return tuple(conn.execute(_GENERATION).one())
 
 
-def _facet_index(conn: Connection, engine: Engine) -> _FacetIndex:
-    """The facet index of the catalog's current generation (built once per generation)."""
-    generation = _generation(conn)
-    index = _indexes.get(engine)
-    if index is not None and index.generation == generation:
-        return index
+def _build_index(conn: Connection, generation: tuple[Any, ...]) -> _FacetIndex:
+    """The facet index of the catalog as ``conn`` sees it now."""
     modules = conn.execute(select(catalog_modules.c.name, catalog_modules.c.deprecated)).all()
     position = {name: at for at, (name, _) in enumerate(modules)}
     size = (len(modules) + 8) // 8
@@ -169,7 +182,7 @@ def _facet_index(conn: Connection, engine: Engine) -> _FacetIndex:
         if term is None:
             term = terms[(facet, value)] = bytearray(size)
         term[bit >> 3] |= 1 << (bit & 7)
-    index = _FacetIndex(
+    return _FacetIndex(
         generation=generation,
         order=[name for name, _ in modules],
         position=position,
@@ -177,9 +190,6 @@ def _facet_index(conn: Connection, engine: Engine) -> _FacetIndex:
         live=int.from_bytes(live, "little"),
         terms={key: int.from_bytes(bits, "little") for key, bits in terms.items()},
     )
-    with _index_lock:
-        _indexes[engine] = index
-    return index
 
 
 def _found(
@@ -328,6 +338,7 @@ def search(
     limit: int = 20,
     offset: int = 0,
     audience: Audience | None = None,
+    facet_indexes: FacetIndexes | None = None,
 ) -> SearchPage:
     """One page of modules matching ``query`` and ``filters``, seen by ``audience``, with facets.
 
@@ -354,7 +365,7 @@ def search(
         and_(true(), *_conditions(filters, include_deprecated, audience))
     ).subquery("matches")
     with engine.connect() as conn:
-        index = _facet_index(conn, engine)
+        index = (facet_indexes or FacetIndexes()).current(conn)
         bm25: dict[str, float] | None = None  # SQLite: each full-text match's bm25
         full_text: list[str] | None = None
         if names_sql is not None:
@@ -395,5 +406,5 @@ def search(
         else:
             rows = conn.execute(select(matches).order_by(*order).limit(limit).offset(offset)).all()
         hits = _hits(conn, rows, bm25, score is not None)
-    facets = _facet_counts(index, found)
-    return SearchPage(total=total, limit=limit, offset=offset, modules=hits, facets=facets)
+    counts = _facet_counts(index, found)
+    return SearchPage(total=total, limit=limit, offset=offset, modules=hits, facets=counts)

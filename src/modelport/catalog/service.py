@@ -29,7 +29,7 @@ from modelport.catalog.domain import (
 )
 from modelport.catalog.metadata import validate_metadata
 from modelport.catalog.registry import Registry
-from modelport.catalog.search import search
+from modelport.catalog.search import FacetIndexes, search
 from modelport.catalog.sources import (
     IndexEntryError,
     ModuleSource,
@@ -81,6 +81,7 @@ class CatalogService:
         self.registry = registry
         self.artifacts = artifacts
         self.jobs = jobs
+        self.facets = FacetIndexes()  # the search's facet index, rebuilt per catalog change
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -233,7 +234,9 @@ class CatalogService:
     ) -> SearchPage:
         """Ranked full-text search with facets over what ``principal`` sees (see catalog.search)."""
         audience = policy.catalog_audience(principal) if principal is not None else None
-        return search(self.registry.engine, query, audience=audience, **options)
+        return search(
+            self.registry.engine, query, audience=audience, facet_indexes=self.facets, **options
+        )
 
     def module(self, name: str, principal: Principal | None = None) -> ModuleRecord:
         """A module; NotFound too when ``principal`` may not see it."""
