@@ -30,6 +30,7 @@ from modelport.errors import (
 )
 from modelport.gateway.protocol import FrameWriter, ProtocolError, read_frame
 from modelport.gateway.worker import PARENT_ENV
+from modelport.jobs.executors.base import exit_reason
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -105,16 +106,7 @@ class StartFailed(Exception):
 
 def describe_exit(returncode: int | None) -> str:
     """How a worker process ended, for messages."""
-    if returncode is None:
-        return "closed its channel"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
-        return f"was killed by {name}{hint}"
-    return f"exited with status {returncode}"
+    return "closed its channel" if returncode is None else exit_reason(returncode)
 
 
 def _worker_env() -> dict[str, str]:

@@ -56,13 +56,19 @@ def record_end(store: JobStore, job_id: str, reason: str) -> None:
             store.transition(job_id, JobStatus.FAILED, finished_at=utcnow(), error=reason)
 
 
-def describe_exit(returncode: int) -> str:
-    """A human reason for a worker's exit status."""
+def exit_reason(returncode: int) -> str:
+    """How a process ended, for messages: ``was killed by SIGKILL (out of memory?)``, ..."""
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
         hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
-        return f"the training process was killed by {name}{hint}"
-    return f"the training process exited with status {returncode} without a result"
+        return f"was killed by {name}{hint}"
+    return f"exited with status {returncode}"
+
+
+def describe_exit(returncode: int) -> str:
+    """A human reason for a training worker's exit status."""
+    suffix = "" if returncode < 0 else " without a result"
+    return f"the training process {exit_reason(returncode)}{suffix}"
