@@ -13,6 +13,20 @@ import typer
 from modelport.cli.exits import USAGE, cli_errors, fail
 from modelport.settings import Settings
 
+# Options `serve` and `up` share.
+Host = Annotated[str | None, typer.Option(help="Bind address. [default: 127.0.0.1]")]
+Port = Annotated[int | None, typer.Option(help="Port. [default: 5000]")]
+AllowInsecureBind = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-insecure-bind",
+        help="Serve on a non-loopback address without authentication (say so explicitly).",
+    ),
+]
+Debug = Annotated[
+    bool | None, typer.Option("--debug", help="Tracebacks in 500 responses; debug logs.")
+]
+
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
@@ -37,8 +51,8 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address. [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port. [default: 5000]")] = None,
+    host: Host = None,
+    port: Port = None,
     base_path: Annotated[
         str | None, typer.Option(help="URL prefix when behind a reverse proxy, e.g. /deepaas.")
     ] = None,
@@ -67,20 +81,12 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    allow_insecure_bind: Annotated[
-        bool | None,
-        typer.Option(
-            "--allow-insecure-bind",
-            help="Serve on a non-loopback address without authentication (say so explicitly).",
-        ),
-    ] = None,
+    allow_insecure_bind: AllowInsecureBind = None,
     catalog: Annotated[
         bool | None,
         typer.Option("--catalog/--no-catalog", help="Also serve the Open Catalog (/catalog/...)."),
     ] = None,
-    debug: Annotated[
-        bool | None, typer.Option("--debug", help="Tracebacks in 500 responses; debug logs.")
-    ] = None,
+    debug: Debug = None,
 ) -> None:
     """Serve models over HTTP (DEEPaaS v2 API, OpenAPI at /openapi.json, Swagger UI at /api)."""
     settings = _settings(
@@ -98,13 +104,18 @@ def serve(
         allow_insecure_bind=allow_insecure_bind,
         auth=auth,
     )
+    configure_logging(settings)
+    with cli_errors(settings.debug):
+        run_server(settings, models or [])
+
+
+def configure_logging(settings: Settings) -> None:
+    """Server logs on stderr: INFO (DEBUG with --debug); migrations quiet unless wrong."""
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations: quiet unless wrong
-    with cli_errors(settings.debug):
-        run_server(settings, models or [])
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def is_loopback(host: str) -> bool:

@@ -9,7 +9,6 @@ YAML config file (``--config`` or ``$MODELPORT_CONFIG``; flags > environment > f
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from modelport.cli.exits import USAGE, cli_errors, fail
+from modelport.cli.serve import AllowInsecureBind, Debug, Host, Port, configure_logging
 from modelport.settings import Settings, load_settings
 
 
@@ -38,8 +38,8 @@ def up(
         Path | None,
         typer.Option(help="YAML config file (any setting; flags and MODELPORT_* env win)."),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address. [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port. [default: 5000]")] = None,
+    host: Host = None,
+    port: Port = None,
     base_path: Annotated[str | None, typer.Option(help="URL prefix behind a proxy.")] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Database, artifacts, catalog. [default: XDG data dir]")
@@ -67,16 +67,8 @@ def up(
     seed: Annotated[
         bool, typer.Option("--seed/--no-seed", help="Publish the bundled examples if empty.")
     ] = True,
-    allow_insecure_bind: Annotated[
-        bool | None,
-        typer.Option(
-            "--allow-insecure-bind",
-            help="Serve a non-loopback address without authentication (say so explicitly).",
-        ),
-    ] = None,
-    debug: Annotated[
-        bool | None, typer.Option("--debug", help="Tracebacks in 500 responses; debug logs.")
-    ] = None,
+    allow_insecure_bind: AllowInsecureBind = None,
+    debug: Debug = None,
 ) -> None:
     """Run the platform: catalog, training, on-demand model serving, sign-in, dashboard."""
     settings = _settings(
@@ -94,11 +86,7 @@ def up(
         allow_insecure_bind=allow_insecure_bind,
         debug=debug,
     )
-    logging.basicConfig(
-        level=logging.DEBUG if settings.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations: quiet unless wrong
+    configure_logging(settings)
     with cli_errors(settings.debug):
         run_platform(settings, seed=seed)
 
