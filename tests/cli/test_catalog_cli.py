@@ -66,9 +66,10 @@ def sha256(path: Path) -> str:
 
 @pytest.mark.parametrize("name", [*V2_FILES, *V1_FILES])
 def test_validate_accepts_the_fixture_files(name: str) -> None:
+    schema = "1.0.0" if name in V1_FILES else "2.0.0"
     result = cli("validate", FIXTURES / name)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().endswith(": valid")
+    assert result.stdout.splitlines() == [f"{FIXTURES / name}: valid (AI4OS schema {schema})"]
 
 
 def test_validate_a_module_directory_and_the_current_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,14 +79,23 @@ def test_validate_a_module_directory_and_the_current_one(monkeypatch: pytest.Mon
     monkeypatch.chdir(TYPED_MODULE)
     assert cli("validate").exit_code == 0
     report = json.loads(cli("validate", "--json").stdout)
-    assert report == {"path": "ai4-metadata.yml", "valid": True, "errors": {}}
+    assert report == {
+        "path": "ai4-metadata.yml",
+        "valid": True,
+        "schema": "2.0.0",
+        "format": "yaml",
+        "errors": {},
+        "warnings": {},
+        "strict": False,
+        "passed": True,
+    }
 
 
 def test_validate_lists_every_invalid_field(tmp_path: Path) -> None:
     meta = yaml.safe_load((FIXTURES / "minimal.ai4-metadata.yml").read_text())
     meta["metadata_version"] = "1.0"
     del meta["title"]
-    meta["links"]["source_code"] = "not a uri"
+    del meta["links"]["source_code"]
     meta["libraries"] = ["NoSuchLibrary"]
     meta["keywords"] = ["v1 key"]
     (tmp_path / "ai4-metadata.yml").write_text(yaml.safe_dump(meta))
@@ -96,10 +106,35 @@ def test_validate_lists_every_invalid_field(tmp_path: Path) -> None:
     fields = ("metadata_version", "title", "links.source_code", "libraries.0", "keywords")
     for field in fields:
         assert f"  {field}: " in result.stdout, result.stdout
-    assert "invalid metadata, 5 fields" in result.stdout
+    assert "invalid metadata (AI4OS schema 2.0.0), 5 fields" in result.stdout
     report = json.loads(cli("validate", tmp_path, "--json").stdout)
     assert report["valid"] is False
     assert set(report["errors"]) == set(fields)
+
+
+def test_validate_reports_modelport_warnings_apart_and_strict_fails_on_them(
+    tmp_path: Path,
+) -> None:
+    meta = yaml.safe_load((FIXTURES / "minimal.ai4-metadata.yml").read_text())
+    meta["metadata_version"] = "1.0.1"  # real v2 files say so; the hub's schema accepts it
+    meta["links"]["docker_image"] = "ai4oshub/ai4os-demo-app"  # an image reference: no warning
+    meta["license"] = "No license file"
+    (tmp_path / "ai4-metadata.yml").write_text(yaml.safe_dump(meta))
+
+    result = cli("validate", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("ai4-metadata.yml: valid (AI4OS schema 2.0.0)")
+    assert lines[1] == "modelport warnings: 2"
+    assert lines[2].startswith("  metadata_version: '1.0.1' is not a published v2 schema version")
+    assert lines[3].startswith("  license: 'No license file' is not an SPDX license identifier")
+
+    strict = cli("validate", tmp_path, "--strict")
+    assert strict.exit_code == 1
+    assert "modelport errors (--strict): 2" in strict.stdout
+    report = json.loads(cli("validate", tmp_path, "--strict", "--json").stdout)
+    assert (report["valid"], report["passed"]) == (True, False)
+    assert set(report["warnings"]) == {"metadata_version", "license"}
 
 
 def test_validate_names_the_position_of_a_syntax_error(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_the_metadata_validates_and_names_the_project(rendered: Path) -> None:
     assert metadata.license == "Apache-2.0"
     assert metadata.links.source_code == "https://git.example.org/ada/plants"
     assert metadata.dates is not None
-    assert metadata.dates.created == date(2024, 5, 6)
+    assert metadata.dates.created == "2024-05-06"
 
 
 def test_the_pyproject_registers_the_model(rendered: Path) -> None:

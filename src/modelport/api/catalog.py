@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,6 +37,7 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
+from modelport.catalog.license import normalize_license
 from modelport.catalog.service import CatalogService
 from modelport.catalog.vocabulary import Category, DataType, Library, Task
 from modelport.errors import InvalidInput
@@ -153,12 +154,11 @@ def dcat_document(record: VersionRecord, module_url: str) -> dict[str, Any]:
         "foaf:page": [{"@id": u} for u in (links.get("documentation"),) if u],
     }
     if meta.get("license"):
-        doc["dct:license"] = {"@id": f"https://spdx.org/licenses/{meta['license']}"}
+        doc["dct:license"] = _license_node(meta["license"])
     dates = meta.get("dates") or {}
-    issued = dates.get("created") or record.published_at.date().isoformat()
-    doc["dct:issued"] = {"@value": issued, "@type": "xsd:date"}
+    doc["dct:issued"] = _date_node(dates.get("created") or record.published_at.date().isoformat())
     if dates.get("updated"):
-        doc["dct:modified"] = {"@value": dates["updated"], "@type": "xsd:date"}
+        doc["dct:modified"] = _date_node(dates["updated"])
     if meta.get("doi"):
         doc["dct:identifier"] = [doc["dct:identifier"], meta["doi"]]
     if record.lineage.base_version:
@@ -179,6 +179,24 @@ def dcat_document(record: VersionRecord, module_url: str) -> dict[str, Any]:
         for artifact in record.artifacts
     ]
     return doc
+
+
+def _license_node(license_text: str) -> dict[str, str]:
+    """An SPDX licence by its URI; a licence kept as written (not SPDX) as a titled document."""
+    try:
+        normalize_license(license_text)
+    except ValueError:
+        return {"@type": "dct:LicenseDocument", "dct:title": license_text}
+    return {"@id": f"https://spdx.org/licenses/{license_text}"}
+
+
+def _date_node(value: str) -> dict[str, str] | str:
+    """A date typed ``xsd:date`` when it is one; a date AI4OS accepted as free text stays text."""
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return value
+    return {"@value": value, "@type": "xsd:date"}
 
 
 def ai4os_summary(name: str, metadata: dict[str, Any]) -> dict[str, Any]:

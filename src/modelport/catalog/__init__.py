@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from modelport.catalog.files import (
     METADATA_FILENAMES,
+    MetadataFile,
     dump_metadata,
     find_metadata_file,
     load_metadata,
     parse_metadata,
+    read_metadata_file,
 )
 from modelport.catalog.metadata import (
     Dates,
     Links,
+    MetadataReport,
     ModuleMetadata,
     Resources,
     ResourceSpec,
+    check_metadata,
     validate_metadata,
 )
 from modelport.catalog.migrate_v1 import is_v1_metadata, migrate_v1
@@ -38,10 +42,13 @@ __all__ = [
     "IndexEntry",
     "IndexEntryError",
     "Links",
+    "MetadataFile",
+    "MetadataReport",
     "ModuleMetadata",
     "ModuleSource",
     "ResourceSpec",
     "Resources",
+    "check_metadata",
     "dump_metadata",
     "fetch_repository",
     "find_metadata_file",
@@ -51,6 +58,7 @@ __all__ = [
     "parse_index",
     "parse_metadata",
     "read_index_modules",
+    "read_metadata_file",
     "read_module",
     "validate_metadata",
 ]

@@ -1,20 +1,24 @@
 """Reading and writing metadata files: ai4-metadata.yml/.yaml/.json and DEEP v1 metadata.json.
 
-The format follows the file name: ``.json`` is JSON, anything else YAML. A v1 file (see
-:func:`~modelport.catalog.migrate_v1.is_v1_metadata`) is migrated to v2 on load. A file that does
-not parse raises ``InvalidInput({filename: ["invalid YAML at line L, column C: ..."]})``.
+Files are read as the AI4OS loader reads them, whatever their name: as JSON, else as YAML. A file
+whose name says JSON but which only YAML reads (trailing commas, YAML content in ``metadata.json``)
+is accepted with a warning naming its real format. What is read is judged by
+:func:`~modelport.catalog.metadata.check_metadata` (AI4OS's schema, then modelport's warnings;
+a v1 file is migrated to v2). A file that neither parses raises
+``InvalidInput({filename: ["invalid JSON at line L, column C: ..."]})`` (or the YAML error for a
+YAML file).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from modelport.catalog.metadata import ModuleMetadata, validate_metadata
-from modelport.catalog.migrate_v1 import is_v1_metadata, migrate_v1
+from modelport.catalog.metadata import MetadataReport, ModuleMetadata, check_metadata
 from modelport.errors import InvalidInput, NotFound
 
 #: The names looked for, in this order, when a module directory is given.
@@ -26,8 +30,28 @@ METADATA_FILENAMES: Final = (
 )
 
 
+@dataclass(frozen=True)
+class MetadataFile:
+    """A metadata file as read: its path, real format and the verdicts on its content."""
+
+    path: Path
+    format: Literal["json", "yaml"]
+    report: MetadataReport
+
+
 def load_metadata(path: Path) -> ModuleMetadata:
-    """Read a metadata file (or the one in a module directory), migrating DEEP v1 files."""
+    """Read a metadata file (or the one in a module directory); InvalidInput if AI4OS refuses it."""
+    report = read_metadata_file(path).report
+    if report.metadata is None:
+        raise InvalidInput(report.errors)
+    return report.metadata
+
+
+def read_metadata_file(path: Path) -> MetadataFile:
+    """Read and judge a metadata file (or the one in a module directory), keeping every warning.
+
+    NotFound when there is no such file; InvalidInput when it cannot be read or parsed at all.
+    """
     if path.is_dir():
         path = find_metadata_file(path)
     try:
@@ -40,7 +64,11 @@ def load_metadata(path: Path) -> ModuleMetadata:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput({str(path): [f"not UTF-8 text (byte {exc.start})"]}) from None
-    return parse_metadata(text, str(path))
+    data, fmt, notes = _decode(text, str(path))
+    report = check_metadata(data) if isinstance(data, dict) else _not_a_mapping(data, str(path))
+    if notes:
+        report = replace(report, warnings={str(path): notes, **report.warnings})
+    return MetadataFile(path, fmt, report)
 
 
 def find_metadata_file(directory: Path) -> Path:
@@ -52,16 +80,20 @@ def find_metadata_file(directory: Path) -> Path:
 
 
 def parse_metadata(text: str, filename: str) -> ModuleMetadata:
-    """Parse metadata text; ``filename`` picks the format and names the file in errors."""
-    data = _decode(text, filename)
+    """Parse and validate metadata text; ``filename`` names the file in errors."""
+    data, _, _ = _decode(text, filename)
+    report = check_metadata(data) if isinstance(data, dict) else _not_a_mapping(data, filename)
+    if report.metadata is None:
+        raise InvalidInput(report.errors)
+    return report.metadata
+
+
+def _not_a_mapping(data: Any, filename: str) -> MetadataReport:
     if data is None:
-        raise InvalidInput({filename: ["the file is empty; expected a mapping of metadata fields"]})
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise InvalidInput({filename: [f"expected a mapping of metadata fields, found a {kind}"]})
-    if is_v1_metadata(data):
-        return migrate_v1(data)
-    return validate_metadata(data)
+        message = "the file is empty; expected a mapping of metadata fields"
+    else:
+        message = f"expected a mapping of metadata fields, found a {type(data).__name__}"
+    return MetadataReport("", {filename: [message]})
 
 
 def dump_metadata(metadata: ModuleMetadata, filename: str = "ai4-metadata.yml") -> str:
@@ -77,19 +109,27 @@ def _is_json(filename: str) -> bool:
     return filename.lower().endswith(".json")
 
 
-def _decode(text: str, filename: str) -> Any:
-    if _is_json(filename):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise InvalidInput({filename: [f"invalid JSON at {where}: {exc.msg}"]}) from None
+def _decode(text: str, filename: str) -> tuple[Any, Literal["json", "yaml"], list[str]]:
+    """Parse as the AI4OS loader does (JSON, then YAML): the data, its format, notes on it."""
     try:
-        return yaml.safe_load(text)
+        return json.loads(text), "json", []
+    except json.JSONDecodeError as exc:
+        json_error = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    try:
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        raise InvalidInput({filename: [_yaml_message(exc)]}) from None
+        message = json_error if _is_json(filename) else _yaml_message(exc)
+        raise InvalidInput({filename: [message]}) from None
     except yaml.YAMLError as exc:
-        raise InvalidInput({filename: [f"invalid YAML: {exc}"]}) from None
+        message = json_error if _is_json(filename) else f"invalid YAML: {exc}"
+        raise InvalidInput({filename: [message]}) from None
+    notes = []
+    if _is_json(filename):
+        notes.append(
+            f"the file is named .json but is not JSON ({json_error}); "
+            "it was read as YAML, as AI4OS reads it"
+        )
+    return data, "yaml", notes
 
 
 def _yaml_message(exc: Any) -> str:

@@ -1,81 +1,34 @@
-"""The module metadata model, compatible with the AI4OS metadata schema v2 (``ai4-apps-v2.x``).
+"""The module metadata model, as AI4OS metadata schema v2 (``ai4-apps-v2.x``) defines it.
 
-A module's ``ai4-metadata.yml`` validates as :class:`ModuleMetadata`: the schema's required keys,
-its enumerations (:mod:`modelport.catalog.vocabulary`), URI, date, DOI and non-negative resource
-rules, plus one addition the schema lacks: an SPDX ``license``. Like the schema, it keeps keys it
-does not know (``links.ai4_template``, ``links.cicd_url``, ...) and writes them back, but rejects
-the DEEP v1 keys that the schema forbids (``sources``, ``keywords``, ...): those are migrated by
-:mod:`modelport.catalog.migrate_v1`.
+Checking a file is two verdicts (:func:`check_metadata`): AI4OS's own, from its published JSON
+schemas (:mod:`modelport.catalog.ai4os`; a DEEP v1 file is judged by the v1 schema), and, for what
+AI4OS accepts, modelport's warnings (:mod:`modelport.catalog.normalize`: SPDX licences, URIs,
+image references, dates). A v1 file is then migrated (:mod:`modelport.catalog.migrate_v1`). The
+result is a :class:`ModuleMetadata`: the schema's fields with the schema's types (formats the
+schema only annotates stay strings), plus ``license``, and every key the schema does not name kept
+and written back (``links.ai4_template``, ``links.cicd_url``, ...).
 
-Every failure is one :class:`~modelport.errors.InvalidInput` that lists every bad field at once,
-keyed by its dotted path as written in the file (``links.source_code``, ``data-type.0``,
-``resources.training.cpu``), each message stating the rule that failed.
+Errors and warnings are ``{dotted.path: [message, ...]}`` keyed by the field as written in the
+file (``links.source_code``, ``data-type.0``; a v1 file's ``sources.code``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelport.catalog.license import normalize_license
-from modelport.catalog.vocabulary import V1_ONLY_KEYS, Category, DataType, Library, Task
+from modelport.catalog import ai4os
+from modelport.catalog.migrate_v1 import migrate_v1
+from modelport.catalog.normalize import Warnings, normalize_v2
+from modelport.catalog.vocabulary import Category, DataType, Library, Task
 from modelport.errors import InvalidInput
 
-_VERSION: Final = re.compile(r"^2\.\d+\.\d+$")
-_DOI: Final = re.compile(r"^(https?://(dx\.)?doi\.org/)?10\.\d{4,9}/\S+$")
-
-
-def _check_uri(value: str) -> str:
-    parts = urlsplit(value)
-    if not parts.scheme or any(c.isspace() for c in value):
-        raise ValueError(f"'{value}' must be an absolute URI, e.g. 'https://example.org/...'")
-    if parts.scheme in ("http", "https") and not parts.netloc:
-        raise ValueError(f"'{value}' must be an absolute URI with a host")
-    return value
-
-
-def _check_version(value: str) -> str:
-    if not _VERSION.match(value):
-        raise ValueError(
-            f"'{value}' must be a schema version 2.MINOR.PATCH (e.g. '2.3.0'); "
-            "DEEP v1 files have no metadata_version and are migrated"
-        )
-    return value
-
-
-def _check_doi(value: str) -> str:
-    if not _DOI.match(value):
-        raise ValueError(f"'{value}' must be a DOI such as '10.5281/zenodo.1234567'")
-    return value
-
-
-def _check_license(value: str) -> str:
-    return normalize_license(value)
-
-
-def _check_unique(items: list[str]) -> list[str]:
-    repeated = sorted({item for item in items if items.count(item) > 1})
-    if repeated:
-        listed = ", ".join(f"'{item}'" for item in repeated)
-        raise ValueError(f"items must be unique; repeated: {listed}")
-    return items
-
-
-Uri = Annotated[str, AfterValidator(_check_uri)]
-# Strict, as JSON Schema's "integer" / "number": no booleans, no numbers written as strings.
-Count = Annotated[int, Field(strict=True, ge=0)]
-Amount = Annotated[float, Field(strict=True, ge=0)]
+# The schema's "integer" and "number" (checked by the schema before these types see a value).
+Count = Annotated[int, Field(ge=0)]
+Amount = Annotated[float, Field(ge=0)]
 _config: Final = ConfigDict(
     extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
 )
@@ -86,15 +39,15 @@ class Links(BaseModel):
 
     model_config = _config
 
-    self_url: Uri | None = Field(None, alias="self")
-    documentation: Uri | None = None
-    source_code: Uri
-    docker_image: Uri | None = None
-    zenodo_doi: Uri | None = None
-    dataset: Uri | None = None
-    weights: Uri | None = None
-    citation: Uri | None = None
-    base_model: Uri | None = None
+    self_url: str | None = Field(None, alias="self")
+    documentation: str | None = None
+    source_code: str
+    docker_image: str | None = Field(None, description="An image reference, or a URI")
+    zenodo_doi: str | None = None
+    dataset: str | None = None
+    weights: str | None = None
+    citation: str | None = None
+    base_model: str | None = None
 
 
 class Dates(BaseModel):
@@ -102,8 +55,8 @@ class Dates(BaseModel):
 
     model_config = _config
 
-    created: date
-    updated: date
+    created: str
+    updated: str
 
 
 class ResourceSpec(BaseModel):
@@ -129,56 +82,95 @@ class Resources(BaseModel):
 
 
 class ModuleMetadata(BaseModel):
-    """The metadata of one catalog module (AI4OS schema v2 plus an SPDX license)."""
+    """The metadata of one catalog module (AI4OS schema v2, plus a ``license``)."""
 
     model_config = _config
 
-    metadata_version: Annotated[str, AfterValidator(_check_version)]
+    metadata_version: str
     title: str
     summary: str
     description: str
-    doi: Annotated[str, AfterValidator(_check_doi)] | None = None
+    doi: str | None = None
     dates: Dates | None = None
     links: Links
-    libraries: Annotated[list[Library], AfterValidator(_check_unique)]
-    tasks: Annotated[list[Task], AfterValidator(_check_unique)]
-    categories: Annotated[list[Category], AfterValidator(_check_unique)]
-    tags: Annotated[list[str], AfterValidator(_check_unique)]
-    data_type: Annotated[list[DataType], AfterValidator(_check_unique)] | None = Field(
-        None, alias="data-type"
-    )
+    libraries: list[Library]
+    tasks: list[Task]
+    categories: list[Category]
+    tags: list[str]
+    data_type: list[DataType] | None = Field(None, alias="data-type")
     resources: Resources | None = None
-    license: Annotated[str, AfterValidator(_check_license)] | None = None
+    license: str | None = Field(None, description="SPDX where known, else as written")
 
 
-def dotted_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """Turn a pydantic ValidationError into ``{dotted.field.path: [rule, ...]}``."""
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "_schema"
-        message = error["msg"]
-        if error["type"] == "value_error":
-            message = str(error.get("ctx", {}).get("error", message))
-        errors.setdefault(path, []).append(message)
-    return errors
+@dataclass(frozen=True)
+class MetadataReport:
+    """AI4OS's verdict on one metadata mapping, modelport's warnings, and the normalised result."""
+
+    schema_version: str
+    errors: dict[str, list[str]]
+    warnings: Warnings = field(default_factory=dict)
+    metadata: ModuleMetadata | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Whether AI4OS accepts the metadata."""
+        return not self.errors
+
+
+def check_metadata(data: Any) -> MetadataReport:
+    """Judge a metadata mapping as AI4OS does; normalise (and migrate) what it accepts."""
+    version = ai4os.schema_version_for(data)
+    errors = ai4os.ai4os_errors(data, version)
+    if errors:
+        return MetadataReport(version, errors)
+    if version == ai4os.V1_VERSION:
+        v2, warnings = migrate_v1(data)
+    else:
+        platform = _platform_warnings(data)
+        v2, warnings = normalize_v2(
+            {k: v for k, v in data.items() if k != "resources"} if platform else data
+        )
+        warnings = {**platform, **warnings}
+    try:
+        metadata = ModuleMetadata.model_validate(v2)
+    except ValidationError as exc:  # the schema accepted it: a mismatch of ours, said as such
+        return MetadataReport(version, _pydantic_errors(exc), warnings)
+    return MetadataReport(version, {}, warnings, metadata)
 
 
 def validate_metadata(data: Mapping[str, Any]) -> ModuleMetadata:
-    """Validate a v2 metadata mapping; raise InvalidInput listing every bad field."""
-    errors: dict[str, list[str]] = {
-        key: [
-            "is a DEEP v1 key, which metadata v2 forbids; "
-            "remove it, or load a v1 file without metadata_version to migrate it"
+    """A metadata mapping as a :class:`ModuleMetadata`; InvalidInput listing AI4OS's errors."""
+    report = check_metadata(dict(data))
+    if report.metadata is None:
+        raise InvalidInput(report.errors)
+    return report.metadata
+
+
+def _platform_warnings(data: Mapping[str, Any]) -> Warnings:
+    """What the AI4OS platform's latest schema refuses in a file its hub accepted.
+
+    Only ``resources`` can differ (the latest schema adds its rules); it is left out of the
+    record, as it cannot be read, and every reason is said.
+    """
+    refused = ai4os.ai4os_errors(data, ai4os.LATEST_VERSION)
+    return {
+        path: [
+            f"{message}: the AI4OS platform's latest schema ({ai4os.LATEST_VERSION}) refuses "
+            "it, so 'resources' is left out of the record"
+            for message in messages
         ]
-        for key in V1_ONLY_KEYS
-        if key in data
+        for path, messages in refused.items()
     }
-    try:
-        metadata = ModuleMetadata.model_validate(dict(data))
-    except ValidationError as exc:
-        for path, messages in dotted_errors(exc).items():
-            errors.setdefault(path, []).extend(messages)
-        raise InvalidInput(errors) from None
-    if errors:
-        raise InvalidInput(errors)
-    return metadata
+
+
+def stored_metadata(data: Mapping[str, Any]) -> ModuleMetadata:
+    """Metadata as the registry keeps it (judged when it was published), as a ModuleMetadata."""
+    return ModuleMetadata.model_validate(dict(data))
+
+
+def _pydantic_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "_schema"
+        errors.setdefault(path, []).append(error["msg"])
+    return errors

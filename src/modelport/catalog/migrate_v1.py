@@ -12,12 +12,12 @@ What maps where (v1 → v2):
 - ``date_creation`` → ``dates.created`` *and* ``dates.updated`` (v1 has no update date and v2
   requires both); no ``dates`` when v1 has none.
 - ``keywords`` → ``tags``, verbatim, duplicates dropped; also read to infer facets (below).
-- ``license`` (free text) → ``license`` as SPDX: ``Apache 2.0`` → ``Apache-2.0`` by the alias table
-  in :mod:`~modelport.catalog.vocabulary`; a name it cannot map is kept, and fails validation with
-  the SPDX rule; absent → no license.
+- ``license`` (free text in v1) → ``license``: its SPDX identifier where one is known
+  (``Apache 2.0`` → ``Apache-2.0``, by the alias table in :mod:`~modelport.catalog.vocabulary`);
+  anything else (``No license file``) kept as written, with a warning; absent → no license.
 - ``sources.code`` → ``links.source_code`` (``sources.dockerfile_repo`` when ``code`` is missing).
-- ``sources.docker_registry_repo`` → ``links.docker_image`` as a URL: ``deephdc/x`` →
-  ``https://hub.docker.com/r/deephdc/x``; ``host.tld/org/x`` → ``https://host.tld/org/x``.
+- ``sources.docker_registry_repo`` → ``links.docker_image``, the image reference as written
+  (``deephdc/x``; surrounding whitespace removed, with a warning).
 - ``sources.pre_trained_weights`` → ``links.weights``, and adds the category ``AI4 pre trained``.
 - ``sources.zenodo_doi`` → ``links.zenodo_doi``; ``doi`` → ``doi``.
 - ``cite_url`` → ``links.citation``; ``dataset_url`` → ``links.dataset``.
@@ -34,7 +34,8 @@ v1 has no such fields, so the migrated entry is valid but should be completed by
 Lost: ``sources.dockerfile_repo`` (unless used as the source code), ``tosca`` (deployment templates
 of the retired INDIGO orchestrator), ``continuous_integration`` and any other key not listed above.
 
-Validation errors of the migrated metadata are reported under the v1 key they came from
+The input is a mapping AI4OS's v1 schema accepts (:mod:`modelport.catalog.ai4os` judged it first).
+Warnings about the migrated values are reported under the v1 key they came from
 (``sources.code``, ``keywords.2``, ``date_creation``), so the author can fix the file they have.
 """
 
@@ -44,12 +45,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pydantic import ValidationError
-
-from modelport.catalog.license import spdx_from_name
-from modelport.catalog.metadata import ModuleMetadata, dotted_errors
-from modelport.catalog.vocabulary import SCHEMA_VERSION, V1_ONLY_KEYS
-from modelport.errors import InvalidInput
+from modelport.catalog.ai4os import is_v1
+from modelport.catalog.normalize import Warnings, normalize_license_text, normalize_v2
+from modelport.catalog.vocabulary import SCHEMA_VERSION
 
 _FACETS = tuple[tuple[str, str], ...]
 _KEYWORD_FACETS: Final[dict[str, _FACETS]] = {
@@ -113,35 +111,32 @@ _ORIGIN: Final = {
 
 def is_v1_metadata(data: Mapping[str, Any]) -> bool:
     """Whether a metadata mapping has the DEEP v1 shape (and no ``metadata_version``)."""
-    if "metadata_version" in data:
-        return False
-    return any(key in data for key in V1_ONLY_KEYS) or isinstance(data.get("description"), list)
+    return is_v1(data)
 
 
-def migrate_v1(data: Mapping[str, Any]) -> ModuleMetadata:
-    """Migrate a DEEP v1 metadata mapping to a validated v2 :class:`ModuleMetadata`."""
-    errors: dict[str, list[str]] = {}
-    sources = data.get("sources", {})
-    if not isinstance(sources, Mapping):
-        errors["sources"] = ["Input should be a valid dictionary"]
-        sources = {}
-    v2 = _convert(data, sources)
-    try:
-        metadata = ModuleMetadata.model_validate(v2)
-    except ValidationError as exc:
-        for path, messages in dotted_errors(exc).items():
-            bucket = errors.setdefault(_v1_path(path), [])
-            bucket.extend(m for m in messages if m not in bucket)
-        raise InvalidInput(errors) from None
-    if errors:
-        raise InvalidInput(errors)
-    return metadata
+def migrate_v1(data: Mapping[str, Any]) -> tuple[dict[str, Any], Warnings]:
+    """Migrate a (schema-valid) DEEP v1 mapping to a v2 mapping, with warnings by v1 key."""
+    sources = data.get("sources")
+    v2 = _convert(data, sources if isinstance(sources, Mapping) else {})
+    license_warnings: Warnings = {}
+    license_text = normalize_license_text(
+        data.get("license"), "license", license_warnings, free_text=True
+    )
+    v2.pop("license", None)
+    normalized, warnings = normalize_v2(v2)
+    if license_text is not None:
+        normalized["license"] = license_text
+    by_origin: Warnings = dict(license_warnings)
+    for path, messages in warnings.items():
+        bucket = by_origin.setdefault(_v1_path(path), [])
+        bucket.extend(m for m in messages if m not in bucket)
+    return normalized, by_origin
 
 
 def _convert(data: Mapping[str, Any], sources: Mapping[str, Any]) -> dict[str, Any]:
     keywords = data.get("keywords", [])
     v2: dict[str, Any] = {"metadata_version": SCHEMA_VERSION}
-    for key in ("title", "summary", "description"):
+    for key in ("title", "summary"):
         if key in data:
             v2[key] = data[key]
     if "description" in data:
@@ -152,7 +147,7 @@ def _convert(data: Mapping[str, Any], sources: Mapping[str, Any]) -> dict[str, A
         v2["dates"] = {"created": data["date_creation"], "updated": data["date_creation"]}
     links = {
         "source_code": sources.get("code") or sources.get("dockerfile_repo"),
-        "docker_image": _docker_image_url(sources.get("docker_registry_repo")),
+        "docker_image": sources.get("docker_registry_repo"),
         "weights": sources.get("pre_trained_weights"),
         "zenodo_doi": sources.get("zenodo_doi"),
         "citation": data.get("cite_url"),
@@ -160,23 +155,16 @@ def _convert(data: Mapping[str, Any], sources: Mapping[str, Any]) -> dict[str, A
     }
     v2["links"] = {key: value for key, value in links.items() if value is not None}
     facets: dict[str, list[str]] = {"libraries": [], "tasks": [], "categories": [], "data-type": []}
-    if isinstance(keywords, list):
-        v2["tags"] = list(dict.fromkeys(keywords))
-        for keyword in keywords:
-            if isinstance(keyword, str):
-                key = keyword.strip().lower().removeprefix("library/")
-                for facet, value in _KEYWORD_FACETS.get(key, ()):
-                    facets[facet].append(value)
-    else:
-        v2["tags"] = keywords
+    v2["tags"] = list(dict.fromkeys(keywords))
+    for keyword in keywords:
+        key = keyword.strip().lower().removeprefix("library/")
+        for facet, value in _KEYWORD_FACETS.get(key, ()):
+            facets[facet].append(value)
     if sources.get("pre_trained_weights"):
         facets["categories"].append("AI4 pre trained")
     for facet, values in facets.items():
         if values or facet != "data-type":
             v2[facet] = list(dict.fromkeys(values))
-    if data.get("license") is not None:
-        raw = data["license"]
-        v2["license"] = (spdx_from_name(raw) or raw) if isinstance(raw, str) else raw
     return v2
 
 
@@ -185,15 +173,6 @@ def _join_description(description: Any) -> Any:
         return description
     lines = [line[:-2] + "\n" if line.endswith("\\n") else line for line in description]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _docker_image_url(repository: Any) -> Any:
-    if not isinstance(repository, str) or "://" in repository:
-        return repository
-    first = repository.split("/", 1)[0]
-    if "." in first or ":" in first:  # a registry host, e.g. registry.example.org/org/image
-        return f"https://{repository}"
-    return f"https://hub.docker.com/r/{repository}"
 
 
 def _v1_path(path: str) -> str:

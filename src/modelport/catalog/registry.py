@@ -157,7 +157,8 @@ class Registry:
                 insert(catalog_versions).values(
                     module=name,
                     version=version,
-                    metadata=meta.model_dump(by_alias=True, mode="json"),
+                    # without nulls: what the AI4OS views serve must pass AI4OS's schema
+                    metadata=meta.model_dump(by_alias=True, mode="json", exclude_none=True),
                     load_spec=load_spec,
                     package=package,
                     source_url=source_url,

@@ -27,7 +27,7 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
-from modelport.catalog.metadata import validate_metadata
+from modelport.catalog.metadata import stored_metadata
 from modelport.catalog.registry import Registry
 from modelport.catalog.search import FacetIndexes, search
 from modelport.catalog.sources import (
@@ -214,7 +214,7 @@ class CatalogService:
         return self.registry.publish(
             module,
             version,
-            validate_metadata(base.metadata),
+            stored_metadata(base.metadata),
             load_spec=base.load_spec,
             package=base.package,
             source_url=base.source_url,

@@ -52,8 +52,6 @@ TASKS: Final[tuple[str, ...]] = get_args(Task)
 CATEGORIES: Final[tuple[str, ...]] = get_args(Category)
 DATA_TYPES: Final[tuple[str, ...]] = get_args(DataType)
 
-#: Keys of the DEEP v1 schema that the v2 schema forbids (its ``not.anyOf``).
-V1_ONLY_KEYS: Final = ("tosca", "sources", "dataset_url", "cite_url", "date_creation", "keywords")
 
 SPDX_LICENSES: Final[frozenset[str]] = frozenset(
     {

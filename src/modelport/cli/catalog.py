@@ -303,19 +303,28 @@ def import_index(
 @app.command("validate")
 def validate(
     path: Annotated[Path, typer.Argument(help="A metadata file or a module directory.")] = Path(),
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on modelport's warnings too.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Validate a module's metadata file, as a module's CI does; print every error.
+    """Validate a module's metadata as the AI4OS hub's CI does, then with modelport's rules.
+
+    AI4OS's verdict (its published JSON schema) decides validity; modelport's warnings (SPDX
+    licence, URIs, image references, dates, the file's real format) follow.
 
     Exit codes:
 
     0 - the metadata is valid
 
-    1 - the metadata is invalid: every bad field is listed with its messages
+    1 - the metadata is invalid: every bad field is listed with its messages (with --strict,
+    also when modelport has warnings)
 
     2 - usage error: no metadata file, or a file that cannot be read
     """
-    from modelport.catalog.files import find_metadata_file, load_metadata
+    from modelport.catalog.files import MetadataFile, find_metadata_file, read_metadata_file
+    from modelport.catalog.metadata import MetadataReport
+    from modelport.cli import metadata_report
 
     with cli_errors():
         file = find_metadata_file(path) if path.is_dir() else path
@@ -325,21 +334,16 @@ def validate(
             file.open("rb").close()
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror}", USAGE)
-    errors: dict[str, list[str]] = {}
     try:
-        load_metadata(file)
-    except InvalidInput as exc:
-        errors = exc.errors
+        read = read_metadata_file(file)
+    except InvalidInput as exc:  # it does not even parse
+        read = MetadataFile(file, "yaml", MetadataReport("", exc.errors))
     if as_json:
-        typer.echo(json.dumps({"path": str(file), "valid": not errors, "errors": errors}, indent=2))
-    elif errors:
-        typer.echo(f"{file}: invalid metadata, {len(errors)} fields")
-        for field, messages in errors.items():
-            typer.echo("".join(f"  {field}: {message}\n" for message in messages), nl=False)
+        report = metadata_report.report_json(read, str(file), strict=strict)
+        typer.echo(json.dumps(report, indent=2))
     else:
-        typer.echo(f"{file}: valid")
-    if errors:
-        raise typer.Exit(INVALID)
+        typer.echo(metadata_report.report_text(read, str(file), strict=strict), nl=False)
+    raise typer.Exit(metadata_report.exit_code(read, strict=strict))
 
 
 @app.command("alias")
@@ -488,11 +492,11 @@ def _write_verified(store: ArtifactStore, artifact: ArtifactRecord, dest: Path) 
 def _write_metadata(record: VersionRecord, dest: Path) -> None:
     """Write the version's metadata as ai4-metadata.yml, unless an artifact has that name."""
     from modelport.catalog.files import dump_metadata
-    from modelport.catalog.metadata import validate_metadata
+    from modelport.catalog.metadata import stored_metadata
 
     if any(a.name == METADATA_FILENAME for a in record.artifacts):
         return
-    text = dump_metadata(validate_metadata(record.metadata), METADATA_FILENAME)
+    text = dump_metadata(stored_metadata(record.metadata), METADATA_FILENAME)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         (dest / METADATA_FILENAME).write_text(text, encoding="utf-8")
