@@ -95,16 +95,31 @@ class ExecutorError(ModelportError):
 
 
 class InvalidInput(ModelportError):
-    """Arguments that fail validation; ``errors`` maps each bad field to its messages."""
+    """Arguments that fail validation; ``errors`` maps each bad field to its messages.
 
-    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+    ``detail``, when given, is the same errors in the shape a client expects on the wire
+    (a legacy module's nested marshmallow messages); ``errors`` stays flat, by dotted path.
+    """
+
+    def __init__(
+        self, errors: Mapping[str, Sequence[str]], detail: Mapping[str, object] | None = None
+    ) -> None:
         self.errors: dict[str, list[str]] = {k: list(v) for k, v in errors.items()}
+        self.detail = dict(detail) if detail is not None else None
         fields = ", ".join(sorted(self.errors)) or "input"
         super().__init__(f"invalid value for: {fields}")
 
 
 class BadRequest(ModelportError):
-    """A request body that cannot be read (malformed JSON or multipart)."""
+    """A request body that cannot be read (malformed JSON or multipart).
+
+    ``field``, when given, names the part of the request at fault; the answer is then in the
+    field-error shape, ``{field: [message]}`` (as DEEPaaS answers a broken JSON body).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PayloadTooLarge(ModelportError):

@@ -23,7 +23,7 @@ async def test_openapi_31_documents_every_model(documents) -> None:
     paths = openapi["paths"]
     for name in ("legacy", "echo", "slow"):
         assert "post" in paths[f"/v2/models/{name}/predict/"]
-    for path in ("/", "/v2", "/v2/models", "/v2/models/{name}", "/health/ready", "/metrics"):
+    for path in ("/", "/v2/", "/v2/models/", "/v2/models/{name}/", "/v2/debug/", "/metrics"):
         assert path in paths, path
     echo = paths["/v2/models/echo/predict/"]["post"]
     form = echo["requestBody"]["content"]["multipart/form-data"]["schema"]
@@ -87,9 +87,9 @@ async def test_swagger2_has_the_fields_deepaas_clients_read(documents) -> None:
     assert params["flavour"]["default"] == "foo"
     assert params["names"]["type"] == "array"
     assert params["names"]["collectionFormat"] == "multi"
-    assert params["accept"]["in"] == "header"
+    assert params["accept"]["in"] == "query"  # DEEPaaS reads it there (no location declared)
     assert params["accept"]["enum"] == ["application/json", "text/plain", "image/png", "*/*"]
-    assert op["produces"] == ["application/json", "text/plain", "image/png"]
+    assert op["produces"] == ["application/json", "text/plain", "image/png", "*/*"]
     assert op["consumes"] == ["multipart/form-data"]
     assert op["responses"]["200"]["schema"] == {"$ref": "#/definitions/LegacyPredictionResponse"}
     definitions = swagger["definitions"]

@@ -15,8 +15,7 @@ fixes DEEPaaS bugs, the tests assert modelport's behaviour and say so:
   instead of aiohttp's plain text;
 * paths answer with and without the trailing slash, instead of a 308;
 * uploaded temp files are deleted (DEEPaaS leaks every one);
-* the ``Accept`` header is honoured (DEEPaaS 2.6.0 ignores it and only reads
-  ``accept`` from the query string or form, see golden/deepaas-2.6.0/NOTES.md).
+* a broken JSON body's 400 says where it breaks.
 
 Self-check of the goldens: start DEEPaaS 2.6.0 on the fake model and run this
 suite with ``MODELPORT_COMPAT_BASE_URL=http://127.0.0.1:<port>``; then only the
@@ -167,26 +166,20 @@ def test_predict_accept_query_identical(client: httpx.Client, replay, name: str)
     assert resp.content == golden_bytes(gold)
 
 
-@pytest.mark.parametrize(
-    ("name", "same_as"),
-    [
-        ("predict_accept_text", "predict_accept_text_query"),
-        ("predict_accept_png", "predict_accept_png_query"),
-    ],
-)
-def test_predict_accept_header(
-    client: httpx.Client, replay, golden, name: str, same_as: str
+@pytest.mark.parametrize("name", ["predict_accept_text", "predict_accept_png"])
+def test_predict_accept_header_is_ignored_as_deepaas_ignores_it(
+    client: httpx.Client, replay, name: str
 ) -> None:
-    """Intentional difference: modelport honours the ``Accept`` header.
+    """An ``accept`` argument without a location is read from the query or form only.
 
-    DEEPaaS 2.6.0 ignores it (its golden is JSON); the expected body is the one
-    DEEPaaS gives for the same choice passed as ``?accept=``.
+    DEEPaaS 2.6.0 ignores the ``Accept`` header then (its golden is JSON), and so does
+    modelport: a header-located ``accept`` (``metadata={"location": "headers"}``) is the
+    module's way to ask for the header (tests/compat/side_by_side).
     """
-    _, resp = replay(client, name)
-    expected = golden(same_as)
-    assert resp.status_code == 200, describe(resp)
-    assert media_type(resp) == media_type(expected["content_type"]), describe(resp)
-    assert resp.content == golden_bytes(expected)
+    gold, resp = replay(client, name)
+    assert resp.status_code == gold["status"] == 200, describe(resp)
+    assert media_type(resp) == media_type(gold["content_type"]), describe(resp)
+    assert json_body(resp) == gold["body"]
 
 
 def test_predict_unsupported_accept_header_is_not_a_server_error(
@@ -426,10 +419,9 @@ def test_swagger_predict_parameters(predict_op: dict[str, Any], golden) -> None:
     assert three.get("enum") == ["foo", "bar"], three
     assert three.get("default") == "foo", three
 
-    # DEEPaaS 2.6.0 documents accept as "in: query" (and reads it only from the
-    # query/form); modelport documents the header it honours.
+    # DEEPaaS 2.6.0 documents accept as "in: query" and reads it only from the query/form.
     accept = params["accept"]
-    assert accept["in"] == "header", accept
+    assert accept["in"] == "query", accept
 
     # marshmallow-2 style kwargs (missing=, description=) must still be understood.
     label = params["label"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,13 @@ from webargs import fields, validate
 from modelport.contract import discovery
 from modelport.contract.base import RawArgs
 from modelport.contract.deepaas import DeepaasModel
-from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
+from modelport.errors import (
+    InvalidInput,
+    InvalidOutput,
+    ModelError,
+    ModelLoadError,
+    NotImplementedByModel,
+)
 
 
 def test_fields_become_json_schema() -> None:
@@ -19,7 +26,7 @@ def test_fields_become_json_schema() -> None:
     assert isinstance(model, DeepaasModel)
     props = model.predict_signature.properties
     assert props["data"] == {"type": "string", "format": "binary", "description": "An image"}
-    assert props["number"] == {"type": "integer", "minimum": 0, "maximum": 100}
+    assert props["number"] == {"type": "integer", "format": "int32", "minimum": 0, "maximum": 100}
     assert props["flavour"] == {"type": "string", "enum": ["foo", "bar"], "default": "foo"}
     assert props["ratio"]["description"] == "a ratio"
     assert props["names"] == {"type": "array", "items": {"type": "string"}, "default": []}
@@ -29,11 +36,14 @@ def test_fields_become_json_schema() -> None:
         "default": "none",
     }
     assert "accept" not in props
-    assert model.predict_signature.accept == ("application/json", "text/plain", "image/png")
+    # DEEPaaS appends */* to the choices; the argument is read from the query string or body
+    accept = ("application/json", "text/plain", "image/png", "*/*")
+    assert model.predict_signature.accept == accept
+    assert model.predict_signature.accept_in == "query"
     assert model.predict_signature.required == ["number"]
-    assert model.produces == ["application/json", "text/plain", "image/png"]
+    assert model.produces == ["application/json", "text/plain", "image/png", "*/*"]
     assert model.response_schema is not None
-    assert model.response_schema["properties"]["number"] == {"type": "integer"}
+    assert model.response_schema["properties"]["number"] == {"type": "integer", "format": "int32"}
 
 
 def test_validation_uses_marshmallow_messages() -> None:
@@ -77,7 +87,7 @@ def test_object_with_methods_and_class_schema() -> None:
     assert json.loads(model.predict(model.prepare(RawArgs(json={"x": 3}))).content) == {"y": 6}
     assert model.response_schema == {
         "type": "object",
-        "properties": {"y": {"type": "integer"}},
+        "properties": {"y": {"type": "integer", "format": "int32"}},
         "required": ["y"],
     }
 
@@ -85,7 +95,6 @@ def test_object_with_methods_and_class_schema() -> None:
 @pytest.mark.parametrize(
     ("obj", "message"),
     [
-        (SimpleNamespace(get_metadata=dict), "no predict"),
         (SimpleNamespace(predict=dict, schema=42), "schema must be"),
         (SimpleNamespace(predict=dict, get_predict_args=list), "must return a dict"),
     ],
@@ -93,3 +102,15 @@ def test_object_with_methods_and_class_schema() -> None:
 def test_broken_modules_fail_at_load(obj: object, message: str) -> None:
     with pytest.raises(ModelLoadError, match=message):
         DeepaasModel(obj, "broken", "test")
+
+
+def test_a_module_without_predict_or_train_loads_and_answers_501() -> None:
+    # DEEPaaS serves a module with only get_metadata: its metadata, and 501 for the rest.
+    model = DeepaasModel(SimpleNamespace(get_metadata=lambda: {"name": "m"}), "meta", "test")
+    assert model.metadata()["name"] == "m"
+    assert not model.trainable
+    loaded = "Not implemented by underlying model (loaded 'meta')"
+    with pytest.raises(NotImplementedByModel, match=re.escape(loaded)):
+        model.prepare(RawArgs())
+    with pytest.raises(NotImplementedByModel, match=re.escape(loaded)):
+        model.prepare_train(RawArgs())

@@ -172,7 +172,7 @@ async def test_the_routes_are_documented(gateway: GatewayFactory, catalog: Catal
 
     app.include_router(gateway_router(gw.pool, catalog, gw.pool.settings))
     spec = app.openapi()
-    predict = spec["paths"]["/v2/models/{name}/versions/{ref}/predict"]["post"]
+    predict = spec["paths"]["/v2/models/{name}/versions/{ref}/predict/"]["post"]
     params = {p["name"]: p for p in predict["parameters"]}
     assert "alias (latest, stable)" in params["ref"]["description"]
     assert params["name"]["description"]

@@ -145,11 +145,12 @@ async def test_training_arguments_are_validated_by_the_module(
         "trainer", "latest", RawArgs(json={"epochs": 2}, multi={"sleep": ["0.5"]})
     )
     assert record.version == "3.0.0"
-    assert args == {"epochs": 2, "sleep": 0.5, "fail": False, "spin": False, "crash": False}
+    expected = {"epochs": 2, "sleep": 0.5, "fail": False, "spin": False, "crash": False}
+    assert (args.args, args.shown) == (expected, None)  # a typed model: stored = shown
     with pytest.raises(InvalidInput) as invalid:
         await gw.pool.prepare_train("trainer", "3.0.0", RawArgs(json={"epochs": 0}))
     assert list(invalid.value.errors) == ["epochs"]
-    with pytest.raises(NotImplementedByModel, match="cannot be trained"):
+    with pytest.raises(NotImplementedByModel, match="Not implemented by underlying model"):
         await gw.pool.prepare_train("echo", "latest", RawArgs())
     # the module's own document describes its training (the dashboard builds its form from it)
     trainer_doc = (await gw.client.get("/v2/models/trainer/openapi.json")).json()

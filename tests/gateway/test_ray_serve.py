@@ -142,7 +142,8 @@ async def test_training_arguments_are_validated_by_a_replica(ray_gateway: RayGat
         "trainer", "latest", RawArgs(json={"epochs": 2}, multi={"sleep": ["0.5"]})
     )
     assert record.version == "1.0.0"
-    assert args == {"epochs": 2, "sleep": 0.5, "fail": False, "spin": False, "crash": False}
+    expected = {"epochs": 2, "sleep": 0.5, "fail": False, "spin": False, "crash": False}
+    assert (args.args, args.shown) == (expected, None)  # a typed model: stored = shown
     with pytest.raises(InvalidInput) as invalid:
         await pool.prepare_train("trainer", "1.0.0", RawArgs(json={"epochs": 0}))
     assert list(invalid.value.errors) == ["epochs"]

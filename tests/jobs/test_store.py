@@ -69,6 +69,8 @@ def test_create_and_get_round_trip_every_field(store: JobStore) -> None:
         cancel_requested=True,
         artifacts_url="file:///tmp/artifacts/x",
         retry_of="f" * 32,
+        dismissed_at=datetime(2024, 1, 2, 4, tzinfo=UTC),
+        shown_args={"x": [1, 2], "data": "/srv/data/processed/demo"},
         model_dir="/data/models/m/1.0.0",
     )
     # every field is set to something other than its default, so a dropped column shows

@@ -69,7 +69,7 @@ def test_retraining_on_a_zip_of_class_folders_then_serving_the_new_head(
     data = make_demo_zip(tmp_path / "train.zip", digits=(3, 8), per_class=40)
     ctx, store = context(tmp_path)
     model = discovery.load("image-classifier")
-    args = model.prepare_train(RawArgs(json={"data": str(data), "epochs": 15}))
+    args = model.prepare_train(RawArgs(json={"data": str(data), "epochs": 15})).args
     result = model.train(args, ctx)
 
     assert result["classes"] == ["digit-3", "digit-8"]
@@ -100,7 +100,7 @@ def test_training_data_is_read_by_url(tmp_path: Path) -> None:
     data = make_demo_zip(tmp_path / "train.zip", digits=(0, 1), per_class=10)
     ctx, _ = context(tmp_path)
     model = discovery.load("image-classifier")
-    args = model.prepare_train(RawArgs(json={"data": data.as_uri(), "epochs": 2}))
+    args = model.prepare_train(RawArgs(json={"data": data.as_uri(), "epochs": 2})).args
     assert model.train(args, ctx)["images"] == 20
 
 

@@ -38,7 +38,7 @@ def test_the_batch_job_writes_statistics_and_plots_chunk_by_chunk(
     job = store.create(Job(model="sim-postprocess", model_spec="sim-postprocess"))
     ctx = TrainContext(store, job.id, str(tmp_path / "artifacts"))
     model = discovery.load("sim-postprocess")
-    args = model.prepare_train(RawArgs(json={"data": simulation.as_uri(), "chunk_steps": 8}))
+    args = model.prepare_train(RawArgs(json={"data": simulation.as_uri(), "chunk_steps": 8})).args
     result = model.train(args, ctx)
 
     with np.load(simulation) as arrays:

@@ -120,7 +120,7 @@ def test_training_refits_on_the_history_and_is_served_at_once(tmp_path: Path, st
     jobs = JobStore(connect(f"sqlite:///{tmp_path}/jobs.db"))
     job = jobs.create(Job(model="stream-anomaly", model_spec="stream-anomaly"))
     ctx = TrainContext(jobs, job.id, str(tmp_path / "artifacts"))
-    args = model.prepare_train(RawArgs(json={"threshold": 6.0, "last": 250}))
+    args = model.prepare_train(RawArgs(json={"threshold": 6.0, "last": 250})).args
     summary = model.train(args, ctx)
 
     assert summary["records"] == 250
@@ -143,7 +143,7 @@ def test_training_reads_more_records_by_url(tmp_path: Path) -> None:
     jobs = JobStore(connect(f"sqlite:///{tmp_path}/jobs.db"))
     job = jobs.create(Job(model="stream-anomaly", model_spec="stream-anomaly"))
     ctx = TrainContext(jobs, job.id, str(tmp_path / "artifacts"))
-    summary = model.train(model.prepare_train(RawArgs(json={"data": data.as_uri()})), ctx)
+    summary = model.train(model.prepare_train(RawArgs(json={"data": data.as_uri()})).args, ctx)
     assert summary["records"] == 50
     assert summary["anomalies"] == 0
 
@@ -154,8 +154,8 @@ def test_training_on_an_empty_history_explains_or_uses_demo_traffic(tmp_path: Pa
     job = jobs.create(Job(model="stream-anomaly", model_spec="stream-anomaly"))
     ctx = TrainContext(jobs, job.id, str(tmp_path / "artifacts"))
     with pytest.raises(ValueError, match=r'history has 0 record.*data="demo"'):
-        model.train(model.prepare_train(RawArgs()), ctx)
-    summary = model.train(model.prepare_train(RawArgs(json={"data": "demo"})), ctx)
+        model.train(model.prepare_train(RawArgs()).args, ctx)
+    summary = model.train(model.prepare_train(RawArgs(json={"data": "demo"})).args, ctx)
     assert summary["records"] == 500
     assert summary["recall"] is not None
 

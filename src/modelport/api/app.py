@@ -93,7 +93,7 @@ def create_app(
     )
     app.include_router(operations_router(runtime, settings))
     app.include_router(docs_router(app, settings))
-    install_openapi(app, runtime, settings, training=jobs is not None)
+    install_openapi(app, runtime, settings)
     app.state.runtime = runtime
     app.state.settings = settings
     return app
@@ -131,6 +131,10 @@ def _include_area_routes(
         targets: TrainingTargets = ServedTargets(runtime) if pool is None else CatalogTargets(pool)
         app.include_router(training_router(targets, jobs, settings, uploads))
         app.include_router(jobs_router(targets, jobs, settings))
+    elif pool is None:
+        from modelport.api.untrained import untrained_router
+
+        app.include_router(untrained_router(runtime, settings))
     if catalog is not None:
         from modelport.api.catalog import catalog_router
 

@@ -18,8 +18,11 @@ _MULTIPART = "multipart/form-data"
 def _json_object(body: bytes) -> dict[str, object]:
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise BadRequest(f"Invalid JSON body ({where}).", field="json") from None
+    except UnicodeDecodeError:
+        raise BadRequest("Invalid JSON body (not UTF-8).", field="json") from None
     if not isinstance(value, dict):
         raise BadRequest("the JSON body must be an object mapping argument names to values")
     return value
@@ -29,7 +32,7 @@ async def read_arguments(request: Request, area: UploadArea, limit: int) -> RawA
     """Every argument the request carries; later sources (the body) override the query string."""
     raw = RawArgs(accept=request.headers.get("accept"))
     for key, value in request.query_params.multi_items():
-        raw.add(key, value)
+        raw.add_query(key, value)
     content_type = request.headers.get("content-type", "")
     media = content_type.partition(";")[0].strip().lower()
     area.size_hint = check_declared_size(request, limit)

@@ -29,9 +29,7 @@ the query string, a form, multipart/form-data (files) or a JSON object body. Err
 """
 
 
-def install_openapi(
-    app: FastAPI, runtime: ModelRuntime, settings: Settings, training: bool
-) -> None:
+def install_openapi(app: FastAPI, runtime: ModelRuntime, settings: Settings) -> None:
     """Make ``app.openapi()`` return the full 3.1 document, model routes included."""
     cache: dict[str, Any] = {}
 
@@ -53,9 +51,7 @@ def install_openapi(
                     {"name": "auth", "description": "Who you are, API tokens, browser sign-in"},
                 ],
             )
-            cache["spec"] = add_model_paths(
-                spec, [r.model for r in runtime], settings.base_path, training
-            )
+            cache["spec"] = add_model_paths(spec, [r.model for r in runtime], settings.base_path)
             if settings.auth != "off":
                 add_security(cache["spec"])
         spec_doc: dict[str, Any] = cache["spec"]

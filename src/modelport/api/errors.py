@@ -1,6 +1,7 @@
 """Map modelport's exception tree to HTTP status codes and JSON bodies, once, at the edge.
 
-Every error body is JSON. Validation errors keep DEEPaaS's shape ``{"field": ["message"]}``;
+Every error body is JSON. Validation errors keep DEEPaaS's shape ``{"field": ["message"]}``
+(nested for a legacy module's nested fields), as does an unreadable JSON body (``{"json": [...]}``);
 all others are ``{"message": "..."}`` (DEEPaaS's declared ``Failure`` shape), plus a
 ``traceback`` only when the server runs with ``--debug``.
 """
@@ -52,7 +53,9 @@ def error_response(exc: errors.ModelportError, debug: bool = False) -> Response:
     """The JSON response for a modelport error."""
     status = status_of(exc)
     if isinstance(exc, errors.InvalidInput):
-        return JSONResponse(exc.errors, status_code=status)
+        return JSONResponse(exc.detail if exc.detail is not None else exc.errors, status)
+    if isinstance(exc, errors.BadRequest) and exc.field is not None:
+        return JSONResponse({exc.field: [exc.message]}, status)
     body: dict[str, Any] = {"message": exc.message}
     headers: dict[str, str] = {}
     if isinstance(exc, errors.Overloaded):

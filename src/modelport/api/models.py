@@ -57,10 +57,13 @@ def model_document(runner: ModelRunner, base: str) -> dict[str, Any]:
 
 
 def add_paths(router: APIRouter, path: str, endpoint: Any, methods: list[str], **kw: Any) -> None:
-    """Register ``path`` and its trailing-slash twin on the same endpoint."""
+    """Register ``path`` and its twin without the trailing slash on the same endpoint.
+
+    The documents name the trailing-slash form, as DEEPaaS writes its paths.
+    """
     bare = path.rstrip("/") or "/"
-    router.add_api_route(bare, endpoint, methods=methods, **kw)
-    router.add_api_route(f"{bare}/", endpoint, methods=methods, include_in_schema=False, **kw)
+    router.add_api_route(f"{bare}/", endpoint, methods=methods, **kw)
+    router.add_api_route(bare, endpoint, methods=methods, include_in_schema=False, **kw)
 
 
 def model_router(runtime: ModelRuntime, settings: Settings, *, models: bool = True) -> APIRouter:
@@ -80,6 +83,11 @@ def model_router(runtime: ModelRuntime, settings: Settings, *, models: bool = Tr
 
     async def v2() -> dict[str, Any]:
         return version_v2(base)
+
+    async def debug() -> Response:
+        # DEEPaaS answers 204 unless started with --debug-endpoint (a tee of its logs); modelport
+        # has no such tee: its logs go to the server's own output.
+        return Response(status_code=204)
 
     async def list_models() -> dict[str, Any]:
         return {"models": [model_document(r, base) for r in runtime]}
@@ -107,6 +115,16 @@ def model_router(runtime: ModelRuntime, settings: Settings, *, models: bool = Tr
         response_model=None,
         responses=documented(Version),
         tags=["versions"],
+    )
+    add_paths(
+        router,
+        f"{base}/v2/debug",
+        debug,
+        ["GET"],
+        summary="Debug output (empty: see the server's log)",
+        response_model=None,
+        status_code=204,
+        tags=["debug"],
     )
     if not models:
         return router

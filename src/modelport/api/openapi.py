@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from modelport.contract.base import JSON_MEDIA_TYPE, ServedModel, is_file_schema, resolve
+from modelport.contract.base import (
+    JSON_MEDIA_TYPE,
+    ServedModel,
+    Signature,
+    is_file_schema,
+    resolve,
+)
 
 COMPONENTS_REF = "#/components/schemas/"
 _DEFS_REF = re.compile(r"^#/\$defs/(.+)$")
@@ -116,21 +122,7 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
             "application/x-www-form-urlencoded": {"schema": _form_schema(args, components)},
             "multipart/form-data": {"schema": _form_schema(args, components)},
         }
-    parameters = []
-    if sig.accept:
-        parameters.append(
-            {
-                "name": "accept",
-                "in": "header",
-                "required": False,
-                "description": "Media type of the prediction (content negotiation).",
-                "schema": {
-                    "type": "string",
-                    "enum": [*sig.accept, "*/*"],
-                    "default": sig.accept[0],
-                },
-            }
-        )
+    parameters = accept_parameters(sig)
     ok: dict[str, Any] = {}
     for media in model.produces:
         if media == JSON_MEDIA_TYPE:
@@ -161,6 +153,31 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
     }
 
 
+def accept_parameters(sig: Signature) -> list[dict[str, Any]]:
+    """The ``accept`` argument, where it is read: the Accept header, or the query string."""
+    if not sig.accept:
+        return []
+    header = sig.accept_in == "header"
+    description = (
+        "Media type of the prediction (content negotiation)."
+        if header
+        else "Media type of the prediction."
+    )
+    return [
+        {
+            "name": "accept",
+            "in": "header" if header else "query",
+            "required": sig.accept_required,
+            "description": description,
+            "schema": {
+                "type": "string",
+                "enum": list(dict.fromkeys([*sig.accept, "*/*"])),
+                **({"default": sig.accept_default} if sig.accept_default is not None else {}),
+            },
+        }
+    ]
+
+
 def _response_schema(model: ServedModel, components: dict[str, Any]) -> dict[str, Any]:
     if model.response_schema is None:
         if model.kind == "deepaas":
@@ -176,10 +193,10 @@ def _response_schema(model: ServedModel, components: dict[str, Any]) -> dict[str
 
 
 def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str, Any]:
-    """The DEEPaaS v2 training operations of one trainable model."""
-    assert model.train_signature is not None
+    """The DEEPaaS v2 training operations of one model (501 when it has no ``train()``)."""
+    sig = model.train_signature or Signature({"type": "object", "properties": {}})
     prefix = schema_name(model.name, "")
-    args, defs = relocate(model.train_signature.schema, prefix, COMPONENTS_REF)
+    args, defs = relocate(sig.schema, prefix, COMPONENTS_REF)
     args_name = schema_name(model.name, "TrainArgs")
     components.update(defs)
     components[args_name] = args
@@ -192,6 +209,8 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
         },
         "404": {"description": "Model not found", "content": failure},
     }
+    if not model.trainable:
+        errors["501"] = {"description": "The model has no train()", "content": failure}
     tag = ["training (DEEPaaS v2)"]
     return {
         "post": {
@@ -200,8 +219,9 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
             "description": "Queues a training job (shown as running until it ends). Follow it "
             "here or at /jobs/{uuid}.",
             "operationId": operation_id("train", model),
+            "parameters": accept_parameters(sig),
             "requestBody": {
-                "required": bool(model.train_signature.required),
+                "required": bool(sig.required),
                 "content": {
                     JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS_REF + args_name}},
                     "application/x-www-form-urlencoded": {"schema": _form_schema(args, components)},
@@ -283,9 +303,10 @@ TRAINING = {
 
 
 def add_model_paths(
-    spec: dict[str, Any], models: list[ServedModel], base_path: str, training: bool = False
+    spec: dict[str, Any], models: list[ServedModel], base_path: str
 ) -> dict[str, Any]:
-    """Add each model's predict operation (and shared error schemas) to an OpenAPI 3.1 doc."""
+    """Add each model's predict and training operations (and shared error schemas) to an
+    OpenAPI 3.1 doc; every model has training routes, as under DEEPaaS (501 without train)."""
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     components["Failure"] = FAILURE
     components["ArgumentErrors"] = ARGUMENT_ERRORS
@@ -293,9 +314,8 @@ def add_model_paths(
     for model in models:
         path = f"{base_path}/v2/models/{model.name}/predict/"
         paths[path] = {"post": predict_operation(model, components)}
-        if training and model.trainable:
-            components["Training"] = TRAINING
-            train = f"{base_path}/v2/models/{model.name}/train/"
-            paths[train] = train_operations(model, components)
-            paths[f"{train}{{uuid}}"] = training_operations(model)
+        components["Training"] = TRAINING
+        train = f"{base_path}/v2/models/{model.name}/train/"
+        paths[train] = train_operations(model, components)
+        paths[f"{train}{{uuid}}"] = training_operations(model)
     return spec

@@ -1,7 +1,10 @@
 """DEEPaaS v2 training routes over the job service (one id in both views: uuid = job id).
 
 The legacy view shows queued jobs as ``running`` and maps the end states to DEEPaaS's
-``done``, ``error`` (with ``message``) and ``cancelled``.
+``done``, ``error`` (with ``message``) and ``cancelled``. DELETE works as DEEPaaS's: it cancels
+a training still going, answers it, and from then on the training is gone from this view
+(404, not listed); the ``/jobs`` history keeps it. Models without ``train()`` answer 501 to
+POST and ``[]`` to the list, as DEEPaaS does (also when the server has no job store at all).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from modelport.api.arguments import read_arguments
 from modelport.api.auth import CurrentPrincipal
 from modelport.api.uploads import UploadStore
 from modelport.auth import policy
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobStatus
 from modelport.jobs.service import JobService
 from modelport.jobs.targets import TrainingTargets
@@ -40,7 +43,7 @@ def legacy_view(job: Job) -> dict[str, Any]:
     """A job as DEEPaaS 2.6 shows a training."""
     view: dict[str, Any] = {
         "date": _local(job.created_at),
-        "args": job.args,
+        "args": job.shown_args if job.shown_args is not None else job.args,
         "uuid": job.id,
         "status": _LEGACY_STATUS[job.status],
     }
@@ -76,6 +79,7 @@ def training_router(
             args=plan.args,
             version=plan.version,
             model_dir=plan.model_dir,
+            shown_args=plan.shown_args,
             principal=principal,
         )
         return legacy_view(await anyio.to_thread.run_sync(enqueue))
@@ -83,23 +87,23 @@ def training_router(
     async def list_trainings(name: str, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         if not await targets.trainable(name, principal):
             return []
-        find = partial(jobs.list_jobs, principal, model=name, limit=10_000)
+        find = partial(jobs.list_jobs, principal, model=name, dismissed=False, limit=10_000)
         page = await anyio.to_thread.run_sync(find)
         return [legacy_view(job) for job in reversed(page.items)]
 
     async def get_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
         await targets.trainable(name, principal)
         get = partial(jobs.get, uuid, model=name, principal=principal)
-        return legacy_view(await anyio.to_thread.run_sync(get))
+        job = await anyio.to_thread.run_sync(get)
+        if job.dismissed_at is not None:
+            raise NotFound(f"training '{uuid}' not found")
+        return legacy_view(job)
 
-    async def cancel_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def delete_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
         await targets.trainable(name, principal)
-
-        def cancel() -> Job:
-            jobs.get(uuid, model=name, principal=principal)
-            return jobs.cancel(uuid, wait=jobs.cancel_grace + 1.0, principal=principal)
-
-        return legacy_view(await anyio.to_thread.run_sync(cancel))
+        wait = jobs.cancel_grace + 1.0
+        dismiss = partial(jobs.dismiss, uuid, name, wait=wait, principal=principal)
+        return legacy_view(await anyio.to_thread.run_sync(dismiss))
 
     # documented per model by api/openapi.py, with each model's training arguments
     hidden: dict[str, Any] = {"include_in_schema": False, "response_model": None}
@@ -108,5 +112,5 @@ def training_router(
         router.add_api_route(path, list_trainings, methods=["GET"], **hidden)
     for path in (f"{base}/{{uuid}}", f"{base}/{{uuid}}/"):
         router.add_api_route(path, get_training, methods=["GET"], **hidden)
-        router.add_api_route(path, cancel_training, methods=["DELETE"], **hidden)
+        router.add_api_route(path, delete_training, methods=["DELETE"], **hidden)
     return router

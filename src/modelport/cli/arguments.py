@@ -69,7 +69,7 @@ def argument_command(name: str, sig: Signature, metadata: dict[str, Any]) -> cli
             click.Option(
                 ["--accept"],
                 type=click.Choice(list(sig.accept)),
-                default=sig.accept[0],
+                default=sig.accept_default,
                 help="Media type of the result.",
             )
         )
@@ -78,7 +78,10 @@ def argument_command(name: str, sig: Signature, metadata: dict[str, Any]) -> cli
 
 def raw_args(sig: Signature, values: dict[str, Any], workdir: Path) -> RawArgs:
     """Option values as raw arguments; files are copied into ``workdir`` as uploads are."""
-    raw = RawArgs(accept=values.pop("accept", None))
+    accept = values.pop("accept", None)
+    raw = RawArgs(accept=accept if sig.accept_in == "header" else None)
+    if accept is not None and sig.accept_in != "header":  # a legacy argument like any other
+        raw.add("accept", accept)
     files = set(sig.files())
     for name, value in values.items():
         if value is None or value == ():

@@ -33,22 +33,43 @@ class Prediction:
     filename: str | None = None
 
 
+@dataclass(frozen=True)
+class PreparedTraining:
+    """Validated training arguments: what the job stores (and its worker reads with the model's
+    own code), and, for a legacy module, the arguments as its fields read them (the DEEPaaS
+    training view shows those: defaults filled in, values transformed)."""
+
+    args: dict[str, Any]
+    shown: dict[str, Any] | None = None
+
+
 @dataclass
 class RawArgs:
     """Arguments as they arrived, before validation.
 
     ``multi`` holds strings from the query string and form fields, and uploads, every value of a
-    repeated key kept in order; ``json`` holds the typed values of a JSON object body; ``accept``
-    is the request's Accept header (or the CLI's choice).
+    repeated key kept in order (the query string's first); ``query`` the query string's own, for
+    adapters that rank it above the body, as DEEPaaS does; ``json`` holds the typed values of a
+    JSON object body; ``accept`` is the request's Accept header (or the CLI's choice).
     """
 
     multi: dict[str, list[str | UploadedFile]] = field(default_factory=dict)
     json: dict[str, Any] = field(default_factory=dict)
     accept: str | None = None
+    query: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, key: str, value: str | UploadedFile) -> None:
         """Append one value of ``key``."""
         self.multi.setdefault(key, []).append(value)
+
+    def add_query(self, key: str, value: str) -> None:
+        """Append one value of ``key`` from the query string."""
+        self.query.setdefault(key, []).append(value)
+        self.add(key, value)
+
+    def form(self, key: str) -> list[str | UploadedFile]:
+        """The values of ``key`` that came in the body (form fields and uploads)."""
+        return self.multi.get(key, [])[len(self.query.get(key, ())) :]
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,12 @@ class Signature:
 
     schema: dict[str, Any]
     accept: tuple[str, ...] = ()
+    #: where the ``accept`` argument is read: the Accept ``header`` (negotiated), or the ``query``
+    #: string and body like any argument (a legacy module's ``accept`` without a location)
+    accept_in: str = "header"
+    accept_required: bool = False
+    #: the value of ``accept`` when none is given (None: it has no default)
+    accept_default: str | None = None
 
     @cached_property
     def properties(self) -> dict[str, Any]:
@@ -86,14 +113,15 @@ class Signature:
                 continue
             kind = prop.get("type")
             if kind != "string" or is_file_schema(prop):
-                values = [v for v in values if not _is_blank(v)]
+                values = [v for v in values if not is_blank(v)]
                 if not values:
                     continue
             data[name] = list(values) if kind == "array" else values[-1]
         return data
 
 
-def _is_blank(value: str | UploadedFile) -> bool:
+def is_blank(value: str | UploadedFile) -> bool:
+    """Whether a form value means "not given": an empty string, or an empty file input."""
     if isinstance(value, UploadedFile):  # a form's empty file input: no name, no bytes
         return not value.original_filename and Path(value.filename).stat().st_size == 0
     return value == ""
@@ -169,6 +197,11 @@ def negotiate(header: str | None, choices: tuple[str, ...]) -> str:
             if match:
                 return match
     raise InvalidInput({"accept": [_not_one_of(choices)]})
+
+
+def not_implemented(model: str) -> str:
+    """What DEEPaaS says of a function a model lacks (its 501's message)."""
+    return f"Not implemented by underlying model (loaded '{model}')"
 
 
 def _json_fallback(value: Any) -> Any:
@@ -252,10 +285,10 @@ class ServedModel(ABC):
         """Whether the model has a train function."""
         return self.train_signature is not None
 
-    def prepare_train(self, raw: RawArgs) -> dict[str, Any]:
+    def prepare_train(self, raw: RawArgs) -> PreparedTraining:
         """Validate training arguments into their JSON form (what a job stores)."""
-        raise NotImplementedByModel(f"model '{self.name}' cannot be trained (it has no train())")
+        raise NotImplementedByModel(not_implemented(self.name))
 
     def train(self, args: dict[str, Any], context: Any) -> Any:
         """Run the training with stored arguments (in a worker process); return its result."""
-        raise NotImplementedByModel(f"model '{self.name}' cannot be trained (it has no train())")
+        raise NotImplementedByModel(not_implemented(self.name))

@@ -2,31 +2,50 @@
 
 The module (or object) offers ``get_metadata``, ``warm``, ``get_predict_args``/``get_train_args``
 returning marshmallow/webargs fields, ``predict(**kwargs)``, ``train(**kwargs)`` and optionally a
-``schema`` validating predict's output. Arguments are validated with marshmallow itself, so
-custom fields behave exactly as under DEEPaaS, and errors keep its ``{"field": [...]}`` shape.
+``schema`` validating predict's output. As under DEEPaaS 2.6: arguments are read where webargs 5
+reads them (:mod:`modelport.contract.deepaas_args`) and validated by marshmallow itself, so
+custom fields behave exactly as there, errors keep its nested ``{"field": [...]}`` shape; uploads
+are DEEPaaS's own ``UploadedFile`` when the ``deepaas`` package is importable (modules check
+``isinstance``); a module without ``predict`` or ``train`` is served and answers 501 for it.
 """
 
 from __future__ import annotations
 
+import json
 import traceback
 from typing import Any
 
+from pydantic_core import to_json
+
+from modelport.contract import deepaas_args
 from modelport.contract.base import (
     ANY_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
     Prediction,
+    PreparedTraining,
     RawArgs,
     ServedModel,
     Signature,
-    choose_accept,
     encode_json,
     encode_raw,
     is_raw_result,
+    not_implemented,
 )
-from modelport.contract.marshmallow_schema import choices_of, fields_schema
-from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
+from modelport.contract.files import UploadedFile
+from modelport.contract.marshmallow_schema import (
+    choices_of,
+    field_default,
+    fields_schema,
+    is_file_field,
+)
+from modelport.errors import (
+    InvalidOutput,
+    ModelError,
+    ModelLoadError,
+    NotImplementedByModel,
+)
 
-_ACCEPT = "accept"
+_ACCEPT = deepaas_args.ACCEPT
 
 
 def _import_marshmallow(source: str) -> Any:
@@ -40,6 +59,15 @@ def _import_marshmallow(source: str) -> Any:
     return marshmallow
 
 
+def _deepaas_upload_class() -> Any:
+    """DEEPaaS's own ``UploadedFile`` namedtuple when ``deepaas`` is installed, else None."""
+    try:
+        from deepaas.model.v2.wrapper import UploadedFile as DeepaasUploadedFile
+    except Exception:  # not installed, or broken beyond what a module could rely on
+        return None
+    return DeepaasUploadedFile
+
+
 class DeepaasModel(ServedModel):
     """Adapter serving a DEEPaaS v2 module (module-level functions or an object)."""
 
@@ -50,23 +78,43 @@ class DeepaasModel(ServedModel):
         self.name = name
         self.source = source
         self._mm = _import_marshmallow(source)
-        if not callable(getattr(obj, "predict", None)):
-            raise ModelLoadError(f"model '{name}' ({source}) has no predict() function")
-        self._predict_fields = self._args("get_predict_args")
-        accept_field = self._predict_fields.pop(_ACCEPT, None)
-        accept: tuple[str, ...] = ()
-        if accept_field is not None:
-            accept = tuple(str(c) for c in choices_of(accept_field) or [JSON_MEDIA_TYPE])
+        self._not_implemented = not_implemented(name)
+        self._predict_fields: dict[str, Any] = {}
+        if callable(getattr(obj, "predict", None)):
+            self._predict_fields = self._args("get_predict_args")
         self._predict_schema = self._schema_for(self._predict_fields, "predict")
-        self.predict_signature = Signature(fields_schema(self._predict_fields), accept)
+        self.predict_signature = self._signature(self._predict_fields, predict=True)
+        self._upload_class = (
+            _deepaas_upload_class()
+            if any(map(is_file_field, self._predict_fields.values()))
+            else None
+        )
         self._train_schema: Any = None
         if callable(getattr(obj, "train", None)):
             self._train_fields = self._args("get_train_args")
             self._train_schema = self._schema_for(self._train_fields, "train")
-            self.train_signature = Signature(fields_schema(self._train_fields))
+            self.train_signature = self._signature(self._train_fields, predict=False)
         self._output_schema = self._load_output_schema()
         if self._output_schema is not None:
             self.response_schema = fields_schema(dict(self._output_schema().fields))
+
+    def _signature(self, fields: dict[str, Any], *, predict: bool) -> Signature:
+        """The documented arguments: ``accept`` apart, where DEEPaaS reads it."""
+        others = {k: v for k, v in fields.items() if k != _ACCEPT}
+        field = fields.get(_ACCEPT)
+        if field is None:
+            return Signature(fields_schema(others))
+        # predict's accept is DEEPaaS's special case; train's an argument like any other
+        choices = deepaas_args.adopt_accept(field) if predict else tuple(choices_of(field) or ())
+        header = deepaas_args.location_of(field) == "headers"
+        default = field_default(field)
+        return Signature(
+            fields_schema(others),
+            choices or (JSON_MEDIA_TYPE,),
+            accept_in="header" if header else "query",
+            accept_required=bool(getattr(field, "required", False)),
+            accept_default=None if default is None else str(default),
+        )
 
     def _args(self, getter: str) -> dict[str, Any]:
         func = getattr(self.obj, getter, None)
@@ -131,42 +179,51 @@ class DeepaasModel(ServedModel):
             return
 
     def prepare(self, raw: RawArgs) -> dict[str, Any]:
-        """Validate with marshmallow, as DEEPaaS's webargs parser does."""
-        accept = self.predict_signature.accept
-        chosen = choose_accept(raw, accept) if accept else None
-        kwargs = self._load(self._predict_schema, self.predict_signature.collect(raw))
-        if chosen is not None:
-            kwargs[_ACCEPT] = chosen
+        """Read and validate predict's arguments as DEEPaaS does (uploads as its own class)."""
+        if not callable(getattr(self.obj, "predict", None)):
+            raise NotImplementedByModel(self._not_implemented)
+        kwargs = self._load(self._predict_schema, deepaas_args.collect(self._predict_fields, raw))
+        if self._upload_class is not None:
+            for key, value in kwargs.items():
+                if isinstance(value, UploadedFile):
+                    kwargs[key] = self._upload_class(*value)
         return kwargs
 
     def _load(self, schema: Any, data: dict[str, Any]) -> dict[str, Any]:
         try:
             loaded: dict[str, Any] = schema.load(data, unknown=self._mm.EXCLUDE)
         except self._mm.ValidationError as exc:
-            messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-            raise InvalidInput(
-                {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
-            ) from None
+            raise deepaas_args.invalid(exc.messages) from None
         return loaded
 
-    def prepare_train(self, raw: RawArgs) -> dict[str, Any]:
-        """Validate training arguments with marshmallow; store their serialised form."""
-        if self._train_schema is None or self.train_signature is None:
-            return super().prepare_train(raw)
-        loaded = self._load(self._train_schema, self.train_signature.collect(raw))
-        dumped: dict[str, Any] = self._train_schema.dump(loaded)
-        return dumped
+    def prepare_train(self, raw: RawArgs) -> PreparedTraining:
+        """Check training arguments with the module's fields; keep them as sent.
+
+        The job stores what the caller sent, and the worker that calls ``train()`` reads that
+        with the module's fields: a field that transforms its value (a dataset name into a
+        path) is not read twice. The training view shows them as read here (as DEEPaaS does).
+        """
+        if self._train_schema is None:
+            raise NotImplementedByModel(self._not_implemented)
+        sent = deepaas_args.collect(self._train_fields, raw)
+        loaded = self._load(self._train_schema, dict(sent))
+        return PreparedTraining(sent, json.loads(to_json(loaded, fallback=str)))
 
     def train(self, args: dict[str, Any], context: Any) -> Any:
-        """Call the module's ``train(**kwargs)``; its return value is the result."""
+        """Read the stored arguments with the module's fields; ``train(**kwargs)``'s value."""
         if self._train_schema is None:
-            return super().train(args, context)
+            raise NotImplementedByModel(self._not_implemented)
         return self.obj.train(**self._load(self._train_schema, args))
 
     def predict(self, kwargs: dict[str, Any]) -> Prediction:
         """Call predict(**kwargs); encode as DEEPaaS does (schema, wrapper, or raw by accept)."""
+        func = getattr(self.obj, "predict", None)
+        if not callable(func):
+            raise NotImplementedByModel(self._not_implemented)
         try:
-            value = self.obj.predict(**kwargs)
+            value = func(**kwargs)
+        except NotImplementedError as exc:
+            raise NotImplementedByModel(self._not_implemented) from exc
         except Exception as exc:
             raise ModelError(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
         accept = kwargs.get(_ACCEPT, JSON_MEDIA_TYPE)

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+# Formats as DEEPaaS's apispec writes them into swagger.json (the DEEPaaS UI reads them).
 _STRING_FORMATS = {
     "DateTime": "date-time",
     "NaiveDateTime": "date-time",
     "AwareDateTime": "date-time",
     "Date": "date",
-    "Time": "time",
+    "Time": None,
     "Email": "email",
-    "Url": "uri",
-    "URL": "uri",
+    "Url": "url",
+    "URL": "url",
     "UUID": "uuid",
 }
+_NUMBER_FORMATS = {"Integer": "int32", "Int": "int32", "Float": "float"}
 _TYPES = {
     "Integer": "integer",
     "Int": "integer",
@@ -48,9 +50,16 @@ def _type_of(field: Any) -> str:
 
 
 def _format_of(field: Any) -> str | None:
+    declared = field_metadata(field).get("format")  # e.g. "password", "int64"
+    if isinstance(declared, str):
+        return declared
     for cls in type(field).__mro__:
         if cls.__name__ in _STRING_FORMATS:
             return _STRING_FORMATS[cls.__name__]
+        if cls.__name__ in _NUMBER_FORMATS:
+            return _NUMBER_FORMATS[cls.__name__]
+        if cls.__name__ in _TYPES:
+            return None
     return None
 
 

@@ -21,6 +21,7 @@ from modelport.contract.base import (
     JSON_MEDIA_TYPE,
     MISSING_MESSAGE,
     Prediction,
+    PreparedTraining,
     RawArgs,
     ServedModel,
     Signature,
@@ -126,7 +127,8 @@ def build_signature(
         schema = args_model.model_json_schema()
     except Exception as exc:  # pydantic raises several kinds on unusable hints
         raise ModelLoadError(f"{model_name}.{kind}: cannot build its arguments: {exc}") from exc
-    return args_model, Signature(schema=schema, accept=accept), hints.get("return", Any)
+    signature = Signature(schema, accept, accept_default=accept[0] if accept else None)
+    return args_model, signature, hints.get("return", Any)
 
 
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -242,7 +244,7 @@ class TypedModel(ServedModel):
             kwargs[_ACCEPT] = chosen
         return kwargs
 
-    def prepare_train(self, raw: RawArgs) -> dict[str, Any]:
+    def prepare_train(self, raw: RawArgs) -> PreparedTraining:
         """Validate training arguments; their JSON form is what the job stores."""
         if self._train_args is None or self.train_signature is None:
             return super().prepare_train(raw)
@@ -250,8 +252,7 @@ class TypedModel(ServedModel):
             parsed = self._train_args.model_validate(self.train_signature.collect(raw))
         except ValidationError as exc:
             raise InvalidInput(field_errors(exc)) from None
-        dumped: dict[str, Any] = parsed.model_dump(mode="json")
-        return dumped
+        return PreparedTraining(parsed.model_dump(mode="json"))
 
     def train(self, args: dict[str, Any], context: Any) -> Any:
         """Call ``train(ctx, **args)`` (args re-validated from their stored JSON form)."""

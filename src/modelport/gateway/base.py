@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
     from modelport.catalog.service import CatalogService
-    from modelport.contract.base import RawArgs
+    from modelport.contract.base import PreparedTraining, RawArgs
     from modelport.gateway.process import GatewayResponse, WorkerInfo
     from modelport.gateway.records import CatalogRecords
     from modelport.settings import Settings
@@ -35,7 +35,7 @@ class ModelServer(Protocol):
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs
-    ) -> tuple[VersionRecord, dict[str, Any]]:
+    ) -> tuple[VersionRecord, PreparedTraining]:
         """Validate training arguments with the module's own code."""
 
     def loaded(self) -> list[WorkerInfo]:

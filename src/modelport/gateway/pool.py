@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelport.contract.base import RawArgs
+from modelport.contract.base import PreparedTraining, RawArgs
 from modelport.contract.files import UploadedFile
 from modelport.errors import (
     BadRequest,
@@ -156,7 +156,7 @@ class ModelPool:
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs
-    ) -> tuple[VersionRecord, dict[str, Any]]:
+    ) -> tuple[VersionRecord, PreparedTraining]:
         """Validate training arguments with the module's own code, in its worker."""
         record = await self.resolve(module, ref)
         multi: dict[str, list[str | UploadedFile]] = {}
@@ -172,15 +172,15 @@ class ModelPool:
         try:
             frame = await worker.request(
                 "prepare_train",
-                (RawArgs(multi=multi, json=raw.json, accept=raw.accept),),
+                (RawArgs(multi=multi, json=raw.json, accept=raw.accept, query=raw.query),),
                 self._request_timeout,
             )
         finally:
             self._release(worker)
         if frame[0] == "error" and isinstance(frame[2], ModelportError):
             raise frame[2]
-        args: dict[str, Any] = frame[2]
-        return record, args
+        args, shown = frame[2]
+        return record, PreparedTraining(args, shown)
 
     def loaded(self) -> list[WorkerInfo]:
         """The workers loaded now, by module and version."""

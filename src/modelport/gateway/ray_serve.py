@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from modelport.contract.base import RawArgs
+from modelport.contract.base import PreparedTraining, RawArgs
 from modelport.errors import (
     ExecutorError,
     InvalidInput,
@@ -263,7 +263,7 @@ class RayServePool:
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs
-    ) -> tuple[VersionRecord, dict[str, Any]]:
+    ) -> tuple[VersionRecord, PreparedTraining]:
         """Validate training arguments with the module's own code, in a replica."""
         record = await self.resolve(module, ref)
         files = [k for k, vs in raw.multi.items() if any(not isinstance(v, str) for v in vs)]
@@ -277,7 +277,8 @@ class RayServePool:
             raise self._failed(record, exc) from None
         if kind == "error" and isinstance(value, ModelportError):
             raise value
-        return record, value
+        args, shown = value
+        return record, PreparedTraining(args, shown)
 
     def loaded(self) -> list[WorkerInfo]:
         """The deployed module versions (their replicas scale on their own, down to zero)."""

@@ -178,7 +178,7 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
     app = create_app(settings, runtime)
     # The platform trains catalog modules (its own routes, validated by this worker), so the
     # module's document describes its training operation too: the dashboard builds its form.
-    install_openapi(app, runtime, settings, training=model.trainable)
+    install_openapi(app, runtime, settings)
     started = time.perf_counter()
     try:
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -279,7 +279,7 @@ class RequestServer:
             error = ModelError(f"{type(exc).__name__}: {exc}", traceback.format_exc())
             await self._reply(("error", rid, error))
         else:
-            await self._reply(("prepared", rid, args))
+            await self._reply(("prepared", rid, (args.args, args.shown)))
 
     async def _reply(self, frame: tuple[Any, ...]) -> None:
         with contextlib.suppress(ConnectionError):  # the gateway is gone: we exit anyway

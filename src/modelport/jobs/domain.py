@@ -80,6 +80,9 @@ class Job(BaseModel):
         None, description="The catalog version's artifacts, read by the model (Model.artifact)"
     )
     args: dict[str, Any] = Field(default_factory=dict)
+    shown_args: dict[str, Any] | None = Field(
+        None, description="A legacy module's arguments as its fields read them (DEEPaaS view)"
+    )
     owner: str | None = None
     status: JobStatus = JobStatus.QUEUED
     priority: int = 0
@@ -98,6 +101,9 @@ class Job(BaseModel):
     cancel_requested: bool = False
     artifacts_url: str | None = None
     retry_of: str | None = Field(None, description="The job this one retries")
+    dismissed_at: datetime | None = Field(
+        None, description="When it was deleted from the DEEPaaS training view (/jobs keeps it)"
+    )
 
 
 class EventKind(StrEnum):

@@ -18,7 +18,7 @@ import fsspec
 from modelport.auth import policy
 from modelport.auth.config import Principal
 from modelport.auth.quotas import QuotaConfig, Usage, check_fits, check_quota, effective_quota
-from modelport.contract.base import RawArgs, ServedModel
+from modelport.contract.base import RawArgs, ServedModel, not_implemented
 from modelport.errors import (
     Forbidden,
     IllegalTransition,
@@ -116,13 +116,15 @@ class JobService:
         if principal is not None:
             policy.check_train(principal)
         if not model.trainable:
-            raise NotImplementedByModel(f"model '{model.name}' cannot be trained (no train())")
+            raise NotImplementedByModel(not_implemented(model.name))
         if not model.spec:
             raise ModelLoadError(f"model '{model.name}' was not loaded by name: cannot train it")
+        prepared = model.prepare_train(raw)
         return self.enqueue(
             model=model.name,
             spec=model.spec,
-            args=model.prepare_train(raw),
+            args=prepared.args,
+            shown_args=prepared.shown,
             version=version,
             owner=owner,
             resources=resources,
@@ -139,6 +141,7 @@ class JobService:
         args: dict[str, Any],
         version: str | None = None,
         model_dir: str | None = None,
+        shown_args: dict[str, Any] | None = None,
         owner: str | None = None,
         resources: Resources | None = None,
         priority: int = 0,
@@ -163,6 +166,7 @@ class JobService:
             version=version,
             model_dir=model_dir,
             args=args,
+            shown_args=shown_args,
             owner=owner,
             priority=priority,
             resources=resources,
@@ -207,17 +211,23 @@ class JobService:
         model: str | None = None,
         status: list[JobStatus] | None = None,
         owner: str | None = None,
+        dismissed: bool | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> JobPage:
-        """Jobs newest first: only ``principal``'s own unless an admin (who may filter by owner)."""
+        """Jobs newest first: only ``principal``'s own unless an admin (who may filter by owner).
+
+        ``dismissed``: only jobs deleted from the DEEPaaS view (True), or only the others (False).
+        """
         if principal is not None:
             if not (principal.has_scope("read") or principal.has_scope("train")):
                 raise Forbidden("this API token lacks the 'read' or 'train' scope")
             possible, owner = policy.jobs_owner_filter(principal, owner)
             if not possible:
                 return JobPage([], 0)
-        return self.store.find(model=model, status=status, owner=owner, limit=limit, offset=offset)
+        return self.store.find(
+            model=model, status=status, owner=owner, dismissed=dismissed, limit=limit, offset=offset
+        )
 
     def cancel(self, job_id: str, wait: float = 0.0, principal: Principal | None = None) -> Job:
         """Cancel a job (Conflict if it already finished); wait up to ``wait`` s for its end."""
@@ -235,6 +245,23 @@ class JobService:
         while not job.status.finished and time.monotonic() < deadline:
             time.sleep(0.05)
             job = self.store.get(job_id)
+        return job
+
+    def dismiss(
+        self, job_id: str, model: str, wait: float = 0.0, principal: Principal | None = None
+    ) -> Job:
+        """Delete a training from the DEEPaaS view, as DEEPaaS's DELETE does: cancel it if it
+        is still going (waiting up to ``wait`` s), then hide it there; ``/jobs`` keeps it.
+        NotFound when it is unknown or already dismissed."""
+        job = self.get(job_id, model=model, principal=principal)
+        if job.dismissed_at is not None:
+            raise NotFound(f"job '{job_id}' not found for model '{model}'")
+        if principal is not None:
+            policy.check_cancel_job(principal, job)
+        if not job.status.finished:
+            with contextlib.suppress(IllegalTransition):  # it may end on its own meanwhile
+                job = self.cancel(job_id, wait=wait, principal=principal)
+        self.store.update(job_id, dismissed_at=utcnow())
         return job
 
     def retry(self, job_id: str, principal: Principal | None = None) -> Job:
@@ -260,6 +287,7 @@ class JobService:
                 "executor_ref": None,
                 "cancel_requested": False,
                 "retry_of": old.id,
+                "dismissed_at": None,
             }
         )
         return self._queue(job, principal)

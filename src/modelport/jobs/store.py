@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from modelport.auth.quotas import Usage
 from modelport.db.engine import transaction
@@ -160,11 +172,15 @@ class JobStore:
         model: str | None = None,
         status: Sequence[JobStatus] | None = None,
         owner: str | None = None,
+        dismissed: bool | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> JobPage:
-        """Jobs, newest first, filtered by model, status and owner."""
-        conditions = []
+        """Jobs, newest first, filtered by model, status, owner and dismissal."""
+        conditions: list[ColumnElement[bool]] = []
+        if dismissed is not None:
+            column = jobs.c.dismissed_at
+            conditions.append(column.is_not(None) if dismissed else column.is_(None))
         if model is not None:
             conditions.append(jobs.c.model == model)
         if status:

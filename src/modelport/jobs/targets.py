@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from modelport.auth import policy
 from modelport.catalog.domain import LATEST
-from modelport.contract.base import RawArgs
+from modelport.contract.base import RawArgs, not_implemented
 from modelport.errors import ModelLoadError, NotImplementedByModel
 from modelport.runtime import ModelRuntime
 
@@ -32,6 +32,8 @@ class TrainingPlan:
     args: dict[str, Any]
     version: str | None = None
     model_dir: str | None = None
+    #: the arguments as a legacy module's fields read them (the DEEPaaS training view)
+    shown_args: dict[str, Any] | None = None
 
 
 class TrainingTargets(Protocol):
@@ -59,11 +61,13 @@ class ServedTargets:
         """Validate in-process with the loaded model (``ref`` is ignored: one version here)."""
         model = self.runtime.get(name).model
         if not model.trainable:
-            raise NotImplementedByModel(f"model '{model.name}' cannot be trained (no train())")
+            raise NotImplementedByModel(not_implemented(model.name))
         if not model.spec:
             raise ModelLoadError(f"model '{model.name}' was not loaded by name: cannot train it")
-        args = model.prepare_train(raw)
-        return TrainingPlan(model=model.name, spec=model.spec, args=args)
+        prepared = model.prepare_train(raw)
+        return TrainingPlan(
+            model=model.name, spec=model.spec, args=prepared.args, shown_args=prepared.shown
+        )
 
     async def trainable(self, name: str, principal: Principal) -> bool:
         """Whether the loaded model has train()."""
@@ -85,14 +89,15 @@ class CatalogTargets:
     ) -> TrainingPlan:
         """Validate in the module's worker; the plan names the exact version's load spec."""
         await self._check_visible(name, principal)
-        record, args = await self.pool.prepare_train(name, ref or LATEST, raw)
+        record, prepared = await self.pool.prepare_train(name, ref or LATEST, raw)
         if not record.load_spec:
             raise ModelLoadError(f"module '{name}' {record.version} declares no model to load")
         model_dir = self.pool.settings.data_dir / "models" / name / record.version
         return TrainingPlan(
             model=name,
             spec=record.load_spec,
-            args=args,
+            args=prepared.args,
+            shown_args=prepared.shown,
             version=record.version,
             # fetched there by the worker that validated the arguments (same machine)
             model_dir=str(model_dir) if model_dir.is_dir() else None,

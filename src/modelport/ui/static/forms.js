@@ -218,7 +218,9 @@
     }
     const schema = argsSchema(doc, target.op, ["multipart/form-data", "application/x-www-form-urlencoded", "application/json"]);
     const fields = buildFields(form, doc, schema);
-    const acceptParam = (target.op.parameters || []).find((p) => p.name === "accept" && p.in === "header");
+    // accept: the Accept header (typed models; legacy ones that declare it a header) or an
+    // argument like the others (a legacy module's accept without a location, as DEEPaaS reads it)
+    const acceptParam = (target.op.parameters || []).find((p) => p.name === "accept" && (p.in === "header" || p.in === "query"));
     let accept = null;
     if (acceptParam) {
       accept = el("select", { id: "arg-accept", name: "accept" },
@@ -240,7 +242,9 @@
           else body.append(name, String(item));
         }
       }
-      const headers = { Accept: accept ? accept.value : "application/json, */*" };
+      const inHeader = !acceptParam || acceptParam.in === "header";
+      if (accept && !inHeader) body.append("accept", accept.value);
+      const headers = { Accept: accept && inHeader ? accept.value : "application/json, */*" };
       button.disabled = true;
       button.textContent = "Running…";
       const result = document.getElementById("result");
