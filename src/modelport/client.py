@@ -122,22 +122,26 @@ class Client:
     ) -> Any:
         """Run a prediction; a JSON result comes back decoded, any other media type as ``bytes``.
 
-        ``args`` are the model's arguments: sent as a JSON body, or as form fields next to
-        ``files`` (multipart) when there are files. ``accept`` picks the response media type of
-        models that offer several (it is sent as the ``Accept`` header). ``version`` (a platform
-        server's catalog version or alias) addresses ``/v2/models/{model}/versions/{version}/``.
+                ``args`` are the model's arguments: sent as a JSON body, or as form fields next to
+                ``files`` (multipart) when there are files. ``accept`` picks the response media type of
+                models that offer several (sent both as the ``Accept`` header and as an ``accept`` query
+        argument: DEEPaaS modules read one or the other, as their field declares). ``version`` (a platform
+                server's catalog version or alias) addresses ``/v2/models/{model}/versions/{version}/``.
         """
         path = f"/v2/models/{_segment(model)}/predict/"
         if version is not None:
             path = f"/v2/models/{_segment(model)}/versions/{_segment(version)}/predict/"
         headers = {"Accept": accept} if accept else {}
+        params = {"accept": accept} if accept else None
         if not files:
-            response = self._request("POST", path, json=_jsonable(args), headers=headers)
+            response = self._request(
+                "POST", path, json=_jsonable(args), headers=headers, params=params
+            )
         else:
             with ExitStack() as stack:
                 uploads = [(field, _upload(field, value, stack)) for field, value in files.items()]
                 response = self._request(
-                    "POST", path, data=_form(args), files=uploads, headers=headers
+                    "POST", path, data=_form(args), files=uploads, headers=headers, params=params
                 )
         if _is_json(response):
             return response.json()

@@ -18,6 +18,7 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
     │   └── IdentityProviderUnavailable  an issuer's JWKS/discovery unreachable
     ├── ExecutorError            the executor could not run a job         (HTTP 503)
     ├── InvalidInput             bad arguments, naming every bad field    (HTTP 422)
+    │   └── InvalidMetadata      a module's metadata AI4OS refuses (which file, which schema)
     ├── BadRequest               a malformed request body                 (HTTP 400)
     ├── PayloadTooLarge          upload over the configured limit         (HTTP 413)
     ├── UnsupportedMediaType     request body type we cannot parse        (HTTP 415)
@@ -108,6 +109,21 @@ class InvalidInput(ModelportError):
         self.detail = dict(detail) if detail is not None else None
         fields = ", ".join(sorted(self.errors)) or "input"
         super().__init__(f"invalid value for: {fields}")
+
+
+class InvalidMetadata(InvalidInput):
+    """A module's metadata file that AI4OS refuses: ``errors`` by field, plus which file and
+    which AI4OS schema judged it (for messages: ``ai4-metadata.yml (AI4OS schema 2.0.0)``)."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]], file: str, schema: str) -> None:
+        super().__init__(errors)
+        self.file = file
+        self.schema = schema
+
+    @property
+    def source(self) -> str:
+        """The file, and the schema that judged it."""
+        return f"{self.file} (AI4OS schema {self.schema})" if self.schema else self.file
 
 
 class BadRequest(ModelportError):

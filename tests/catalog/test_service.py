@@ -16,12 +16,12 @@ from modelport.catalog.sources import read_module
 from modelport.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobStatus, utcnow
 from modelport.settings import Settings
+from tests.catalog.gitrepos import commit, make_repo
 from tests.catalog.samples import FIXTURES
-from tests.catalog.test_sources import commit, git_identity, make_repo
 
 TYPED = FIXTURES / "sources" / "typed_module"
 DEEP = FIXTURES / "sources" / "deep_module"
-__all__ = ["git_identity"]  # the autouse git identity fixture applies here too
+pytestmark = pytest.mark.usefixtures("git_identity")
 
 
 @pytest.fixture

@@ -3,73 +3,26 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from modelport.catalog.sources import (
     EntryPoint,
-    IndexEntry,
-    IndexEntryError,
-    ModuleSource,
     check_repository_url,
     fetch_repository,
-    parse_index,
-    read_index_modules,
     read_module,
     redact_url,
 )
 from modelport.errors import InvalidInput, NotFound
+from tests.catalog.gitrepos import commit, git, make_repo
 from tests.catalog.samples import FIXTURES
 
 SOURCES = FIXTURES / "sources"
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fixed identity, and no user or system git configuration leaking into the tests."""
-    for key, value in {
-        "GIT_AUTHOR_NAME": "Test Author",
-        "GIT_AUTHOR_EMAIL": "author@example.org",
-        "GIT_COMMITTER_NAME": "Test Committer",
-        "GIT_COMMITTER_EMAIL": "committer@example.org",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }.items():
-        monkeypatch.setenv(key, value)
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` and return its stdout."""
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
-def make_repo(
-    path: Path, template: Path | None = None, files: dict[str, str] | None = None
-) -> Path:
-    """A git repository at ``path`` (branch ``main``) with one commit of the given files."""
-    if template is not None:
-        shutil.copytree(template, path)
-    path.mkdir(parents=True, exist_ok=True)
-    for name, text in (files or {}).items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(text)
-    git(path, "init", "--quiet", "--initial-branch", "main")
-    git(path, "add", "--all")
-    git(path, "commit", "--quiet", "--message", "first")
-    return path
-
-
-def commit(repo: Path, files: dict[str, str], message: str) -> str:
-    """Commit ``files`` on the current branch and return the new HEAD."""
-    for name, text in files.items():
-        (repo / name).write_text(text)
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", message)
-    return git(repo, "rev-parse", "HEAD")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("git") is None, reason="needs git"),
+    pytest.mark.usefixtures("git_identity"),
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,146 +289,3 @@ def test_credentials_are_redacted() -> None:
     with pytest.raises(InvalidInput) as caught:
         check_repository_url("ftp://user:s3cret@example.org/r.git")
     assert "s3cret" not in str(caught.value.errors)
-
-
-# ---------------------------------------------------------------------------------------------
-# parse_index
-
-GITMODULES = """\
-[submodule "ai4os-demo-app"]
-\tpath = ai4os-demo-app
-\turl = https://github.com/ai4os-hub/ai4os-demo-app
-\tbranch = main
-[submodule "plants-classification"]
-\tpath = modules/plants-classification
-\turl = https://github.com/ai4os-hub/plants-classification.git
-; a comment, as git allows
-[submodule "mods"]
-\tpath = mods
-\turl = "git@github.com:deephdc/mods.git"
-"""
-
-
-def test_parse_gitmodules(tmp_path: Path) -> None:
-    index = tmp_path / ".gitmodules"
-    index.write_text(GITMODULES)
-
-    assert parse_index(index) == [
-        IndexEntry(
-            "ai4os-demo-app",
-            "https://github.com/ai4os-hub/ai4os-demo-app",
-            ref="main",
-            path="ai4os-demo-app",
-        ),
-        IndexEntry(
-            "plants-classification",
-            "https://github.com/ai4os-hub/plants-classification.git",
-            path="modules/plants-classification",
-        ),
-        IndexEntry("mods", "git@github.com:deephdc/mods.git", path="mods"),
-    ]
-
-
-def test_gitmodules_errors_name_the_file_and_submodule(tmp_path: Path) -> None:
-    index = tmp_path / ".gitmodules"
-    index.write_text('[submodule "a"]\n\tpath = a\n[submodule "b"]\n\turl = x\n')
-
-    with pytest.raises(InvalidInput) as caught:
-        parse_index(index)
-
-    assert caught.value.errors == {
-        f'{index}: submodule "a"': ["missing url"],
-        f'{index}: submodule "b"': ["missing path"],
-    }
-
-
-def test_parse_a_yaml_list_in_both_forms(tmp_path: Path) -> None:
-    index = tmp_path / "MODULES.yml"
-    index.write_text(
-        "- https://github.com/ai4os-hub/ai4os-demo-app\n"
-        "- url: https://github.com/ai4os-hub/plants-classification.git\n"
-        "  name: plants\n"
-        "  ref: v1.2.0\n"
-        "- module: https://github.com/deephdc/DEEP-OC-mods\n"
-    )
-
-    assert parse_index(index) == [
-        IndexEntry("ai4os-demo-app", "https://github.com/ai4os-hub/ai4os-demo-app"),
-        IndexEntry("plants", "https://github.com/ai4os-hub/plants-classification.git", "v1.2.0"),
-        IndexEntry("DEEP-OC-mods", "https://github.com/deephdc/DEEP-OC-mods"),
-    ]
-
-
-def test_yaml_errors_name_the_file_and_entry(tmp_path: Path) -> None:
-    index = tmp_path / "modules.yaml"
-    index.write_text("- https://example.org/a\n- name: b\n- 42\n- url: x\n  colour: red\n")
-
-    with pytest.raises(InvalidInput) as caught:
-        parse_index(index)
-
-    assert sorted(caught.value.errors) == [f"{index}: entry {n}" for n in (2, 3, 4)]
-    assert caught.value.errors[f"{index}: entry 4"] == ["unknown keys: colour"]
-
-
-@pytest.mark.parametrize(
-    ("name", "text"),
-    [("modules.yml", "url: https://example.org/a\n"), ("modules.yml", "- [\n"), ("index.txt", "")],
-)
-def test_bad_index_files(tmp_path: Path, name: str, text: str) -> None:
-    index = tmp_path / name
-    index.write_text(text)
-    with pytest.raises(InvalidInput) as caught:
-        parse_index(index)
-    assert list(caught.value.errors) == [str(index)]
-
-
-def test_missing_index(tmp_path: Path) -> None:
-    with pytest.raises(NotFound):
-        parse_index(tmp_path / ".gitmodules")
-
-
-# ---------------------------------------------------------------------------------------------
-# read_index_modules
-
-
-def test_read_index_modules_collects_per_entry_errors(tmp_path: Path) -> None:
-    repos = tmp_path / "repos"
-    typed = make_repo(repos / "typed", SOURCES / "typed_module")
-    git(typed, "checkout", "--quiet", "-b", "stable")
-    deep = make_repo(repos / "deep", SOURCES / "deep_module")
-    no_metadata = make_repo(repos / "bare", files={"README.md": "no metadata\n"})
-    index = tmp_path / ".gitmodules"
-    index.write_text(
-        f'[submodule "typed"]\n\tpath = typed\n\turl = {typed.as_uri()}\n\tbranch = stable\n'
-        f'[submodule "missing"]\n\tpath = missing\n\turl = {(repos / "missing").as_uri()}\n'
-        f'[submodule "deep/../../escape"]\n\tpath = deep\n\turl = {deep.as_uri()}\n'
-        f'[submodule "bare"]\n\tpath = bare\n\turl = {no_metadata.as_uri()}\n'
-    )
-    workdir = tmp_path / "work"
-
-    results = read_index_modules(index, workdir)
-
-    typed_source, missing, deep_source, bare = results
-    assert isinstance(typed_source, ModuleSource)
-    assert (typed_source.name, typed_source.source_url) == ("plant-classifier", typed.as_uri())
-    assert typed_source.commit == git(typed, "rev-parse", "HEAD")
-    assert isinstance(missing, IndexEntryError)
-    assert missing.entry.name == "missing"
-    assert "git clone failed" in missing.message
-    assert isinstance(deep_source, ModuleSource)
-    assert deep_source.path.parent == workdir  # the entry name cannot climb out of workdir
-    assert deep_source.load_spec == "plant_classification.api"
-    assert isinstance(bare, IndexEntryError)
-    assert "ai4-metadata.yml" in bare.message
-    assert sorted(p.name for p in workdir.iterdir()) == ["bare", "deep-..-..-escape", "typed"]
-
-
-def test_read_index_modules_from_yaml_with_duplicate_names(tmp_path: Path) -> None:
-    origin = make_repo(tmp_path / "origin", SOURCES / "typed_module")
-    index = tmp_path / "modules.yml"
-    index.write_text(f"- {origin.as_uri()}\n- url: {origin.as_uri()}\n  name: origin\n")
-
-    results = read_index_modules(index, tmp_path / "work")
-
-    assert all(isinstance(result, ModuleSource) for result in results)
-    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["origin", "origin-2"]

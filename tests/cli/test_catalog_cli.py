@@ -18,12 +18,15 @@ from typer.testing import CliRunner
 from modelport.catalog.files import load_metadata
 from modelport.cli.catalog import app
 from modelport.settings import Settings
+from tests.catalog.conftest import git_identity
+from tests.catalog.gitrepos import served_catalog
 from tests.catalog.samples import FIXTURES, V1_FILES, V2_FILES
 from tests.conftest import subprocess_env
 
 TYPED_MODULE = FIXTURES / "sources" / "typed_module"
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
+__all__ = ["git_identity"]  # a fixture of tests/catalog, used here too
 
 
 def catalog_registered() -> bool:
@@ -306,6 +309,24 @@ def test_import_an_index_with_a_broken_entry(data_dir: Path, tmp_path: Path) -> 
     again = cli("import", index)
     assert again.exit_code == 0, again.output
     assert "published: 0, unchanged: 2, errors: 0" in again.stdout
+
+
+@needs_git
+def test_import_an_ai4os_style_catalog_repository_by_its_git_url(
+    data_dir: Path, tmp_path: Path, git_identity: None
+) -> None:
+    with served_catalog(tmp_path) as url:
+        result = cli("import", url)
+    assert result.exit_code == 1, result.output  # some modules AI4OS refuses
+    out = result.stdout
+    assert "published ai4os-demo-app 1.0.0" in out
+    assert "published: 2, unchanged: 0, errors: 3" in out
+    assert "  warning: " in out
+    assert "read as YAML, as AI4OS reads it" in out
+    assert (
+        "error ai4os-yolo-torch: ai4-metadata.yml (AI4OS schema 2.0.0): libraries.0: 'Pytorch'"
+        in result.stderr
+    )
 
 
 def test_import_of_a_missing_index_is_a_usage_error(data_dir: Path, tmp_path: Path) -> None:

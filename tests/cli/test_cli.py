@@ -64,7 +64,7 @@ def test_metadata_prints_metadata_and_schemas() -> None:
     doc = json.loads(result.stdout)
     assert doc["description"] == "A legacy test module"
     assert doc["predict_args"]["properties"]["number"]["maximum"] == 100
-    assert doc["produces"] == ["application/json", "text/plain", "image/png"]
+    assert doc["produces"] == ["application/json", "text/plain", "image/png", "*/*"]
 
 
 def test_predict_with_a_file_warms_first_and_prints_json(tmp_path: Path) -> None:

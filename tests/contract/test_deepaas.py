@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +14,7 @@ from webargs import fields, validate
 from modelport.contract import discovery
 from modelport.contract.base import RawArgs
 from modelport.contract.deepaas import DeepaasModel
+from modelport.contract.files import UploadedFile
 from modelport.errors import (
     InvalidInput,
     InvalidOutput,
@@ -114,3 +117,62 @@ def test_a_module_without_predict_or_train_loads_and_answers_501() -> None:
         model.prepare(RawArgs())
     with pytest.raises(NotImplementedByModel, match=re.escape(loaded)):
         model.prepare_train(RawArgs())
+
+
+def _upload_module() -> SimpleNamespace:
+    args = {"image": fields.Field(required=True, metadata={"type": "file", "location": "form"})}
+    return SimpleNamespace(get_predict_args=lambda: args, predict=lambda **kw: kw)
+
+
+def _raw_with_upload(tmp_path: Path) -> RawArgs:
+    photo = tmp_path / "0"
+    photo.write_bytes(b"\x89PNG")
+    raw = RawArgs()
+    raw.add("image", UploadedFile("image", str(photo), "image/png", "photo.png"))
+    return raw
+
+
+def test_uploads_are_deepaas_own_class_when_deepaas_is_installed(tmp_path: Path) -> None:
+    # The AI4OS reference module checks isinstance(value, deepaas.model.v2.wrapper.UploadedFile).
+    from deepaas.model.v2.wrapper import UploadedFile as DeepaasUploadedFile
+
+    model = DeepaasModel(_upload_module(), "uploads", "test")
+    upload = model.prepare(_raw_with_upload(tmp_path))["image"]
+    assert isinstance(upload, DeepaasUploadedFile)
+    assert upload == ("image", str(tmp_path / "0"), "image/png", "photo.png")
+    assert (upload.filename, upload.original_filename) == (str(tmp_path / "0"), "photo.png")
+
+
+def test_uploads_are_duck_typed_when_deepaas_is_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m == "deepaas" or m.startswith("deepaas.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "deepaas", None)  # import deepaas -> ImportError
+    model = DeepaasModel(_upload_module(), "uploads", "test")
+    upload = model.prepare(_raw_with_upload(tmp_path))["image"]
+    assert type(upload) is UploadedFile
+    assert (upload.name, upload.content_type, upload.original_filename) == (
+        "image",
+        "image/png",
+        "photo.png",
+    )
+
+
+@pytest.mark.parametrize(
+    ("package", "pinned"),
+    [
+        ("webargs", "5.5.3"),  # ai4os-demo-app: webargs~=5.5.3; DEEPaaS 2.x: webargs<6
+        ("webargs", "8.7.1"),  # modules written for webargs 8
+        ("marshmallow", "3.26.2"),  # planktonclas pins marshmallow==3.26.2
+    ],
+)
+def test_the_deepaas_extra_admits_what_real_modules_pin(package: str, pinned: str) -> None:
+    # `pip install 'modelport[deepaas]' <module>` resolves only if the extra admits its pins.
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    extra = [Requirement(r) for r in requires("modelport") or [] if "extra == 'deepaas'" in r]
+    (wanted,) = [r for r in extra if r.name == package]
+    assert wanted.specifier.contains(pinned), (str(wanted), pinned)

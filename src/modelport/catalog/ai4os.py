@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from jsonschema import Draft7Validator, Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
+if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file is judged
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 #: The schema versions shipped, oldest first.
 SCHEMA_VERSIONS: Final = ("1.0.0", "2.0.0", "2.1.0", "2.2.0", "2.3.0")
@@ -39,10 +39,10 @@ HUB_V2_VERSION: Final = "2.0.0"
 #: Keys only DEEP v1 metadata has (the v2 schemas forbid them).
 V1_ONLY_KEYS: Final = ("sources", "keywords", "date_creation", "tosca", "cite_url", "dataset_url")
 
-_DRAFTS: Final[dict[str, type[Validator]]] = {
-    "http://json-schema.org/draft-07/schema#": Draft7Validator,
-    "http://json-schema.org/draft-07/schema": Draft7Validator,
-}
+_DRAFT_07: Final = (
+    "http://json-schema.org/draft-07/schema#",
+    "http://json-schema.org/draft-07/schema",
+)
 
 
 def is_v1(data: Any) -> bool:
@@ -88,10 +88,12 @@ def _schema_text(version: str) -> str:
 
 @cache
 def _validator(version: str) -> Validator:
+    from jsonschema import Draft7Validator, Draft202012Validator
+
     document = schema(version)
     # The v2 schemas name draft 2020-12 by an http:// URI jsonschema does not know; it falls back
     # to its latest draft (2020-12) with a warning. Choosing the class here keeps that choice.
-    cls = _DRAFTS.get(document.get("$schema", ""), Draft202012Validator)
+    cls = Draft7Validator if document.get("$schema") in _DRAFT_07 else Draft202012Validator
     return cls(document)
 
 

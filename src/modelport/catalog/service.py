@@ -27,16 +27,11 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
+from modelport.catalog.index import IndexEntryError, describe_error, read_index_modules
 from modelport.catalog.metadata import stored_metadata
 from modelport.catalog.registry import Registry
 from modelport.catalog.search import FacetIndexes, search
-from modelport.catalog.sources import (
-    IndexEntryError,
-    ModuleSource,
-    fetch_repository,
-    read_index_modules,
-    read_module,
-)
+from modelport.catalog.sources import ModuleSource, fetch_repository, read_module
 from modelport.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from modelport.jobs.domain import JobStatus
 from modelport.jobs.store import JobStore
@@ -50,6 +45,13 @@ class ImportReport:
     published: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    #: modelport's warnings on the metadata of what was published, by "name version"
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _listed_warnings(label: str, warnings: dict[str, list[str]]) -> dict[str, list[str]]:
+    listed = [f"{field}: {message}" for field, messages in warnings.items() for message in messages]
+    return {label: listed} if listed else {}
 
 
 def source_version(source: ModuleSource) -> str:
@@ -156,8 +158,9 @@ class CatalogService:
             checkout = fetch_repository(url, Path(workdir) / "module", ref=ref)
             return self.publish_source(read_module(checkout, source_url=url), **options)
 
-    def import_index(self, index: Path, published_by: str | None = None) -> ImportReport:
-        """Publish every module listed in a ``.gitmodules`` or YAML index; skip known versions."""
+    def import_index(self, index: str | Path, published_by: str | None = None) -> ImportReport:
+        """Publish every module of an index (file, catalog checkout or catalog repository URL;
+        ``catalog/index.py``); known versions are skipped, each failure is reported."""
         report = ImportReport()
         with tempfile.TemporaryDirectory(prefix="modelport-import-") as workdir:
             for item in read_index_modules(index, Path(workdir)):
@@ -169,10 +172,11 @@ class CatalogService:
                     label = f"{item.name} {version}"
                     self.publish_source(item, version=version, published_by=published_by)
                     report.published.append(label)
+                    report.warnings.update(_listed_warnings(label, item.metadata_warnings))
                 except Conflict:
                     report.unchanged.append(label)
                 except InvalidInput as exc:
-                    report.errors[item.name] = f"{exc.message}: {exc.errors}"
+                    report.errors[item.name] = describe_error(exc)
         return report
 
     def publish_job(

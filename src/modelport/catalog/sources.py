@@ -1,9 +1,4 @@
-"""Where modules come from: a project directory, a git repository, a catalog index.
-
-An index is kept as the AI4OS and DEEP catalogs keep theirs: a ``.gitmodules`` file (one
-``[submodule "name"]`` section per module, with ``path``, ``url`` and an optional ``branch``), or a
-YAML list of repositories (``- https://...`` strings, or mappings with ``url`` and optional
-``name`` and ``ref``; DEEP's ``MODULES.yml`` spelling ``- module: https://...`` is accepted).
+"""Where modules come from: a project directory, or a git repository (indexes: ``index.py``).
 
 :func:`fetch_repository` runs ``git clone --depth 1`` (no shell, no prompts) into a sibling
 temporary directory and moves it into place only once the clone succeeded, so a failed clone
@@ -22,16 +17,14 @@ import subprocess
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml  # type: ignore[import-untyped, unused-ignore]
-
-from modelport.catalog.files import METADATA_FILENAMES, find_metadata_file, load_metadata
+from modelport.catalog.files import METADATA_FILENAMES, find_metadata_file, read_metadata_file
 from modelport.catalog.metadata import ModuleMetadata
-from modelport.errors import InvalidInput, ModelportError, NotFound
+from modelport.errors import InvalidInput, InvalidMetadata, ModelportError, NotFound
 
 #: Entry-point groups that name a model, in the order their entries are listed.
 ENTRY_POINT_GROUPS: Final = ("modelport.models", "deepaas.v2.model")
@@ -42,8 +35,7 @@ README_NAMES: Final = ("README.md", "README.rst", "README.txt", "README")
 VersionSource = Literal["pyproject.toml", "setup.cfg", "dynamic", "missing"]
 
 _ENTRY_POINT_VALUE = re.compile(r"^([\w.]+)\s*(?::\s*([\w.]+))?\s*(?:\[[^\]]*\])?$")
-_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:")
-_SUBMODULE_SECTION = re.compile(r'^submodule\s+"(.+)"$')
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//)")
 
 
 @dataclass(frozen=True)
@@ -78,32 +70,8 @@ class ModuleSource:
     commit: str | None
     readme: str | None
     path: Path
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One repository listed in a catalog index."""
-
-    name: str
-    url: str
-    ref: str | None = None
-    path: str | None = None
-
-
-@dataclass(frozen=True)
-class IndexEntryError:
-    """An index entry that could not be cloned or read, and why."""
-
-    entry: IndexEntry
-    error: ModelportError
-
-    @property
-    def message(self) -> str:
-        """The error as one line of text, with the field messages of an ``InvalidInput``."""
-        if isinstance(self.error, InvalidInput):
-            parts = [f"{key}: {'; '.join(msgs)}" for key, msgs in self.error.errors.items()]
-            return " | ".join(parts) or self.error.message
-        return self.error.message
+    #: modelport's warnings on the metadata (AI4OS accepted it), by field
+    metadata_warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,18 +88,20 @@ def read_module(path: Path, *, source_url: str | None = None) -> ModuleSource:
     version, version_source = _version(project, setup_cfg, _uses_pbr(path))
     entry_points = _pyproject_entry_points(project, path / "pyproject.toml")
     entry_points += _setup_cfg_entry_points(setup_cfg, path / "setup.cfg")
+    metadata, warnings = _module_metadata(path)
     return ModuleSource(
         name=normalize_name(package or path.resolve().name),
         version=version,
         version_source=version_source,
-        metadata=_module_metadata(path),
+        metadata=metadata,
         entry_points=entry_points,
         load_spec=entry_points[0].load_spec if entry_points else None,
         package=package,
-        source_url=source_url or _git_output(path, "config", "--get", "remote.origin.url"),
-        commit=_git_output(path, "rev-parse", "--verify", "HEAD"),
+        source_url=source_url or git_output(path, "config", "--get", "remote.origin.url"),
+        commit=git_output(path, "rev-parse", "--verify", "HEAD"),
         readme=_readme(path, project),
         path=path,
+        metadata_warnings=warnings,
     )
 
 
@@ -140,15 +110,19 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def _module_metadata(path: Path) -> ModuleMetadata:
+def _module_metadata(path: Path) -> tuple[ModuleMetadata, dict[str, list[str]]]:
+    """The module's metadata and modelport's warnings; InvalidInput naming the file's fields."""
     try:
-        find_metadata_file(path)
+        file = find_metadata_file(path)
     except NotFound:
         expected = ", ".join(METADATA_FILENAMES)
         raise InvalidInput(
             {str(path / "ai4-metadata.yml"): [f"missing: the module has none of {expected}"]}
         ) from None
-    return load_metadata(path)
+    report = read_metadata_file(file).report
+    if report.metadata is None:
+        raise InvalidMetadata(report.errors, file.name, report.schema_version)
+    return report.metadata, report.warnings
 
 
 def _read_pyproject(file: Path) -> dict[str, Any]:
@@ -300,6 +274,11 @@ def fetch_repository(url: str, dest: Path, *, ref: str | None = None, timeout: f
     return dest
 
 
+def is_git_url(source: str) -> bool:
+    """Whether ``source`` names a remote repository (``scheme://...`` or scp-like ``host:path``)."""
+    return "://" in source or bool(_SCP_LIKE.match(source))
+
+
 def check_repository_url(url: str) -> None:
     """Refuse a URL git should not clone: an unknown scheme, a transport helper, an option."""
     shown = redact_url(url)
@@ -372,7 +351,8 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _git_output(path: Path, *args: str) -> str | None:
+def git_output(path: Path, *args: str) -> str | None:
+    """What a git command prints in ``path`` (stripped, redacted), or None when it fails."""
     git = shutil.which("git")
     if git is None:
         return None
@@ -389,130 +369,3 @@ def _git_output(path: Path, *args: str) -> str | None:
         return None
     value = result.stdout.strip()
     return redact_url(value) if result.returncode == 0 and value else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Catalog indexes
-
-
-def parse_index(path: Path) -> list[IndexEntry]:
-    """Read a catalog index: a ``.gitmodules`` file, or a YAML list of repositories."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise NotFound(f"index file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput({str(path): [f"cannot read the file: {exc}"]}) from None
-    if path.name == ".gitmodules" or path.suffix == ".gitmodules":
-        return _parse_gitmodules(text, path)
-    if path.suffix.lower() in {".yml", ".yaml"}:
-        return _parse_yaml_index(text, path)
-    raise InvalidInput({str(path): ["unknown index format: expected .gitmodules, .yml or .yaml"]})
-
-
-def _parse_gitmodules(text: str, file: Path) -> list[IndexEntry]:
-    parser = configparser.ConfigParser(
-        interpolation=None, strict=False, allow_no_value=True, default_section="\0none"
-    )
-    try:
-        parser.read_string(text, source=str(file))
-    except configparser.Error as exc:
-        raise InvalidInput({str(file): [f"invalid .gitmodules: {exc}"]}) from None
-    entries: list[IndexEntry] = []
-    errors: dict[str, list[str]] = {}
-    for section in parser.sections():
-        match = _SUBMODULE_SECTION.match(section.strip())
-        if match is None:
-            continue  # git ignores other sections in .gitmodules too
-        name = match.group(1)
-        values = {key: _unquote(value) for key, value in parser.items(section)}
-        url, sub_path = values.get("url"), values.get("path")
-        missing = [key for key, value in (("url", url), ("path", sub_path)) if not value]
-        if url is None or sub_path is None or missing:
-            errors[f'{file}: submodule "{name}"'] = [f"missing {' and '.join(missing)}"]
-            continue
-        entries.append(IndexEntry(name=name, url=url, ref=values.get("branch"), path=sub_path))
-    if errors:
-        raise InvalidInput(errors)
-    return entries
-
-
-def _unquote(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1]
-    return value or None
-
-
-def _parse_yaml_index(text: str, file: Path) -> list[IndexEntry]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInput({str(file): [f"invalid YAML: {exc}"]}) from None
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        found = type(data).__name__
-        raise InvalidInput({str(file): [f"expected a list of repositories, found a {found}"]})
-    entries: list[IndexEntry] = []
-    errors: dict[str, list[str]] = {}
-    for number, item in enumerate(data, start=1):
-        try:
-            entries.append(_yaml_entry(item))
-        except ValueError as exc:
-            errors[f"{file}: entry {number}"] = [str(exc)]
-    if errors:
-        raise InvalidInput(errors)
-    return entries
-
-
-def _yaml_entry(item: object) -> IndexEntry:
-    if isinstance(item, str):
-        item = {"url": item}
-    if not isinstance(item, dict):
-        raise ValueError(f"expected a URL or a mapping with 'url', found {item!r}")
-    url = item.get("url", item.get("module"))
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("missing 'url' (a repository URL or path)")
-    unknown = set(item) - {"url", "module", "name", "ref", "branch"}
-    if unknown:
-        raise ValueError(f"unknown keys: {', '.join(sorted(map(str, unknown)))}")
-    name, ref = item.get("name"), item.get("ref", item.get("branch"))
-    for key, value in (("name", name), ("ref", ref)):
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"'{key}' must be a string, found {value!r}")
-    return IndexEntry(name=name or _name_from_url(url), url=url.strip(), ref=ref)
-
-
-def _name_from_url(url: str) -> str:
-    tail = re.split(r"[/:]", url.rstrip("/"))[-1]
-    return tail.removesuffix(".git") or url
-
-
-def read_index_modules(
-    index: Path, workdir: Path, *, timeout: float = 60
-) -> list[ModuleSource | IndexEntryError]:
-    """Clone and read every module of an index in order, collecting per-entry errors."""
-    results: list[ModuleSource | IndexEntryError] = []
-    used: set[str] = set()
-    for entry in parse_index(index):
-        dest = workdir / _unique_dirname(entry.name, used)
-        try:
-            fetch_repository(entry.url, dest, ref=entry.ref, timeout=timeout)
-            results.append(read_module(dest, source_url=redact_url(entry.url)))
-        except ModelportError as exc:
-            results.append(IndexEntryError(entry=entry, error=exc))
-    return results
-
-
-def _unique_dirname(name: str, used: set[str]) -> str:
-    # Entry names come from the index: never let one climb out of workdir or clash with another.
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "module"
-    candidate, number = base, 1
-    while candidate.lower() in used:
-        number += 1
-        candidate = f"{base}-{number}"
-    used.add(candidate.lower())
-    return candidate

@@ -18,7 +18,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import re
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 INVALID = 1
 METADATA_FILENAME = "ai4-metadata.yml"
 #: ``[user@]host:path``, git's scp-like syntax for ssh.
-_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//)")
 
 app = typer.Typer(
     help="The Open Catalog (local, or a server's with --url): search, publish, validate, pull.",
@@ -268,7 +266,9 @@ def _publish_remote(
             "it to a git repository and publish the repository's URL",
             USAGE,
         )
-    if "://" not in source and not _SCP_LIKE.match(source):
+    from modelport.catalog.sources import is_git_url
+
+    if not is_git_url(source):
         fail(f"{source!r} is not a git URL: with --url, publish takes a git repository URL", USAGE)
     with remote(url, token) as client:
         try:
@@ -282,14 +282,26 @@ def _publish_remote(
 
 @app.command("import")
 def import_index(
-    index: Annotated[Path, typer.Argument(help="A .gitmodules file or a YAML list of repos.")],
+    index: Annotated[
+        str,
+        typer.Argument(
+            help="A .gitmodules file or YAML list of repositories, a catalog checkout, "
+            "or a catalog repository's git URL (relative submodule URLs resolve against it)."
+        ),
+    ],
     published_by: Annotated[str | None, typer.Option(help="Default: your user name.")] = None,
 ) -> None:
-    """Publish every module of a catalog index; exit 1 if any entry failed."""
+    """Publish every module of a catalog index; exit 1 if any entry failed.
+
+    Modules whose metadata AI4OS refuses are reported with AI4OS's errors; modelport's
+    warnings on published modules are listed too.
+    """
     with cli_errors():
         report = _service().import_index(index, published_by=published_by or _user())
     for label in report.published:
         typer.echo(f"published {label}")
+        for warning in report.warnings.get(label, []):
+            typer.echo(f"  warning: {warning}")
     for label in report.unchanged:
         typer.echo(f"unchanged {label}")
     for entry, message in report.errors.items():

@@ -36,7 +36,6 @@ from modelport.contract.marshmallow_schema import (
     choices_of,
     field_default,
     fields_schema,
-    is_file_field,
 )
 from modelport.errors import (
     InvalidOutput,
@@ -60,7 +59,8 @@ def _import_marshmallow(source: str) -> Any:
 
 
 def _deepaas_upload_class() -> Any:
-    """DEEPaaS's own ``UploadedFile`` namedtuple when ``deepaas`` is installed, else None."""
+    """DEEPaaS's own ``UploadedFile`` namedtuple when ``deepaas`` is installed, else None (then
+    modelport's, which has the same fields in the same order)."""
     try:
         from deepaas.model.v2.wrapper import UploadedFile as DeepaasUploadedFile
     except Exception:  # not installed, or broken beyond what a module could rely on
@@ -84,11 +84,9 @@ class DeepaasModel(ServedModel):
             self._predict_fields = self._args("get_predict_args")
         self._predict_schema = self._schema_for(self._predict_fields, "predict")
         self.predict_signature = self._signature(self._predict_fields, predict=True)
-        self._upload_class = (
-            _deepaas_upload_class()
-            if any(map(is_file_field, self._predict_fields.values()))
-            else None
-        )
+        # DEEPaaS's class is looked up on the first upload: importing deepaas (aiohttp, oslo)
+        # costs ~0.4 s, which a module that imports it itself has paid already
+        self._upload_class: Any = None
         self._train_schema: Any = None
         if callable(getattr(obj, "train", None)):
             self._train_fields = self._args("get_train_args")
@@ -183,10 +181,11 @@ class DeepaasModel(ServedModel):
         if not callable(getattr(self.obj, "predict", None)):
             raise NotImplementedByModel(self._not_implemented)
         kwargs = self._load(self._predict_schema, deepaas_args.collect(self._predict_fields, raw))
-        if self._upload_class is not None:
-            for key, value in kwargs.items():
-                if isinstance(value, UploadedFile):
-                    kwargs[key] = self._upload_class(*value)
+        for key, value in kwargs.items():
+            if isinstance(value, UploadedFile):
+                if self._upload_class is None:
+                    self._upload_class = _deepaas_upload_class() or UploadedFile
+                kwargs[key] = self._upload_class(*value)
         return kwargs
 
     def _load(self, schema: Any, data: dict[str, Any]) -> dict[str, Any]:

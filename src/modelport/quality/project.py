@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from modelport.catalog.files import METADATA_FILENAMES, load_metadata
+from modelport.catalog.files import METADATA_FILENAMES, read_metadata_file
 from modelport.catalog.license import normalize_license
 from modelport.catalog.metadata import ModuleMetadata
 from modelport.catalog.sources import ENTRY_POINT_GROUPS, EntryPoint, ModuleSource, read_module
@@ -29,16 +29,23 @@ def field_details(exc: ModelportError) -> list[str]:
 
 
 def check_metadata(path: Path) -> tuple[CheckResult, ModuleMetadata | None]:
-    """The module's ai4-metadata file exists and validates (AI4OS schema v2 plus SPDX)."""
+    """The module's metadata exists and AI4OS accepts it; modelport's rules warn on top."""
     name = "metadata"
     try:
-        metadata = load_metadata(path)
+        report = read_metadata_file(path).report
     except NotFound:
         wanted = ", ".join(METADATA_FILENAMES)
         return CheckResult(name, Status.FAILED, f"no metadata file ({wanted})"), None
     except ModelportError as exc:
         return CheckResult(name, Status.FAILED, "invalid metadata", field_details(exc)), None
-    return CheckResult(name, Status.PASSED, f"'{metadata.title}' is valid"), metadata
+    if report.metadata is None:
+        details = field_details(InvalidInput(report.errors))
+        return CheckResult(name, Status.FAILED, "invalid metadata (AI4OS)", details), None
+    if report.warnings:
+        details = field_details(InvalidInput(report.warnings))
+        summary = f"'{report.metadata.title}' is valid for AI4OS, with warnings"
+        return CheckResult(name, Status.WARNING, summary, details), report.metadata
+    return CheckResult(name, Status.PASSED, f"'{report.metadata.title}' is valid"), report.metadata
 
 
 def read_pyproject(path: Path) -> dict[str, Any]:
