@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.compat.conftest import find_path
 
 pytestmark = pytest.mark.slow
 
@@ -90,27 +91,6 @@ def assert_error_json(resp: httpx.Response, status: int) -> dict[str, Any]:
     assert isinstance(body.get("message"), str), f"no 'message': {describe(resp)}"
     assert body["message"], describe(resp)
     return body
-
-
-def find_path(paths: dict[str, Any], path: str, *, templates: bool = False) -> str | None:
-    """The key for ``path`` in a spec's paths, with or without a trailing slash.
-
-    With ``templates``, a templated key (``/v2/models/{name}``) also documents a
-    concrete path (``/v2/models/fake-model/``) and vice versa.
-    """
-    for candidate in (path, path.rstrip("/"), path.rstrip("/") + "/"):
-        if candidate in paths:
-            return candidate
-    if templates:
-        want = path.strip("/").split("/")
-        for key in paths:
-            have = key.strip("/").split("/")
-            if len(have) == len(want) and all(
-                a == b or a.startswith("{") or b.startswith("{")
-                for a, b in zip(have, want, strict=True)
-            ):
-                return key
-    return None
 
 
 # --------------------------------------------------------------------------- discovery

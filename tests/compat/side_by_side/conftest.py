@@ -36,6 +36,16 @@ HERE = Path(__file__).resolve().parent
 PROBE_SITE = HERE.parent.parent / "fixtures" / "probe_site"
 DEEPAAS_RUN = Path(sys.executable).parent / "deepaas-run"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
+#: every module of tests/fixtures/probe_site (deepaas-test is DEEPaaS's own test model)
+PROBE_MODELS = [
+    "probe-upload-isinstance",
+    "probe-accept-header-required",
+    "probe-metadata-only",
+    "probe-no-train",
+    "probe-nested-errors",
+    "probe-formats",
+    "deepaas-test",
+]
 NO_ACCEPT = object()  # marker: send the request without any Accept header
 
 PNG_BYTES = (  # a valid 1x1 PNG, used as the uploaded "image"

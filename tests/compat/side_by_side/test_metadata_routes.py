@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PairFactory, assert_json_error, assert_same, body, describe
+from .conftest import PROBE_MODELS, PairFactory, assert_json_error, assert_same, body, describe
 
 pytestmark = pytest.mark.slow
 
-MODELS = [
-    "probe-upload-isinstance",
-    "probe-accept-header-required",
-    "probe-metadata-only",
-    "probe-no-train",
-    "probe-nested-errors",
-    "probe-formats",
-    "deepaas-test",
-]
+MODELS = PROBE_MODELS
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -13,20 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.compat.conftest import find_path
 
-from .conftest import Pair, PairFactory, describe
+from .conftest import PROBE_MODELS, Pair, PairFactory, describe
 
 pytestmark = pytest.mark.slow
 
-MODELS = [
-    "probe-upload-isinstance",
-    "probe-accept-header-required",
-    "probe-metadata-only",
-    "probe-no-train",
-    "probe-nested-errors",
-    "probe-formats",
-    "deepaas-test",
-]
+MODELS = PROBE_MODELS
 WITH_SCHEMA = ["probe-upload-isinstance", "deepaas-test"]
 ABSENT = "<absent>"
 PARAM_KEYS = ("in", "type", "format", "required", "enum", "default", "minimum", "maximum", "items")
@@ -41,22 +34,6 @@ def specs(p: Pair) -> tuple[dict[str, Any], dict[str, Any]]:
         assert m.status_code == 200, describe(m)
         _specs[p.model] = (d.json(), m.json())
     return _specs[p.model]
-
-
-def find_path(paths: dict[str, Any], path: str) -> str | None:
-    """``path``'s key in ``paths``: with or without the trailing slash, or a ``{...}`` template."""
-    for candidate in (path, path.rstrip("/"), path.rstrip("/") + "/"):
-        if candidate in paths:
-            return candidate
-    want = path.strip("/").split("/")
-    for key in paths:
-        have = key.strip("/").split("/")
-        if len(have) == len(want) and all(
-            a == b or a.startswith("{") or b.startswith("{")
-            for a, b in zip(have, want, strict=True)
-        ):
-            return key
-    return None
 
 
 def resolve(spec: dict[str, Any], schema: Any) -> Any:
@@ -89,7 +66,7 @@ def param_table(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, tuple[Any
 
 
 def _op(spec: dict[str, Any], path: str, method: str) -> dict[str, Any] | None:
-    key = find_path(spec.get("paths", {}), path)
+    key = find_path(spec.get("paths", {}), path, templates=True)
     return None if key is None else spec["paths"][key].get(method)
 
 
