@@ -122,11 +122,12 @@ class Client:
     ) -> Any:
         """Run a prediction; a JSON result comes back decoded, any other media type as ``bytes``.
 
-                ``args`` are the model's arguments: sent as a JSON body, or as form fields next to
-                ``files`` (multipart) when there are files. ``accept`` picks the response media type of
-                models that offer several (sent both as the ``Accept`` header and as an ``accept`` query
-        argument: DEEPaaS modules read one or the other, as their field declares). ``version`` (a platform
-                server's catalog version or alias) addresses ``/v2/models/{model}/versions/{version}/``.
+        ``args`` are the model's arguments: sent as a JSON body, or as form fields next to
+        ``files`` (multipart) when there are files. ``accept`` picks the response media type of
+        models that offer several (sent both as the ``Accept`` header and as an ``accept`` query
+        argument: DEEPaaS modules read one or the other, as their field declares). ``version``
+        (a platform server's catalog version or alias) addresses
+        ``/v2/models/{model}/versions/{version}/``.
         """
         path = f"/v2/models/{_segment(model)}/predict/"
         if version is not None:

@@ -125,3 +125,65 @@ async def test_docs_can_be_switched_off(serve: AppFactory) -> None:
     client = await serve("legacy", docs=False)
     assert (await client.get("/api")).status_code == 404
     assert (await client.get("/swagger.json")).status_code == 200
+
+
+def _raising_metadata() -> dict[str, str]:
+    raise RuntimeError("metadata service down")
+
+
+def test_documents_survive_a_failing_get_metadata_and_train_accept_keeps_its_choices() -> None:
+    # DEEPaaS serves swagger.json without calling get_metadata(); a training's accept is an
+    # argument like any other: its own choices, no */* (demo-advanced's train args).
+    from types import SimpleNamespace
+
+    from webargs import fields, validate
+
+    from modelport.api.openapi import add_model_paths
+    from modelport.api.swagger2 import to_swagger2
+    from modelport.contract.deepaas import DeepaasModel
+
+    train_accept = fields.Str(
+        required=True,
+        metadata={"location": "headers"},
+        validate=validate.OneOf(["application/json", "application/pdf"]),
+    )
+    module = SimpleNamespace(
+        get_metadata=_raising_metadata,
+        predict=lambda **kw: kw,
+        get_train_args=lambda: {"accept": train_accept},
+        train=lambda **kw: kw,
+    )
+    model = DeepaasModel(module, "flaky", "test")
+    spec = add_model_paths({"paths": {}}, [model], "")
+    swagger = to_swagger2(spec)
+    params = swagger["paths"]["/v2/models/flaky/train/"]["post"]["parameters"]
+    (accept,) = [p for p in params if p["name"] == "accept"]
+    assert (accept["in"], accept["required"]) == ("header", True)
+    assert accept["enum"] == ["application/json", "application/pdf"]
+    assert "default" not in accept
+
+
+async def test_an_unexpected_500_closes_the_connection_as_it_says() -> None:
+    # The server drops the connection after an unhandled error; the 500 says "Connection: close"
+    # (as DEEPaaS's does) so that a keep-alive client does not reuse it.
+    from types import SimpleNamespace
+
+    import httpx
+
+    from modelport.api.app import create_app
+    from modelport.contract.deepaas import DeepaasModel
+    from modelport.runtime import ModelRuntime
+    from modelport.runtime.metrics import ServingMetrics
+    from modelport.settings import Settings
+
+    module = SimpleNamespace(get_metadata=_raising_metadata, predict=lambda **kw: kw)
+    settings = Settings()
+    runtime = ModelRuntime([DeepaasModel(module, "flaky", "test")], settings, ServingMetrics())
+    app = create_app(settings, runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/v2/models/flaky/")
+        assert response.status_code == 500
+        assert response.json() == {"message": "internal server error"}
+        assert response.headers["connection"] == "close"
+        assert (await client.get("/swagger.json")).status_code == 200

@@ -168,6 +168,15 @@ async def test_legacy_module_trains_unchanged(client: Client) -> None:
     assert job["result"] == {"epochs": 7}
 
 
+async def test_a_failed_legacy_training_says_what_deepaas_says(client: Client) -> None:
+    view = (await client.post("/v2/models/legacy/train/", params={"epochs": 13})).json()
+    job = await wait_for(client, view["uuid"], finished)
+    assert job["status"] == "failed"
+    failed = (await client.get(f"/v2/models/legacy/train/{view['uuid']}")).json()
+    # DEEPaaS: "message": "%s" % exc (no exception type in front)
+    assert (failed["status"], failed["message"]) == ("error", "unlucky epochs")
+
+
 async def test_job_api_submit_list_retry(client: Client) -> None:
     created = await client.post(
         "/jobs", json={"model": "trainer", "args": {"epochs": 1}, "priority": 3}

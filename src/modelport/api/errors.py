@@ -98,7 +98,9 @@ def install_error_handlers(app: FastAPI, debug: bool) -> None:
         body: dict[str, Any] = {"message": "internal server error"}
         if debug:
             body["traceback"] = f"{type(exc).__name__}: {exc}"
-        return JSONResponse(body, 500)
+        # the server drops the connection after an unhandled error: say so, as DEEPaaS's 500s do,
+        # so that a keep-alive client opens a new one instead of failing on the next request
+        return JSONResponse(body, 500, headers={"Connection": "close"})
 
     app.add_exception_handler(errors.ModelportError, on_modelport_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

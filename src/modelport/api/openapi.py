@@ -137,7 +137,7 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
     failure = json_ref("Failure")
     for code, text in ERROR_RESPONSES.items():
         responses[code] = {"description": text, "content": failure}
-    description = model.metadata().get("description") or ""
+    description = _description(model)
     description += (
         "\n\nArguments may be sent as query parameters, form fields, multipart/form-data "
         "(files) or a JSON object body."
@@ -153,8 +153,21 @@ def predict_operation(model: ServedModel, components: dict[str, Any]) -> dict[st
     }
 
 
-def accept_parameters(sig: Signature) -> list[dict[str, Any]]:
-    """The ``accept`` argument, where it is read: the Accept header, or the query string."""
+def _description(model: ServedModel) -> str:
+    """The model's description; a document is still served when its metadata fails (as DEEPaaS
+    serves swagger.json without calling ``get_metadata()``)."""
+    try:
+        return str(model.metadata().get("description") or "")
+    except Exception:
+        return ""
+
+
+def accept_parameters(sig: Signature, *, negotiated: bool = True) -> list[dict[str, Any]]:
+    """The ``accept`` argument, where it is read: the Accept header, or the query string.
+
+    ``negotiated``: predict's accept, which also takes ``*/*``; a training's ``accept`` (a legacy
+    module's argument like any other) takes only its own choices.
+    """
     if not sig.accept:
         return []
     header = sig.accept_in == "header"
@@ -171,7 +184,7 @@ def accept_parameters(sig: Signature) -> list[dict[str, Any]]:
             "description": description,
             "schema": {
                 "type": "string",
-                "enum": list(dict.fromkeys([*sig.accept, "*/*"])),
+                "enum": list(dict.fromkeys([*sig.accept, *(["*/*"] if negotiated else [])])),
                 **({"default": sig.accept_default} if sig.accept_default is not None else {}),
             },
         }
@@ -219,7 +232,7 @@ def train_operations(model: ServedModel, components: dict[str, Any]) -> dict[str
             "description": "Queues a training job (shown as running until it ends). Follow it "
             "here or at /jobs/{uuid}.",
             "operationId": operation_id("train", model),
-            "parameters": accept_parameters(sig),
+            "parameters": accept_parameters(sig, negotiated=False),
             "requestBody": {
                 "required": bool(sig.required),
                 "content": {

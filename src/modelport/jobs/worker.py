@@ -18,7 +18,7 @@ import traceback
 from types import FrameType
 
 from modelport.contract import discovery
-from modelport.contract.base import encode_json
+from modelport.contract.base import ServedModel, encode_json
 from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.db.engine import make_engine
 from modelport.errors import IllegalTransition
@@ -69,6 +69,7 @@ def run_job(job_id: str, store_url: str) -> int:
     store = JobStore(make_engine(store_url))
     signal.signal(signal.SIGTERM, _on_sigterm)
     failure: str | None = None
+    model: ServedModel | None = None
     with OutputCapture(store, job_id):
         try:
             job = store.get(job_id)
@@ -85,13 +86,20 @@ def run_job(job_id: str, store_url: str) -> int:
             return EXIT_CANCELLED
         except BaseException as exc:
             traceback.print_exc()
-            failure = f"{type(exc).__name__}: {exc}"
+            failure = _failure(model, exc)
     # recorded only once the capture has flushed: whoever sees the end sees the whole log
     if failure is not None:
         _finish(store, job_id, JobStatus.FAILED, error=failure)
         return 1
     _finish(store, job_id, JobStatus.SUCCEEDED, result=stored, progress=1.0)
     return 0
+
+
+def _failure(model: ServedModel | None, exc: BaseException) -> str:
+    """The job's error: ``Type: message``; a DEEPaaS module's, as DEEPaaS words it (the message)."""
+    if model is not None and model.kind == "deepaas" and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _finish(store: JobStore, job_id: str, status: JobStatus, **fields: object) -> None:
