@@ -98,6 +98,21 @@ class Settings(BaseSettings):
         description="how catalog models run: one worker process each, or Ray Serve deployments",
     )
     ray_serve_max_replicas: int = Field(2, ge=1, description="Ray Serve: replicas per model")
+    # -- the platform: module isolation (catalog modules' workers and training jobs) -----------
+    sandbox: Literal["auto", "none", "bwrap"] = Field(
+        "auto",
+        description="how `up` confines module code: bwrap (Linux namespaces; `auto` picks it "
+        "when bubblewrap is installed) or none (module code runs with the server's privileges)",
+    )
+    module_memory_mb: int | None = Field(
+        4096,
+        ge=64,
+        description="address space (MB) a module's worker or training job may use; None = no cap",
+    )
+    network_modules: list[str] = Field(
+        default_factory=list,
+        description="catalog modules whose code may open network connections (others cannot)",
+    )
     # -- authentication and authorization ------------------------------------------------------
     auth: Literal["off", "oidc"] = Field(
         "off",

@@ -60,9 +60,14 @@ def workers(data_dir: Path) -> dict[int, str]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if WORKER in cmdline and str(data_dir) in cmdline:
+        # the worker itself, not the bwrap processes around it (their command lines hold its own)
+        if WORKER in cmdline and str(data_dir) in cmdline and not _is_bwrap(cmdline):
             found[int(entry)] = cmdline
     return found
+
+
+def _is_bwrap(cmdline: str) -> bool:
+    return cmdline.split(" ", 1)[0].endswith("bwrap")
 
 
 @pytest.fixture

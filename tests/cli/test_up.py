@@ -35,7 +35,9 @@ def workers(data_dir: Path) -> list[int]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "modelport.gateway.worker" in cmdline and str(data_dir) in cmdline:
+        # the worker itself, not the bwrap processes around it (their command lines hold its own)
+        is_bwrap = cmdline.split(" ", 1)[0].endswith("bwrap")
+        if "modelport.gateway.worker" in cmdline and str(data_dir) in cmdline and not is_bwrap:
             found.append(int(entry))
     return found
 

@@ -22,6 +22,7 @@ from modelport.catalog.service import CatalogService
 from modelport.catalog.setup import build_catalog_service
 from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.pool import ModelPool
+from modelport.sandbox import Sandbox
 from modelport.settings import Settings
 
 META = validate_metadata(
@@ -112,11 +113,13 @@ async def gateway(tmp_path: Path, catalog: CatalogService) -> AsyncIterator[Gate
     pools: list[ModelPool] = []
     async with AsyncExitStack() as stack:
 
-        async def make(authorize: Authorize | None = None, **overrides: Any) -> Gateway:
+        async def make(
+            authorize: Authorize | None = None, sandbox: Sandbox | None = None, **overrides: Any
+        ) -> Gateway:
             settings = Settings(data_dir=tmp_path / "data", **overrides)
             spool = tmp_path / "spool"
             spool.mkdir(exist_ok=True)
-            pool = ModelPool(settings, catalog, GatewayMetrics(), spool_dir=spool)
+            pool = ModelPool(settings, catalog, GatewayMetrics(), spool_dir=spool, sandbox=sandbox)
             pools.append(pool)
             app = FastAPI()
             install_error_handlers(app, settings.debug)

@@ -10,7 +10,7 @@ import pytest
 from modelport import Model
 from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.errors import NotFound, StoreError
-from modelport.gateway.worker import materialize
+from modelport.gateway.artifacts import materialize
 from modelport.storage import ArtifactStore
 
 

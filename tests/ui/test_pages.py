@@ -188,3 +188,12 @@ async def test_per_model_openapi_document(client: httpx.AsyncClient) -> None:
     unknown = await client.get("/v2/models/nope/openapi.json")
     assert unknown.status_code == 404
     assert unknown.json() == {"message": "model 'nope' is not served here"}
+
+
+async def test_dashboard_pages_carry_the_strict_policy(client: httpx.AsyncClient) -> None:
+    from modelport.api.headers import DASHBOARD_POLICY
+
+    response = await client.get("/dashboard/")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == DASHBOARD_POLICY
+    assert response.headers["x-frame-options"] == "DENY"

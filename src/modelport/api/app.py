@@ -14,6 +14,7 @@ from modelport import __version__
 from modelport.api.auth import install_auth
 from modelport.api.docs import docs_router, install_openapi
 from modelport.api.errors import install_error_handlers
+from modelport.api.headers import SecurityHeaders
 from modelport.api.models import add_predict_routes, model_router
 from modelport.api.operations import operations_router
 from modelport.api.uploads import UploadStore, default_memory_dir
@@ -88,6 +89,8 @@ def create_app(
     )
     install_error_handlers(app, settings.debug)
     close_auth = install_auth(app, settings, auth_engine)
+    # added last, so outermost: every answer, auth refusals included, gets the security headers
+    app.add_middleware(SecurityHeaders, dashboard_prefix=f"{settings.base_path}/dashboard")
     _include_area_routes(
         app, settings, runtime, jobs=jobs, catalog=catalog, pool=pool, uploads=uploads
     )

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.auth import authenticate_request, current_principal
@@ -31,6 +31,7 @@ from modelport.catalog.registry import Registry
 from modelport.catalog.service import CatalogService
 from modelport.errors import BadRequest, Forbidden, ModelportError, NotFound
 from modelport.gateway.base import ModelServer
+from modelport.gateway.exposure import MODEL_RESPONSE_POLICY, module_document
 from modelport.gateway.process import GatewayResponse
 from modelport.settings import Settings
 
@@ -129,6 +130,18 @@ def gateway_router(
         scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
         return proxied_response(await pool.call(name, ref, scope, request.stream()))
 
+    async def document(request: Request, name: str, ref: str, path: str) -> Response:
+        """A module's own document (metadata, OpenAPI), re-serialised: JSON, never its bytes."""
+        await allowed(request, name)
+        scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
+        result = await pool.call(name, ref, scope, request.stream())
+        if result.status == 404:
+            raise NotFound(f"model '{name}' has no such document")
+        doc = module_document(result.status, result.body, name)
+        response = JSONResponse(doc, headers={"x-modelport-model-version": result.version})
+        response.headers.update({k.decode(): v.decode() for k, v in MODEL_RESPONSE_POLICY})
+        return response
+
     async def list_models(request: Request) -> dict[str, Any]:
         docs = await asyncio.to_thread(_catalog_documents, registry, base)
         visible = []
@@ -152,13 +165,13 @@ def gateway_router(
         return await proxy(request, name, ref, f"{base}/v2/models/{name}/predict/")
 
     async def version_metadata(request: Request, name: ModuleName, ref: VersionRef) -> Response:
-        return await proxy(request, name, ref, f"{base}/v2/models/{name}/")
+        return await document(request, name, ref, f"{base}/v2/models/{name}/")
 
     async def module_openapi(request: Request, name: ModuleName) -> Response:
-        return await proxy(request, name, LATEST, f"{base}/openapi.json")
+        return await document(request, name, LATEST, f"{base}/openapi.json")
 
     async def version_openapi(request: Request, name: ModuleName, ref: VersionRef) -> Response:
-        return await proxy(request, name, ref, f"{base}/openapi.json")
+        return await document(request, name, ref, f"{base}/openapi.json")
 
     models = f"{base}/v2/models"
     common: dict[str, Any] = {"response_model": None, "tags": ["catalog models"]}

@@ -30,8 +30,9 @@ def build_model_server(
 
         return RayServePool(settings, catalog, metrics)
     from modelport.gateway.pool import ModelPool
+    from modelport.sandbox import choose_sandbox
 
-    return ModelPool(settings, catalog, metrics)
+    return ModelPool(settings, catalog, metrics, sandbox=choose_sandbox(settings.sandbox))
 
 
 def build_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, list[str]]:

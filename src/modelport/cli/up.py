@@ -64,6 +64,13 @@ def up(
         str | None,
         typer.Option(help="process (a worker per model) or ray (Ray Serve). [default: process]"),
     ] = None,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(
+            help="Confine module code: bwrap, none (unconfined), or auto (bwrap when "
+            "bubblewrap is installed, else none with a warning). [default: auto]"
+        ),
+    ] = None,
     seed: Annotated[
         bool, typer.Option("--seed/--no-seed", help="Publish the bundled examples if empty.")
     ] = True,
@@ -83,6 +90,7 @@ def up(
         max_loaded_models=max_loaded_models,
         model_idle_timeout=model_idle_timeout,
         serving_backend=serving_backend,
+        sandbox=sandbox,
         allow_insecure_bind=allow_insecure_bind,
         debug=debug,
     )

@@ -39,6 +39,8 @@ from modelport.errors import (
     ModelportError,
     PayloadTooLarge,
 )
+from modelport.gateway.artifacts import materialize
+from modelport.gateway.exposure import response_headers, worker_scope
 from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.process import (
     GatewayResponse,
@@ -52,6 +54,8 @@ from modelport.gateway.process import (
     worker_config,
 )
 from modelport.gateway.records import CatalogRecords
+from modelport.sandbox import Sandbox, SandboxSpec
+from modelport.sandbox.none import NoSandbox
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -66,18 +70,6 @@ INLINE_BODY_LIMIT = 1024 * 1024
 START_BACKOFF = 10.0
 #: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
 RESPONSE_GRACE = 30.0
-SCOPE_KEYS = (
-    "method",
-    "path",
-    "raw_path",
-    "query_string",
-    "headers",
-    "root_path",
-    "client",
-    "server",
-    "scheme",
-    "http_version",
-)
 
 
 @dataclass
@@ -104,9 +96,11 @@ class ModelPool:
         *,
         spool_dir: Path | None = None,
         start_backoff: float = START_BACKOFF,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.sandbox = sandbox or NoSandbox()
         self.records = CatalogRecords(catalog.registry, settings.catalog_cache_seconds)
         self.metrics = metrics or GatewayMetrics()
         self.spool_dir = spool_dir
@@ -144,15 +138,18 @@ class ModelPool:
             try:
                 frame = await worker.request(
                     "http",
-                    (self._worker_scope(scope, headers), body.inline, body.path),
+                    (worker_scope(scope, headers), body.inline, body.path is not None),
                     self._request_timeout,
+                    body_file=body.path,
                 )
             finally:
                 self._release(worker)
         finally:
             body.discard()
-        _, _, status, response_headers, content = frame
-        return GatewayResponse(status, response_headers, content, cold_start, record.version)
+        _, _, status, headers_back, content = frame
+        return GatewayResponse(
+            status, response_headers(headers_back), content, cold_start, record.version
+        )
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs
@@ -249,8 +246,14 @@ class ModelPool:
         key = (record.module, record.version)
         await self._make_room()
         try:
+            config, spec = await asyncio.to_thread(self._prepare, record)
             worker = await spawn_worker(
-                key, self._config(record), self.settings.model_start_timeout, self._exited
+                key,
+                config,
+                self.settings.model_start_timeout,
+                self._exited,
+                sandbox=self.sandbox,
+                spec=spec,
             )
         except StartFailed as exc:
             message = str(exc)
@@ -267,8 +270,30 @@ class ModelPool:
         log.info("loaded %s %s (pid %d) in %.2f s", *key, worker.pid, worker.cold_start)
         return worker
 
-    def _config(self, record: VersionRecord) -> dict[str, Any]:
-        return worker_config(self.settings, self.catalog, record)
+    def _prepare(self, record: VersionRecord) -> tuple[dict[str, Any], SandboxSpec]:
+        """The worker's configuration and confinement: its artifacts fetched here (it sees them
+        read-only, never the store), its own state directory, its memory cap, network or not."""
+        data = self.settings.data_dir
+        target = data / "models" / record.module / record.version
+        try:
+            model_dir = materialize(self.catalog.artifacts.root_url, _artifacts(record), target)
+        except ModelportError as exc:
+            label = f"module '{record.module}' {record.version}"
+            raise StartFailed(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
+        state = module_state_dir(data, record.module)
+        config = worker_config(self.settings, self.catalog, record)
+        config.update(
+            model_dir=str(model_dir),
+            state_dir=str(state),
+            memory_mb=self.settings.module_memory_mb,
+        )
+        spec = SandboxSpec(
+            read_only=(model_dir,),
+            writable=(state,),
+            network=record.module in self.settings.network_modules,
+            workdir=state,
+        )
+        return config, spec
 
     def _release(self, worker: WorkerProcess) -> None:
         worker.in_flight -= 1
@@ -354,15 +379,6 @@ class ModelPool:
 
     # -- requests -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _worker_scope(scope: Mapping[str, Any], headers: Headers) -> dict[str, Any]:
-        picked = {k: scope[k] for k in SCOPE_KEYS if k in scope}
-        picked["headers"] = headers
-        for key in ("client", "server"):
-            if picked.get(key) is not None:
-                picked[key] = tuple(picked[key])
-        return picked
-
     async def _read_body(self, headers: Headers, chunks: AsyncIterable[bytes]) -> _Body:
         limit = self.settings.max_upload_size
         declared = next((v for k, v in headers if k.lower() == b"content-length"), None)
@@ -399,3 +415,15 @@ class ModelPool:
             spool.close()
             return _Body(None, path)
         return _Body(b"".join(parts), None)
+
+
+def _artifacts(record: VersionRecord) -> list[dict[str, Any]]:
+    return [a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts]
+
+
+def module_state_dir(data_dir: Path, module: str) -> Path:
+    """Where a module's code keeps caches and state (its ``$MODELPORT_DATA_DIR``): its own
+    directory, writable by its workers and training jobs, apart from the platform's data."""
+    path = data_dir / "state" / module
+    path.mkdir(parents=True, exist_ok=True)
+    return path

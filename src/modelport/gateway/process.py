@@ -31,6 +31,8 @@ from modelport.errors import (
 from modelport.gateway.protocol import FrameWriter, ProtocolError, read_frame
 from modelport.gateway.worker import PARENT_ENV
 from modelport.jobs.executors.base import exit_reason
+from modelport.sandbox.base import Sandbox, SandboxSpec
+from modelport.sandbox.none import NoSandbox
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds an unloaded worker gets to exit after its socket closes, before SIGKILL.
 STOP_GRACE = 5.0
+#: Bytes per "body" frame of a spooled request body.
+BODY_CHUNK = 1024 * 1024
 
 _WORKER_SETTINGS = (
     "base_path",
@@ -109,11 +113,14 @@ def describe_exit(returncode: int | None) -> str:
     return "closed its channel" if returncode is None else exit_reason(returncode)
 
 
-def _worker_env() -> dict[str, str]:
+def _worker_env(sandbox: Sandbox, spec: SandboxSpec) -> dict[str, str]:
     # No MODELPORT_* variables: the worker gets its settings explicitly, and module code has no
     # business reading the platform's database URL or OIDC secrets from its environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
-    env[PARENT_ENV] = str(os.getpid())
+    if not sandbox.confines:  # a confined worker dies with its sandbox (--die-with-parent)
+        env[PARENT_ENV] = str(os.getpid())
+    if spec.workdir is not None:
+        env["HOME"] = str(spec.workdir)  # ~ is its own, writable directory
     # as multiprocessing's spawn does: the worker imports what the gateway could import
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
@@ -188,8 +195,18 @@ class WorkerProcess:
             cold_start_seconds=self.cold_start,
         )
 
-    async def request(self, kind: str, args: tuple[Any, ...], seconds: float | None) -> Any:
-        """Send one request frame and wait for its answer frame."""
+    async def request(
+        self,
+        kind: str,
+        args: tuple[Any, ...],
+        seconds: float | None,
+        body_file: str | None = None,
+    ) -> Any:
+        """Send one request frame and wait for its answer frame.
+
+        ``body_file``: a spooled request body, sent after the request in "body" frames (the
+        worker never sees the gateway's files).
+        """
         if not self.alive:
             raise self._exit_error or self._died(None)
         rid = next(self._ids)
@@ -198,6 +215,8 @@ class WorkerProcess:
         try:
             with contextlib.suppress(ConnectionError):  # then the read loop fails the future
                 await self._frames.send((kind, rid, *args))
+                if body_file is not None:
+                    await self._send_body(rid, body_file)
             return await asyncio.wait_for(future, seconds)
         except TimeoutError:
             raise PredictTimeout(
@@ -205,6 +224,12 @@ class WorkerProcess:
             ) from None
         finally:
             self._pending.pop(rid, None)
+
+    async def _send_body(self, rid: int, path: str) -> None:
+        with await asyncio.to_thread(open, path, "rb") as stream:
+            while chunk := await asyncio.to_thread(stream.read, BODY_CHUNK):
+                await self._frames.send(("body", rid, chunk))
+        await self._frames.send(("body", rid, b""))
 
     async def stop(self) -> None:
         """Close the channel (the worker exits); kill it if it has not after a grace period."""
@@ -249,23 +274,25 @@ async def spawn_worker(
     config: dict[str, Any],
     ready_within: float,
     on_exit: Callable[[WorkerProcess, int], None],
+    *,
+    sandbox: Sandbox | None = None,
+    spec: SandboxSpec | None = None,
 ) -> WorkerProcess:
-    """Start a worker and wait until it is ready; StartFailed names the cause otherwise."""
+    """Start a worker (confined by ``sandbox``) and wait until it is ready; StartFailed names
+    the cause otherwise."""
     label = f"model '{key[0]}' {key[1]}"
+    sandbox = sandbox or NoSandbox()
+    spec = spec or SandboxSpec()
     ours, theirs = socket.socketpair()
     started = time.perf_counter()
+    argv = [sys.executable, "-m", "modelport.gateway.worker", "--fd", str(theirs.fileno())]
+    argv += ["--config", json.dumps(config)]
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "modelport.gateway.worker",
-            "--fd",
-            str(theirs.fileno()),
-            "--config",
-            json.dumps(config),
+            *sandbox.command(argv, spec),
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
-            env=_worker_env(),
+            env=_worker_env(sandbox, spec),
             # its own session (so its own process group): a terminal's Ctrl-C goes to the
             # gateway, which stops the workers itself, and killing the group takes the model's
             # own subprocesses along. (Not process_group=0: uvloop, the server's loop, refuses it.)

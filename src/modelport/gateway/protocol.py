@@ -11,8 +11,10 @@ Messages::
 
     worker → gateway   ("ready", warm_seconds)              the model is loaded and warm
                        ("failed", message)                  it could not be loaded or warmed
-    gateway → worker   ("http", id, scope, body, body_path) one HTTP request (body inline or a
-                                                            spooled file's path)
+    gateway → worker   ("http", id, scope, body, streamed) one HTTP request: its body inline,
+                                                            or (streamed) in the frames below
+                       ("body", id, chunk)                  the next part of a streamed body
+                                                            (b"" ends it)
     worker → gateway   ("response", id, status, headers, body)
     gateway → worker   ("prepare_train", id, raw_args)      validate training arguments
     worker → gateway   ("prepared", id, args) | ("error", id, ModelportError)

@@ -31,8 +31,9 @@ from modelport.errors import (
     ModelportError,
     PayloadTooLarge,
 )
+from modelport.gateway.exposure import response_headers, worker_scope
 from modelport.gateway.metrics import GatewayMetrics
-from modelport.gateway.pool import SCOPE_KEYS, START_BACKOFF
+from modelport.gateway.pool import START_BACKOFF
 from modelport.gateway.process import GatewayResponse, WorkerInfo, worker_config
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
@@ -97,7 +98,7 @@ class ModelReplica:
     async def http(self, scope: dict[str, Any], body: bytes) -> tuple[bytes, bool]:
         """Answer one request: the ``response`` frame, and whether it was this replica's first."""
         server, reply, cold = await self._server()
-        await server.http(0, scope, body, None)
+        await server.http(0, scope, body, False)
         return reply.frame, cold
 
     async def prepare_train(self, raw: RawArgs) -> bytes:
@@ -246,20 +247,21 @@ class RayServePool:
         body = await self._read_body(receive_body)
         started = time.perf_counter()  # a cold start includes deploying the application
         handle = await self._handle(record)
-        picked = {k: scope[k] for k in SCOPE_KEYS if k in scope}  # plain data only
-        picked["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
+        headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         try:
-            frame, cold = await handle.http.remote(picked, body)
+            frame, cold = await handle.http.remote(worker_scope(scope, headers), body)
         except Exception as exc:
             raise self._failed(record, exc) from None
-        _, _, status, headers, content = _reply(frame)
+        _, _, status, headers_back, content = _reply(frame)
         key = (record.module, record.version)
         self._last_used[key] = datetime.now(UTC)
         cold_start = None
         if cold:
             cold_start = time.perf_counter() - started
             self.metrics.cold_start.labels(record.module).observe(cold_start)
-        return GatewayResponse(status, headers, content, cold_start, record.version)
+        return GatewayResponse(
+            status, response_headers(headers_back), content, cold_start, record.version
+        )
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs

@@ -2,11 +2,13 @@
 
 Started by the gateway's :class:`~modelport.gateway.pool.ModelPool` with one end of a private
 socketpair (``--fd``) and its configuration (``--config`` JSON: module, version, load spec,
-artifacts, serving limits — never credentials, the command line is public). It fetches the
-version's artifacts, loads and warms the model behind the same app ``modelport serve`` builds,
-answers ``ready`` (or ``failed``, naming the cause), then serves request frames concurrently by
-calling that app directly. It dies with the gateway (Linux PDEATHSIG) and exits when its socket
-closes.
+the directory of its artifacts (fetched by the gateway; a Ray replica fetches them itself),
+its state directory, limits — never credentials, the command line is public), usually inside a
+sandbox (:mod:`modelport.sandbox`). Before any module code is imported it limits its own memory
+(``RLIMIT_AS``, which module code cannot raise again); it then loads and warms the model behind
+the same app ``modelport serve`` builds, answers ``ready`` (or ``failed``, naming the cause), and
+serves request frames concurrently by calling that app directly. It dies with the gateway
+(Linux PDEATHSIG; bwrap's --die-with-parent in the sandbox) and exits when its socket closes.
 """
 
 from __future__ import annotations
@@ -15,34 +17,30 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import hashlib
 import json
 import logging
 import os
-import shutil
+import resource
 import signal
 import socket
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from contextlib import AsyncExitStack
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from modelport.contract.base import RawArgs
 from modelport.contract.typed import MODEL_DIR_ENV
-from modelport.errors import ModelError, ModelLoadError, ModelportError, NotFound, StoreError
+from modelport.errors import ModelError, ModelLoadError, ModelportError, NotFound
+from modelport.gateway.artifacts import materialize
 from modelport.gateway.protocol import FrameWriter, read_frame
-from modelport.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
 
 #: The gateway's pid, so a worker whose gateway died before prctl took effect exits at once.
 PARENT_ENV = "MODELPORT_GATEWAY_PARENT"
-BODY_CHUNK = 1024 * 1024
-_COMPLETE = ".modelport-complete"
 _PR_SET_PDEATHSIG = 1
 
 Message = MutableMapping[str, Any]
@@ -71,60 +69,11 @@ def die_with_parent() -> None:
         raise SystemExit(1)
 
 
-# -- artifacts -----------------------------------------------------------------------------------
-
-
-def _safe_name(name: str) -> PurePosixPath:
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
-        raise StoreError(f"artifact name {name!r} is not a relative path")
-    return path
-
-
-def _copy_verified(store: ArtifactStore, artifact: dict[str, Any], dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    hasher = hashlib.sha256()
-    size = 0
-    with store.open(artifact["sha256"]) as source, dest.open("wb") as out:
-        while chunk := source.read(BODY_CHUNK):
-            hasher.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    if hasher.hexdigest() != artifact["sha256"] or size != artifact["size"]:
-        raise StoreError(
-            f"artifact '{artifact['name']}' is corrupt in the store: its bytes do not match "
-            f"sha256:{artifact['sha256']} ({artifact['size']} bytes)"
-        )
-
-
-def materialize(store_url: str, artifacts: list[dict[str, Any]], target: Path) -> Path:
-    """Fetch and verify a version's artifacts into ``target`` (reused when already complete).
-
-    They are written to a temporary sibling directory first and renamed into place, so a
-    directory at ``target`` is always complete, whatever crashed meanwhile.
-    """
-    if (target / _COMPLETE).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        store = ArtifactStore(store_url)
-        for artifact in artifacts:
-            _copy_verified(store, artifact, staging.joinpath(_safe_name(artifact["name"])))
-        (staging / _COMPLETE).write_text(json.dumps([a["sha256"] for a in artifacts]))
-        try:
-            staging.rename(target)
-        except OSError:
-            if (target / _COMPLETE).is_file():  # another worker finished first
-                return target
-            shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
-            staging.rename(target)
-    except OSError as exc:
-        raise StoreError(f"cannot write the artifacts into {target}: {exc}") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+def limit_memory(megabytes: int | None) -> None:
+    """Cap this process's address space (soft and hard: module code cannot raise it again)."""
+    if megabytes:
+        size = int(megabytes) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
 
 # -- starting ------------------------------------------------------------------------------------
@@ -152,16 +101,19 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
     code = f"load spec '{spec}', package '{package or 'unknown'}'"
     if not spec:
         raise StartFailure(f"{label} cannot be served: its catalog entry names no load spec")
-    target = Path(config["data_dir"]) / "models" / module / version
-    try:
-        model_dir = await asyncio.to_thread(
-            materialize, config["artifacts_url"], config["artifacts"], target
-        )
-    except ModelportError as exc:
-        raise StartFailure(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
+    if config.get("model_dir"):  # fetched by the gateway, visible read-only here
+        model_dir = Path(config["model_dir"])
+    else:  # a Ray Serve replica fetches them itself, on its node
+        target = Path(config["data_dir"]) / "models" / module / version
+        try:
+            model_dir = await asyncio.to_thread(
+                materialize, config["artifacts_url"], config["artifacts"], target
+            )
+        except ModelportError as exc:
+            raise StartFailure(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
     os.environ[MODEL_DIR_ENV] = str(model_dir)
-    # the platform's data directory is no secret: models keep caches and state under it
-    os.environ["MODELPORT_DATA_DIR"] = str(config["data_dir"])
+    # where the module keeps caches and state: its own directory (the data dir on Ray)
+    os.environ["MODELPORT_DATA_DIR"] = str(config.get("state_dir") or config["data_dir"])
     try:
         model = discovery.load(spec)
     except NotFound as exc:
@@ -198,9 +150,18 @@ class RequestServer:
         self.frames = frames
         self.module = module
         self.tasks: set[asyncio.Task[None]] = set()
+        #: the bodies still arriving in "body" frames, by request id
+        self.bodies: dict[int, asyncio.Queue[bytes]] = {}
 
     def dispatch(self, frame: tuple[Any, ...]) -> None:
-        """Start answering one frame."""
+        """Start answering one frame (a "body" frame feeds a request already started)."""
+        if frame[0] == "body":
+            queue = self.bodies.get(frame[1])
+            if queue is not None:
+                queue.put_nowait(frame[2])
+            return
+        if frame[0] == "http" and frame[4]:  # its body follows in "body" frames
+            self.bodies[frame[1]] = asyncio.Queue()
         handlers: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
             "http": self.http,
             "prepare_train": self.prepare_train,
@@ -214,13 +175,13 @@ class RequestServer:
         task.add_done_callback(self.tasks.discard)
 
     async def http(
-        self, rid: int, scope: dict[str, Any], body: bytes | None, body_path: str | None
+        self, rid: int, scope: dict[str, Any], body: bytes | None, streamed: bool
     ) -> None:
         """Run one HTTP request through the app and send its response back."""
         response_done = asyncio.Event()
         started: dict[str, Any] = {}
         parts: list[bytes] = []
-        stream = await asyncio.to_thread(open, body_path, "rb") if body_path else None
+        stream = self.bodies.get(rid) if streamed else None
         body_left = body is not None or stream is not None
 
         async def receive() -> Message:
@@ -231,7 +192,7 @@ class RequestServer:
             if stream is None:
                 body_left = False
                 return {"type": "http.request", "body": body or b"", "more_body": False}
-            chunk = await asyncio.to_thread(stream.read, BODY_CHUNK)
+            chunk = await stream.get()  # b"" ends the body
             body_left = bool(chunk)
             return {"type": "http.request", "body": chunk, "more_body": body_left}
 
@@ -259,8 +220,7 @@ class RequestServer:
                 log.exception("the app failed on %s", scope.get("path"))
         finally:
             response_done.set()
-            if stream is not None:
-                stream.close()
+            self.bodies.pop(rid, None)
         if not started:
             status, headers = 500, [(b"content-type", b"application/json")]
             parts = [b'{"message":"internal server error"}']
@@ -318,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     die_with_parent()
     config = json.loads(args.config)
+    limit_memory(config.get("memory_mb"))
     logging.basicConfig(
         level=logging.DEBUG if config.get("settings", {}).get("debug") else logging.INFO,
         format=f"%(asctime)s modelport worker {config.get('module')} {config.get('version')} "

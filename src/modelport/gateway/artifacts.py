@@ -1,0 +1,73 @@
+"""A catalog version's artifacts on local disk, fetched and verified once per machine.
+
+The gateway materialises them before it starts a version's worker (which then sees them
+read-only and never the artifact store); a Ray Serve replica fetches them itself, on its node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+from modelport.errors import StoreError
+from modelport.storage import ArtifactStore
+
+CHUNK: Final = 1024 * 1024
+_COMPLETE: Final = ".modelport-complete"
+
+
+def _safe_name(name: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+        raise StoreError(f"artifact name {name!r} is not a relative path")
+    return path
+
+
+def _copy_verified(store: ArtifactStore, artifact: dict[str, Any], dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    hasher = hashlib.sha256()
+    size = 0
+    with store.open(artifact["sha256"]) as source, dest.open("wb") as out:
+        while chunk := source.read(CHUNK):
+            hasher.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    if hasher.hexdigest() != artifact["sha256"] or size != artifact["size"]:
+        raise StoreError(
+            f"artifact '{artifact['name']}' is corrupt in the store: its bytes do not match "
+            f"sha256:{artifact['sha256']} ({artifact['size']} bytes)"
+        )
+
+
+def materialize(store_url: str, artifacts: list[dict[str, Any]], target: Path) -> Path:
+    """Fetch and verify a version's artifacts into ``target`` (reused when already complete).
+
+    They are written to a temporary sibling directory first and renamed into place, so a
+    directory at ``target`` is always complete, whatever crashed meanwhile.
+    """
+    if (target / _COMPLETE).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        store = ArtifactStore(store_url)
+        for artifact in artifacts:
+            _copy_verified(store, artifact, staging.joinpath(_safe_name(artifact["name"])))
+        (staging / _COMPLETE).write_text(json.dumps([a["sha256"] for a in artifacts]))
+        try:
+            staging.rename(target)
+        except OSError:
+            if (target / _COMPLETE).is_file():  # another worker finished first
+                return target
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+            staging.rename(target)
+    except OSError as exc:
+        raise StoreError(f"cannot write the artifacts into {target}: {exc}") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
