@@ -113,6 +113,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="catalog modules whose code may open network connections (others cannot)",
     )
+    data_roots: list[Path] = Field(
+        default_factory=list,
+        description="server directories training jobs may read data from (read-only, sandbox)",
+    )
     # -- authentication and authorization ------------------------------------------------------
     auth: Literal["off", "oidc"] = Field(
         "off",
@@ -151,6 +155,13 @@ class Settings(BaseSettings):
     def artifacts_root(self) -> str:
         """The URL under which each job gets its artifact directory."""
         return (self.artifacts_url or str(self.data_dir / "artifacts")).rstrip("/")
+
+    def module_state_dir(self, module: str) -> Path:
+        """Where a module's code keeps caches and state (its ``$MODELPORT_DATA_DIR``, created):
+        its own directory, shared by its workers and training jobs, apart from the platform's."""
+        path = self.data_dir / "state" / module
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def catalog_artifacts_root(self) -> str:
         """The URL of the catalog's content-addressed artifact store."""

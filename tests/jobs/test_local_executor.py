@@ -29,7 +29,6 @@ def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
         holder: list[JobService] = []
         executor = LocalExecutor(
             store,
-            store_url=store_url,
             cpus=cpus,
             gpus=gpus,
             cancel_grace=1.0,

@@ -37,7 +37,7 @@ ADMIN = person("root", roles=("admin",))
 
 @pytest.fixture
 def service(store: JobStore, tmp_path: Path) -> JobService:
-    executor = LocalExecutor(store, store_url="unused", cpus=8, gpus=8, cancel_grace=1.0)
+    executor = LocalExecutor(store, cpus=8, gpus=8, cancel_grace=1.0)
     return JobService(store, executor, str(tmp_path / "artifacts"), quotas=QUOTAS)
 
 

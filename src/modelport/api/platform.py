@@ -46,7 +46,7 @@ def build_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, l
 
     catalog = build_catalog_service(settings)
     published = seed_examples(catalog) if seed else []
-    jobs = build_job_service(settings)
+    jobs = build_job_service(settings, confined=True)
     runtime = ModelRuntime([], settings, ServingMetrics())
     pool = build_model_server(settings, catalog, runtime.metrics.registry)
     app = create_app(

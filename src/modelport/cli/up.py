@@ -9,7 +9,6 @@ YAML config file (``--config`` or ``$MODELPORT_CONFIG``; flags > environment > f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,9 +106,6 @@ def run_platform(settings: Settings, *, seed: bool = True) -> None:
 
     from modelport.api.platform import build_platform
 
-    # model workers get the data dir explicitly; training jobs inherit it from here, so a model
-    # keeping state or caches under $MODELPORT_DATA_DIR sees the same place in both
-    os.environ["MODELPORT_DATA_DIR"] = str(settings.data_dir)
     app, published = build_platform(settings, seed=seed)
     url = f"http://{settings.host}:{settings.port}{settings.base_path}"
     if published:

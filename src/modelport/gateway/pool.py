@@ -280,7 +280,7 @@ class ModelPool:
         except ModelportError as exc:
             label = f"module '{record.module}' {record.version}"
             raise StartFailed(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
-        state = module_state_dir(data, record.module)
+        state = self.settings.module_state_dir(record.module)
         config = worker_config(self.settings, self.catalog, record)
         config.update(
             model_dir=str(model_dir),
@@ -419,11 +419,3 @@ class ModelPool:
 
 def _artifacts(record: VersionRecord) -> list[dict[str, Any]]:
     return [a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts]
-
-
-def module_state_dir(data_dir: Path, module: str) -> Path:
-    """Where a module's code keeps caches and state (its ``$MODELPORT_DATA_DIR``): its own
-    directory, writable by its workers and training jobs, apart from the platform's data."""
-    path = data_dir / "state" / module
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -11,14 +11,14 @@ import sys
 import threading
 from types import TracebackType
 
-from modelport.jobs.store import JobStore
+from modelport.jobs.recorder import JobRecorder
 
 
 class OutputCapture:
     """Context manager redirecting fds 1 and 2 into a job's log."""
 
     def __init__(
-        self, store: JobStore, job_id: str, interval: float = 0.2, batch: int = 500
+        self, store: JobRecorder, job_id: str, interval: float = 0.2, batch: int = 500
     ) -> None:
         self.store = store
         self.job_id = job_id

@@ -11,7 +11,7 @@ from typing import IO, Any
 import fsspec
 
 from modelport.jobs.domain import EventKind
-from modelport.jobs.store import JobStore
+from modelport.jobs.recorder import JobRecorder
 
 
 class TrainContext:
@@ -23,7 +23,7 @@ class TrainContext:
     Anything printed goes to the job's log.
     """
 
-    def __init__(self, store: JobStore, job_id: str, artifacts_url: str) -> None:
+    def __init__(self, store: JobRecorder, job_id: str, artifacts_url: str) -> None:
         self.store = store
         self.job_id = job_id
         self.artifacts_url = artifacts_url.rstrip("/")

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modelport.db import connect
+from modelport.jobs.domain import Job
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.service import JobService
 from modelport.jobs.store import JobStore
+from modelport.sandbox.base import SandboxSpec
 from modelport.settings import Settings
 
 
-def build_job_service(settings: Settings) -> JobService:
-    """The job service configured by ``settings`` (store migrated, executor chosen)."""
+def build_job_service(settings: Settings, *, confined: bool = False) -> JobService:
+    """The job service configured by ``settings`` (store migrated, executor chosen).
+
+    ``confined`` (the platform): trainings of catalog modules run in ``settings.sandbox``,
+    seeing only their model's artifacts, their own artifact and state directories and the
+    data roots (:func:`job_sandbox_spec`), with their memory capped.
+    """
     url = settings.store_url()
     store = JobStore(connect(url))
 
@@ -33,17 +42,48 @@ def build_job_service(settings: Settings) -> JobService:
     else:
         from modelport.jobs.executors.local import LocalExecutor
 
+        sandbox = spec_for = memory = None
+        if confined:
+            from modelport.sandbox import choose_sandbox
+
+            sandbox = choose_sandbox(settings.sandbox)
+            memory = settings.module_memory_mb
+
+            def spec_for(job: Job) -> SandboxSpec:
+                return job_sandbox_spec(settings, job)
+
         executor = LocalExecutor(
             store,
-            store_url=url,
             cpus=settings.executor_cpus,
             gpus=settings.executor_gpus,
             cancel_grace=settings.cancel_grace,
             nice=settings.training_nice,
             idle_priority=settings.training_idle_priority,
             on_finish=wake,
+            sandbox=sandbox,
+            spec_for=spec_for,
+            memory_mb=memory,
         )
     service = JobService(
         store, executor, settings.artifacts_root(), settings.cancel_grace, settings.quotas
     )
     return service
+
+
+def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
+    """What a training of a catalog module may see: its model version's artifacts and the data
+    roots (read-only), its own artifact directory and its module's state directory."""
+    read_only = [Path(job.model_dir)] if job.model_dir else []
+    read_only += [root for root in settings.data_roots if root.is_dir()]
+    state = settings.module_state_dir(job.model)
+    writable = [state]
+    if job.artifacts_url and "://" not in job.artifacts_url:  # a local directory: bound
+        artifacts = Path(job.artifacts_url)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        writable.append(artifacts)
+    return SandboxSpec(
+        read_only=tuple(read_only),
+        writable=tuple(writable),
+        network=job.model in settings.network_modules,
+        workdir=state,
+    )

@@ -1,9 +1,12 @@
-"""The process that runs one training: ``python -m modelport.jobs.worker JOB_ID``.
+"""The process that runs one training: ``python -m modelport.jobs.worker JOB_ID [--fd N]``.
 
-It reads the job from the store (``MODELPORT_DATABASE_URL``), loads the model the way the server
-did, captures its output into the job log, calls train with a TrainContext, and records the
-result — or the failure, with the traceback in the log. On SIGTERM (a cancel) it flushes the log
-and exits 143; the executor then records the cancellation. Shared by the local and Ray executors.
+It reads the job, loads the model the way the server did, captures its output into the job log,
+calls train with a TrainContext, and records the result — or the failure, with the traceback in
+the log. Everything goes through its channel to the platform (``--fd``, the local executor:
+:mod:`modelport.jobs.channel`; it has no database URL, module code runs in it) or, on Ray,
+to the store (``MODELPORT_DATABASE_URL``). Before the module's code is imported it caps its
+memory (``MODELPORT_WORKER_MEMORY_MB``). On SIGTERM (a cancel) it flushes the log and exits
+143; the executor then records the cancellation.
 """
 
 from __future__ import annotations
@@ -14,23 +17,24 @@ import json
 import os
 import signal
 import sys
+import threading
 import traceback
 from types import FrameType
 
 from modelport.contract import discovery
 from modelport.contract.base import ServedModel, encode_json
 from modelport.contract.typed import MODEL_DIR_ENV
-from modelport.db.engine import make_engine
 from modelport.errors import IllegalTransition
 from modelport.jobs.capture import OutputCapture
 from modelport.jobs.context import TrainContext
 from modelport.jobs.domain import JobStatus, utcnow
-from modelport.jobs.store import JobStore
+from modelport.jobs.recorder import JobRecorder
 
 EXIT_CANCELLED = 143
 PARENT_ENV = "MODELPORT_WORKER_PARENT"
 NICE_ENV = "MODELPORT_WORKER_NICE"
 IDLE_ENV = "MODELPORT_WORKER_SCHED_IDLE"
+MEMORY_ENV = "MODELPORT_WORKER_MEMORY_MB"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -64,9 +68,8 @@ def lower_priority() -> None:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
-def run_job(job_id: str, store_url: str) -> int:
-    """Run a job to its end; return the process exit status."""
-    store = JobStore(make_engine(store_url))
+def run_job(job_id: str, store: JobRecorder) -> int:
+    """Run a job to its end, recording into ``store``; return the process exit status."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     failure: str | None = None
     model: ServedModel | None = None
@@ -102,18 +105,64 @@ def _failure(model: ServedModel | None, exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _finish(store: JobStore, job_id: str, status: JobStatus, **fields: object) -> None:
+def _finish(store: JobRecorder, job_id: str, status: JobStatus, **fields: object) -> None:
     with contextlib.suppress(IllegalTransition):  # cancelled meanwhile: that stands
         store.transition(job_id, status, finished_at=utcnow(), **fields)
 
 
+def limit_memory() -> None:
+    """Cap the address space (soft and hard: module code cannot raise it again)."""
+    megabytes = os.environ.get(MEMORY_ENV)
+    if megabytes:
+        import resource
+
+        size = int(megabytes) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
+def watch_cancel(fd: int) -> None:
+    """A cancel arrives as a byte (or the end) on ``fd``: turn it into our SIGTERM.
+
+    The executor cannot signal a sandboxed process directly (only the sandbox around it, which
+    would kill it at once); this way the training stops as on a SIGTERM: log flushed, exit 143.
+    """
+
+    def wait() -> None:
+        with contextlib.suppress(OSError):
+            os.read(fd, 1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait, name="cancel-watch", daemon=True).start()
+
+
+def _options(argv: list[str]) -> dict[str, int]:
+    names = {"--fd": "fd", "--cancel-fd": "cancel"}
+    return {names[k]: int(v) for k, v in zip(argv[::2], argv[1::2], strict=False) if k in names}
+
+
+def _recorder(options: dict[str, int]) -> JobRecorder:
+    if "fd" in options:
+        import socket
+
+        from modelport.jobs.channel import ChannelRecorder
+
+        return ChannelRecorder(socket.socket(fileno=options["fd"]))
+    from modelport.db.engine import make_engine
+    from modelport.jobs.store import JobStore
+
+    return JobStore(make_engine(os.environ["MODELPORT_DATABASE_URL"]))
+
+
 def main() -> None:
-    """Entry point of the worker process."""
+    """Entry point: ``JOB_ID [--fd CHANNEL] [--cancel-fd FD]``."""
     die_with_parent()
     lower_priority()
+    limit_memory()
     job_id = sys.argv[1]
-    store_url = os.environ["MODELPORT_DATABASE_URL"]
-    raise SystemExit(run_job(job_id, store_url))
+    options = _options(sys.argv[2:])
+    if "cancel" in options:
+        watch_cancel(options["cancel"])
+    raise SystemExit(run_job(job_id, _recorder(options)))
 
 
 if __name__ == "__main__":

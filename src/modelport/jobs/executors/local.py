@@ -1,10 +1,17 @@
 """The local executor: each training in its own spawned process, admitted by CPU/GPU slots.
 
 A crash or out-of-memory kill ends only that job's process. Each process gets its own process
-group (so a cancel signals the training's whole process tree), runs at a lower CPU priority
-than serving (nice, and SCHED_IDLE on Linux), and dies with the server (Linux PDEATHSIG), so
-no training outlives the record that tracks it. GPUs are handed out as indices through
-``CUDA_VISIBLE_DEVICES``.
+group (so a kill ends the training's whole process tree), runs at a lower CPU priority than
+serving (nice, and SCHED_IDLE on Linux), and dies with the server (Linux PDEATHSIG, or the
+sandbox's --die-with-parent), so no training outlives the record that tracks it. GPUs are handed
+out as indices through ``CUDA_VISIBLE_DEVICES``.
+
+Module code runs in the process, so it gets no database URL and no ``MODELPORT_*`` variable:
+it records everything through a private channel (:mod:`modelport.jobs.channel`) that a thread
+here applies to the store, and it runs confined by the executor's sandbox (``spec_for`` says
+what each job may see: its model's artifacts, its own artifacts and state directories). A
+cancel reaches it as a byte on a pipe (it turns it into its own SIGTERM: log flushed, exit
+143); SIGKILL of its group follows after the grace period.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,10 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelport.errors import ExecutorError
+from modelport.jobs.channel import serve_channel
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, record_end
 from modelport.jobs.store import JobStore
-from modelport.jobs.worker import IDLE_ENV, NICE_ENV, PARENT_ENV
+from modelport.jobs.worker import IDLE_ENV, MEMORY_ENV, NICE_ENV, PARENT_ENV
+from modelport.sandbox.base import Sandbox, SandboxSpec
+from modelport.sandbox.none import NoSandbox
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +45,14 @@ class _Running:
     resources: Resources
     gpus: list[int] = field(default_factory=list)
     cancelling: bool = False
+    cancel_pipe: int | None = None  # write end: a byte (or its close) cancels the training
+    channel: threading.Thread | None = None
+
+    def request_cancel(self) -> None:
+        """Tell the training to stop (as a SIGTERM would)."""
+        if self.cancel_pipe is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.cancel_pipe, b"c")
 
 
 class LocalExecutor(Executor):
@@ -45,16 +64,20 @@ class LocalExecutor(Executor):
         self,
         store: JobStore,
         *,
-        store_url: str,
         cpus: float,
         gpus: int,
         cancel_grace: float,
         nice: int = 0,
         idle_priority: bool = False,
         on_finish: Callable[[str], None] = lambda job_id: None,
+        sandbox: Sandbox | None = None,
+        spec_for: Callable[[Job], SandboxSpec] | None = None,
+        memory_mb: int | None = None,
     ) -> None:
         self.store = store
-        self.store_url = store_url
+        self.sandbox = sandbox or NoSandbox()
+        self.spec_for = spec_for
+        self.memory_mb = memory_mb
         self.cpus = cpus
         self.gpus = gpus
         self.cancel_grace = cancel_grace
@@ -89,41 +112,76 @@ class LocalExecutor(Executor):
 
     def start(self, job: Job) -> str:
         """Spawn the worker process for a job already marked running."""
+        spec = self.spec_for(job) if self.spec_for is not None else SandboxSpec()
+        ours, theirs = socket.socketpair()
+        cancel_read, cancel_write = os.pipe()
         with self._lock:
             _, used = self._used()
             free = [g for g in range(self.gpus) if g not in used][: job.resources.gpu]
-            env = dict(os.environ)
-            env["MODELPORT_DATABASE_URL"] = self.store_url
-            env[PARENT_ENV] = str(os.getpid())
-            env[NICE_ENV] = str(self.nice)
-            env[IDLE_ENV] = "1" if self.idle_priority else "0"
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, free))
-            # as multiprocessing's spawn does: the worker imports what the server could import
-            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+            argv = [sys.executable, "-m", "modelport.jobs.worker", job.id]
+            argv += ["--fd", str(theirs.fileno()), "--cancel-fd", str(cancel_read)]
             try:
                 process = subprocess.Popen(  # noqa: S603 - our own worker, no shell
-                    [sys.executable, "-m", "modelport.jobs.worker", job.id],
-                    env=env,
+                    self.sandbox.command(argv, spec),
+                    env=self._env(free, spec),
+                    pass_fds=(theirs.fileno(), cancel_read),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    # its own process group (a cancel signals the whole training), but not its
+                    # its own process group (a kill ends the whole training), but not its
                     # own session: a new session is a new scheduler autogroup, which competes
                     # with the server as an equal and defeats SCHED_IDLE and nice
                     process_group=0,
                 )
             except OSError as exc:
+                ours.close()
+                os.close(cancel_write)
                 raise ExecutorError(f"cannot start the training process: {exc}") from exc
-            self._running[job.id] = _Running(process, job.resources, free)
+            finally:
+                theirs.close()
+                os.close(cancel_read)
+            channel = threading.Thread(
+                target=serve_channel,
+                args=(ours, self.store, job.id),
+                name=f"job-channel-{job.id[:8]}",
+                daemon=True,
+            )
+            channel.start()
+            self._running[job.id] = _Running(
+                process, job.resources, free, cancel_pipe=cancel_write, channel=channel
+            )
         threading.Thread(
             target=self._watch, args=(job.id, process), name=f"job-{job.id[:8]}", daemon=True
         ).start()
         return f"pid:{process.pid}"
 
+    def _env(self, gpus: list[int], spec: SandboxSpec) -> dict[str, str]:
+        """The training's environment: nothing of the platform's (no MODELPORT_* settings,
+        database URL or secrets), its own priorities, GPUs and directories."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+        if not self.sandbox.confines:  # a confined one dies with its sandbox
+            env[PARENT_ENV] = str(os.getpid())
+        env[NICE_ENV] = str(self.nice)
+        env[IDLE_ENV] = "1" if self.idle_priority else "0"
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        if self.memory_mb:
+            env[MEMORY_ENV] = str(self.memory_mb)
+        if spec.workdir is not None:  # the module's own state directory (as its workers have)
+            env["MODELPORT_DATA_DIR"] = env["HOME"] = str(spec.workdir)
+        # as multiprocessing's spawn does: the worker imports what the server could import
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        return env
+
     def _watch(self, job_id: str, process: subprocess.Popen[bytes]) -> None:
         returncode = process.wait()
         with self._lock:
-            self._running.pop(job_id, None)
+            running = self._running.pop(job_id, None)
+        if running is not None:
+            if running.channel is not None:  # what it recorded last is in before its end
+                running.channel.join(timeout=10)
+            if running.cancel_pipe is not None:
+                with contextlib.suppress(OSError):
+                    os.close(running.cancel_pipe)
         try:
             self.finalize(job_id, returncode)
         except Exception:
@@ -135,14 +193,14 @@ class LocalExecutor(Executor):
         record_end(self.store, job_id, describe_exit(returncode))
 
     def cancel(self, job_id: str) -> bool:
-        """SIGTERM the job's process group; SIGKILL it after the grace period."""
+        """Ask the training to stop (its SIGTERM); SIGKILL its group after the grace period."""
         with self._lock:
             running = self._running.get(job_id)
             if running is None:
                 return False
             running.cancelling = True
         pid = running.process.pid
-        _signal_group(pid, signal.SIGTERM)
+        running.request_cancel()
 
         def kill_if_alive() -> None:
             if running.process.poll() is None:
@@ -165,7 +223,7 @@ class LocalExecutor(Executor):
         with self._lock:
             running = dict(self._running)
         for item in running.values():
-            _signal_group(item.process.pid, signal.SIGTERM)
+            item.request_cancel()
         for item in running.values():
             try:
                 item.process.wait(timeout=self.cancel_grace)

@@ -363,10 +363,12 @@ def _quietly(call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 def _run_task(job_id: str, store_url: str) -> int:
     """The Ray task: the worker's ``run_job``, with Ray's cancel delivered as its SIGTERM."""
+    from modelport.db.engine import make_engine
+    from modelport.jobs.store import JobStore
     from modelport.jobs.worker import run_job
 
     _relay_interrupt_as_sigterm()
-    return run_job(job_id, store_url)
+    return run_job(job_id, JobStore(make_engine(store_url)))
 
 
 def _relay_interrupt_as_sigterm() -> None:

@@ -1,0 +1,232 @@
+"""A training job's only way to the platform: a private socket, not the database.
+
+The job's process runs module code (untrusted), so it gets no database URL and no credentials.
+It records what it reports — progress, metrics, log lines, artifacts written, its end — through
+:class:`ChannelRecorder`, which sends each call over one end of a socketpair; the executor's
+:func:`serve_channel` thread applies it to the job store, for that job only, after checking it:
+
+- ``get``: the job itself (for ``ctx.cancelled``), nothing of other jobs;
+- ``report``: progress in [0, 1], a message (≤ 1,000 characters), ≤ 100 metrics of finite
+  numbers, a step;
+- ``logs``: ≤ 1,000 lines of ``stdout``/``stderr`` a call, each cut at 16 KiB;
+- ``artifact``: the name (a relative path) and size of a file it wrote under its artifacts;
+- ``finish``: ``succeeded`` with its result (JSON, ≤ 1 MiB) or ``failed`` with an error.
+
+Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call
+waits for its answer (``{"ok": value}`` or ``{"error": kind, "message": ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import socket
+import struct
+import threading
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import PurePosixPath
+from typing import Any, Final
+
+from modelport.errors import IllegalTransition, InvalidInput, ModelportError
+from modelport.jobs.domain import EventKind, Job, JobStatus, utcnow
+from modelport.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+HEADER: Final = struct.Struct(">I")
+MAX_FRAME: Final = 2 * 1024 * 1024
+MAX_LINES: Final = 1000
+MAX_LINE: Final = 16 * 1024
+MAX_METRICS: Final = 100
+MAX_RESULT: Final = 1024 * 1024
+
+
+class ChannelClosed(ModelportError):
+    """The platform's end of the channel is gone."""
+
+
+def _send(sock: socket.socket, message: dict[str, Any]) -> None:
+    data = json.dumps(message, default=str).encode()
+    if len(data) > MAX_FRAME:
+        raise InvalidInput({"_schema": [f"a message of {len(data)} bytes is too large"]})
+    sock.sendall(HEADER.pack(len(data)) + data)
+
+
+def _receive(sock: socket.socket) -> dict[str, Any] | None:
+    header = _exactly(sock, HEADER.size)
+    if header is None:
+        return None
+    (size,) = HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ValueError(f"a frame of {size} bytes is over the limit")
+    data = _exactly(sock, size)
+    if data is None:
+        return None
+    message = json.loads(data)
+    if not isinstance(message, dict):
+        raise ValueError("a frame must be a JSON object")
+    return message
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes | None:
+    parts = bytearray()
+    while len(parts) < size:
+        chunk = sock.recv(size - len(parts))
+        if not chunk:
+            return None
+        parts += chunk
+    return bytes(parts)
+
+
+class ChannelRecorder:
+    """The job store as a training process sees it: calls over its channel (thread-safe)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._lock = threading.Lock()
+
+    def _call(self, op: str, **args: Any) -> Any:
+        with self._lock:
+            try:
+                _send(self.sock, {"op": op, **args})
+                answer = _receive(self.sock)
+            except OSError as exc:
+                raise ChannelClosed(f"the platform's channel is gone: {exc}") from exc
+        if answer is None:
+            raise ChannelClosed("the platform closed the channel")
+        if "error" in answer:
+            kind = IllegalTransition if answer["error"] == "IllegalTransition" else ModelportError
+            raise kind(str(answer.get("message", "")))
+        return answer.get("ok")
+
+    def get(self, job_id: str) -> Job:
+        """The job (its id is the channel's: the argument is for the store's signature)."""
+        return Job.model_validate(self._call("get"))
+
+    def report(
+        self,
+        job_id: str,
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+        metrics: dict[str, float] | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Record progress and metric points."""
+        self._call("report", progress=progress, message=message, metrics=metrics, step=step)
+
+    def append_logs(self, job_id: str, lines: Sequence[tuple[str, str]]) -> None:
+        """Append log lines, ``(stream, text)`` each, in batches the platform accepts."""
+        for start in range(0, len(lines), MAX_LINES):
+            self._call("logs", lines=[list(pair) for pair in lines[start : start + MAX_LINES]])
+
+    def add_event(self, job_id: str, kind: EventKind, data: dict[str, Any]) -> None:
+        """Record an artifact written (the only event a job records itself)."""
+        if kind is not EventKind.ARTIFACT:
+            raise InvalidInput({"kind": [f"a job records artifacts only, not {kind.value}"]})
+        self._call("artifact", name=data.get("name"), size=data.get("size"))
+
+    def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
+        """End the job: ``succeeded`` (with ``result``) or ``failed`` (with ``error``)."""
+        result = fields.get("result")
+        return Job.model_validate(
+            self._call("finish", status=new.value, result=result, error=fields.get("error"))
+        )
+
+
+def serve_channel(sock: socket.socket, store: JobStore, job_id: str) -> None:
+    """Answer one job's calls until its process closes the channel (run it in a thread)."""
+    with sock:
+        while True:
+            try:
+                message = _receive(sock)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                log.warning("job %s: unreadable message on its channel: %s", job_id, exc)
+                return
+            if message is None:
+                return
+            try:
+                answer: dict[str, Any] = {"ok": _apply(store, job_id, message)}
+            except InvalidInput as exc:
+                said = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+                answer = {"error": "InvalidInput", "message": said}
+            except ModelportError as exc:
+                answer = {"error": type(exc).__name__, "message": exc.message}
+            except (TypeError, ValueError, KeyError) as exc:
+                answer = {"error": "InvalidInput", "message": f"malformed call: {exc}"}
+            with suppress(OSError):
+                _send(sock, answer)
+
+
+def _apply(store: JobStore, job_id: str, message: dict[str, Any]) -> Any:
+    op = message.get("op")
+    if op == "get":
+        return store.get(job_id).model_dump(mode="json")
+    if op == "report":
+        store.report(job_id, **_report(message))
+        return None
+    if op == "logs":
+        store.append_logs(job_id, _lines(message.get("lines")))
+        return None
+    if op == "artifact":
+        name, size = message.get("name"), message.get("size")
+        if not isinstance(name, str) or not _relative(name) or not isinstance(size, int):
+            raise InvalidInput({"name": ["an artifact is a relative path and a size"]})
+        store.add_event(job_id, EventKind.ARTIFACT, {"name": name, "size": size})
+        return None
+    if op == "finish":
+        return _finish(store, job_id, message).model_dump(mode="json")
+    raise InvalidInput({"op": [f"unknown call {op!r}"]})
+
+
+def _report(message: dict[str, Any]) -> dict[str, Any]:
+    progress = message.get("progress")
+    if progress is not None:
+        progress = min(1.0, max(0.0, float(progress)))
+        if math.isnan(progress):
+            progress = None
+    text = message.get("message")
+    metrics = message.get("metrics") or {}
+    if not isinstance(metrics, dict) or len(metrics) > MAX_METRICS:
+        raise InvalidInput({"metrics": [f"at most {MAX_METRICS} named numbers"]})
+    values = {str(k)[:200]: float(v) for k, v in metrics.items()}
+    values = {k: v for k, v in values.items() if math.isfinite(v)}
+    step = message.get("step")
+    return {
+        "progress": progress,
+        "message": str(text)[:1000] if text is not None else None,
+        "metrics": values,
+        "step": int(step) if step is not None else None,
+    }
+
+
+def _lines(lines: Any) -> list[tuple[str, str]]:
+    if not isinstance(lines, list) or len(lines) > MAX_LINES:
+        raise InvalidInput({"lines": [f"at most {MAX_LINES} lines a call"]})
+    out = []
+    for pair in lines:
+        stream, text = pair
+        if stream not in ("stdout", "stderr"):
+            raise InvalidInput({"lines": ["stream must be stdout or stderr"]})
+        out.append((stream, str(text)[:MAX_LINE]))
+    return out
+
+
+def _relative(name: str) -> bool:
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
+
+
+def _finish(store: JobStore, job_id: str, message: dict[str, Any]) -> Job:
+    status = JobStatus(str(message.get("status")))
+    if status is JobStatus.SUCCEEDED:
+        result = message.get("result")
+        if len(json.dumps(result, default=str)) > MAX_RESULT:
+            result = {"error": "the result was larger than 1 MiB: see the job's artifacts"}
+        return store.transition(job_id, status, finished_at=utcnow(), result=result, progress=1.0)
+    if status is JobStatus.FAILED:
+        error = str(message.get("error") or "failed")[:MAX_LINE]
+        return store.transition(job_id, status, finished_at=utcnow(), error=error)
+    raise InvalidInput({"status": ["a job ends succeeded or failed"]})

@@ -1,0 +1,44 @@
+"""What a training process records into: the job store itself, or its channel to the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from modelport.jobs.domain import EventKind, Job, JobStatus
+
+
+class JobRecorder(Protocol):
+    """The part of :class:`~modelport.jobs.store.JobStore` a training process uses.
+
+    :class:`~modelport.jobs.channel.ChannelRecorder` implements it over the job's private
+    channel (local executor: no database access in the job), the store itself directly (Ray).
+    """
+
+    def get(self, job_id: str) -> Job:
+        """The job."""
+        ...
+
+    def report(
+        self,
+        job_id: str,
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+        metrics: dict[str, float] | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Record progress and metric points."""
+        ...
+
+    def append_logs(self, job_id: str, lines: Sequence[tuple[str, str]]) -> None:
+        """Append log lines."""
+        ...
+
+    def add_event(self, job_id: str, kind: EventKind, data: dict[str, Any]) -> None:
+        """Record an event (an artifact written)."""
+        ...
+
+    def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
+        """Move the job to a new status."""
+        ...
