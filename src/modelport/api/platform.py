@@ -32,7 +32,8 @@ def build_model_server(
     from modelport.gateway.pool import ModelPool
     from modelport.sandbox import choose_sandbox
 
-    return ModelPool(settings, catalog, metrics, sandbox=choose_sandbox(settings.sandbox))
+    sandbox = choose_sandbox(settings.sandbox, forbidden=(settings.data_dir,))
+    return ModelPool(settings, catalog, metrics, sandbox=sandbox)
 
 
 def build_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, list[str]]:

@@ -46,7 +46,7 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
         if confined:
             from modelport.sandbox import choose_sandbox
 
-            sandbox = choose_sandbox(settings.sandbox)
+            sandbox = choose_sandbox(settings.sandbox, forbidden=(settings.data_dir,))
             memory = settings.module_memory_mb
 
             def spec_for(job: Job) -> SandboxSpec:

@@ -49,7 +49,11 @@ class BwrapSandbox:
     name = "bwrap"
     confines = True
 
-    def __init__(self, executable: str | None = None) -> None:
+    def __init__(self, executable: str | None = None, forbidden: tuple[Path, ...] = ()) -> None:
+        """``forbidden``: paths never made visible, even when the Python environment's paths
+        would hold them (the platform's data directory: ``python -m`` puts the working
+        directory on ``sys.path``, and a server may well run from its data directory)."""
+        self.forbidden = tuple(p.resolve() for p in forbidden)
         found = executable or shutil.which("bwrap")
         if found is None:
             raise SandboxUnavailable(
@@ -57,6 +61,28 @@ class BwrapSandbox:
                 "(or choose --sandbox none, which does not confine module code)"
             )
         self.executable = found
+
+    def check(self) -> None:
+        """Run ``true`` in the sandbox once: SandboxUnavailable (with bwrap's words) if it cannot
+        (user namespaces off, a container's seccomp profile refusing them...)."""
+        import subprocess
+
+        try:
+            done = subprocess.run(  # noqa: S603 - our own fixed command
+                self.command(["true"], SandboxSpec()),
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SandboxUnavailable(f"bwrap cannot run here: {exc}") from exc
+        if done.returncode != 0:
+            said = done.stderr.strip() or f"exit {done.returncode}"
+            raise SandboxUnavailable(
+                f"bwrap cannot create its sandbox here ({said}); user namespaces may be off "
+                "(sysctl kernel.unprivileged_userns_clone, or a container's seccomp profile)"
+            )
 
     def command(self, argv: list[str], spec: SandboxSpec) -> list[str]:
         """``bwrap [options] -- argv``."""
@@ -77,7 +103,7 @@ class BwrapSandbox:
             args += ["--ro-bind-try", entry, entry]
         # a fresh tmpfs at /tmp and /dev/shm: the sandbox's own, not the host's shared ones
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _TMP, "--tmpfs", _SHM]
-        for path in python_paths():
+        for path in python_paths(self.forbidden):
             args += ["--ro-bind", str(path), str(path)]
         for path in spec.read_only:
             args += ["--ro-bind", str(path), str(path)]
@@ -95,14 +121,16 @@ def _system_dir(path: Path) -> list[str]:
     return []
 
 
-def python_paths() -> list[Path]:
-    """What the interpreter needs to start and import what this process can import."""
+def python_paths(forbidden: tuple[Path, ...] = ()) -> list[Path]:
+    """What the interpreter needs to start and import what this process can import, without
+    any path that is, holds or lies inside a ``forbidden`` one."""
     candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
     candidates += [Path(p) for p in sys.path if p]
     candidates.append(Path(sys.executable))
     found: list[Path] = []
     for path in _with_real_paths(candidates):
-        if path.exists() and not _under_system_dir(path) and path not in found:
+        wanted = path.exists() and not _under_system_dir(path) and path not in found
+        if wanted and not any(_overlaps(path, f) for f in forbidden):
             found.append(path)
     # parents first, and a path already inside a bound one is not bound again
     found.sort(key=lambda p: len(p.parts))
@@ -113,6 +141,11 @@ def _with_real_paths(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         yield path.absolute()
         yield path.resolve()
+
+
+def _overlaps(path: Path, forbidden: Path) -> bool:
+    resolved = path.resolve()
+    return resolved.is_relative_to(forbidden) or forbidden.is_relative_to(resolved)
 
 
 def _under_system_dir(path: Path) -> bool:
