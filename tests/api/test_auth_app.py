@@ -152,11 +152,19 @@ async def test_tokens_grant_no_more_than_their_owner_has(
     )
     assert child.status_code == 201
     assert child.json()["record"]["roles"] == ["group:users", "user"]
+    # minted with the reader: its child, expiring with it (asked for the default 90 days)
+    assert child.json()["record"]["parent_id"] == record["id"]
+    assert child.json()["record"]["expires_at"] == record["expires_at"]
+    assert made.json()["record"]["parent_id"] is None  # minted with an OIDC token: nobody's
 
     listed = (await client.get("/auth/tokens", headers=user)).json()
     assert [t["name"] for t in listed] == ["y", "reader"]
     assert made.json()["token"] not in json.dumps(listed)
     assert all("token" not in t for t in listed)
+    # revoking the reader revokes what was minted with it
+    assert (await client.delete(f"/auth/tokens/{record['id']}", headers=user)).status_code == 200
+    grandchild = {"Authorization": f"Bearer {child.json()['token']}"}
+    assert (await client.get("/auth/me", headers=grandchild)).status_code == 401
 
 
 async def test_revoking_someone_elses_token(
@@ -172,7 +180,7 @@ async def test_revoking_someone_elses_token(
     assert (await client.get("/auth/tokens", headers=grace)).json() == []
     revoked = await client.delete(f"/auth/tokens/{token_id}", headers=admin)
     assert revoked.status_code == 200
-    assert revoked.json()["owner"] == "user-1"
+    assert revoked.json()["owner"] == f"{idp.issuer('a')}|user-1"
     used = {"Authorization": f"Bearer {made.json()['token']}"}
     assert (await client.get("/auth/me", headers=used)).status_code == 401
 

@@ -75,6 +75,13 @@ async def test_the_code_flow_with_pkce_gives_a_session(
     tokens = (await client.get("/auth/tokens", headers=session)).json()
     assert [t["name"] for t in tokens] == ["browser session"]
     assert "token" not in tokens[0]
+    assert tokens[0]["session"] is True
+    # a token made from the browser is the user's own: it outlives the session
+    made = await client.post(
+        "/auth/tokens", json={"name": "ci", "scopes": ["read"]}, headers={**session, **ORIGIN}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["record"]["parent_id"] is None
 
 
 async def test_the_callback_works_once(auth_serve: AuthAppFactory, idp: Idp) -> None:
@@ -195,8 +202,11 @@ async def test_https_public_url_makes_the_cookie_secure(
     login = await client.get("/auth/login")
     query = parse_qs(urlsplit(login.headers["Location"]).query)
     assert query["redirect_uri"] == ["https://models.example.org/auth/callback"]
+    binding = login.headers["set-cookie"]
+    assert "secure" in binding.lower()  # the sign-in's binding cookie too
+    client.cookies.clear()  # a Secure cookie does not travel over this http test client
     async with httpx.AsyncClient() as browser:
         back = urlsplit((await browser.get(login.headers["Location"])).headers["Location"])
-    done = await client.get(f"{back.path}?{back.query}")
-    assert done.status_code == 302
+    done = await client.get(f"{back.path}?{back.query}", headers={"Cookie": binding.split(";")[0]})
+    assert done.status_code == 302, done.text
     assert "secure" in done.headers["set-cookie"].lower()

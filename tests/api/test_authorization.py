@@ -18,6 +18,7 @@ import yaml
 
 from modelport.api import create_app
 from modelport.auth.authenticator import Authenticator
+from modelport.auth.config import identity_key
 from modelport.auth.quotas import Quota, QuotaConfig
 from modelport.auth.tokens import SCOPES, TokenStore
 from modelport.catalog import validate_metadata
@@ -36,12 +37,18 @@ from tests.catalog.samples import FIXTURES
 PLANTS: dict[str, Any] = yaml.safe_load(
     (FIXTURES / "image_classifier.ai4-metadata.yml").read_text()
 )
+ISSUER = "https://idp.example.org/realms/lab"
 USERS: dict[str, tuple[list[str], list[str]]] = {  # name: (roles, groups)
     "alice": (["user", "trainer", "publisher"], ["lab"]),
     "bob": (["user", "trainer", "publisher"], ["other"]),
     "carol": (["user"], ["lab"]),
     "root": (["admin"], []),
 }
+
+
+def who(user: str) -> str:
+    """``user``'s identity: their subject at the one issuer of these tests."""
+    return identity_key(ISSUER, user)
 
 
 @dataclass
@@ -57,7 +64,7 @@ class Platform:
     def token(self, user: str, scopes: list[str]) -> dict[str, str]:
         """A bearer header for ``user`` with only ``scopes``."""
         roles, groups = USERS[user]
-        issued = self.tokens.issue(user, "narrow", scopes, roles=roles, groups=groups)
+        issued = self.tokens.issue(who(user), "narrow", scopes, roles=roles, groups=groups)
         return {"Authorization": f"Bearer {issued.token}"}
 
 
@@ -81,7 +88,7 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
     headers = {}
     for user, (roles, groups) in USERS.items():
         scopes = list(SCOPES) if "admin" in roles else [s for s in SCOPES if s != "admin"]
-        issued = tokens.issue(user, "test", scopes, roles=roles, groups=groups)
+        issued = tokens.issue(who(user), "test", scopes, roles=roles, groups=groups)
         headers[user] = {"Authorization": f"Bearer {issued.token}"}
     async with (
         app.router.lifespan_context(app),
@@ -104,7 +111,7 @@ async def test_a_job_is_seen_only_by_its_owner_and_admins(platform: Platform) ->
     created = await submit(platform, "alice")
     assert created.status_code == 201, created.text
     job = created.json()
-    assert job["owner"] == "alice"
+    assert job["owner"] == who("alice")
     job_id = job["id"]
     ghost = "0" * 32
     ghost_404 = (await http.get(f"/jobs/{ghost}", headers=as_["bob"])).json()["message"]
@@ -123,7 +130,7 @@ async def test_a_job_is_seen_only_by_its_owner_and_admins(platform: Platform) ->
     assert (await http.get("/v2/models/trainer/train/", headers=as_["bob"])).json() == []
     bobs = (await http.get("/jobs", headers=as_["bob"])).json()
     assert bobs["total"] == 0
-    spying = await http.get("/jobs", params={"owner": "alice"}, headers=as_["bob"])
+    spying = await http.get("/jobs", params={"owner": who("alice")}, headers=as_["bob"])
     assert spying.json()["total"] == 0
 
     mine = (await http.get("/jobs", headers=as_["alice"])).json()
@@ -135,7 +142,7 @@ async def test_a_job_is_seen_only_by_its_owner_and_admins(platform: Platform) ->
     await submit(platform, "bob")
     everyone = (await http.get("/jobs", headers=as_["root"])).json()
     assert everyone["total"] == 2
-    filtered = (await http.get("/jobs", params={"owner": "alice"}, headers=as_["root"])).json()
+    filtered = (await http.get("/jobs", params={"owner": who("alice")}, headers=as_["root"])).json()
     assert [j["id"] for j in filtered["jobs"]] == [job_id]
     assert (await http.get(f"/jobs/{job_id}/logs", headers=as_["root"])).status_code == 200
 
@@ -146,7 +153,7 @@ async def test_a_job_is_seen_only_by_its_owner_and_admins(platform: Platform) ->
     assert "event: end" in events.text
     retried = await http.post(f"/jobs/{job_id}/retry", headers=as_["root"])
     assert retried.status_code == 201
-    assert retried.json()["owner"] == "alice"  # the retry stays the owner's job
+    assert retried.json()["owner"] == who("alice")  # the retry stays the owner's job
 
 
 async def test_training_needs_the_trainer_role_and_the_train_scope(platform: Platform) -> None:
@@ -221,7 +228,7 @@ def modules(platform: Platform) -> None:
             name,
             "1.0.0",
             metadata(title=f"Plant {name}", libraries=[library]),
-            published_by="alice",
+            published_by=who("alice"),
             visibility=visibility,
             groups=["lab"] if visibility is Visibility.GROUP else [],
             artifacts=[weights],
@@ -250,6 +257,26 @@ async def test_search_shows_only_visible_modules_and_counts_only_them(
     assert [m["name"] for m in found.json()["modules"]] == ["open"]
 
 
+async def test_the_same_subject_at_another_issuer_is_someone_else(platform: Platform) -> None:
+    """Ownership hangs on (issuer, subject): 'alice' from another provider, or a bare 'alice'
+    recorded before identities had issuers, owns nothing of alice's, nor she of theirs."""
+    registry = platform.catalog.registry
+    for owner, name in (("https://evil.example.net|alice", "theirs"), ("alice", "legacy")):
+        registry.publish(
+            name, "1.0.0", metadata(), published_by=owner, visibility=Visibility.PRIVATE
+        )
+    assert await names_seen(platform, "alice") == []
+    assert await names_seen(platform, "root") == ["legacy", "theirs"]
+    impostor = platform.tokens.issue(
+        "https://evil.example.net|alice", "t", ["read", "train"], roles=["user", "trainer"]
+    )
+    job = (await submit(platform, "alice")).json()
+    seen = await platform.http.get(
+        f"/jobs/{job['id']}", headers={"Authorization": f"Bearer {impostor.token}"}
+    )
+    assert seen.status_code == 404
+
+
 @pytest.mark.usefixtures("modules")
 async def test_hidden_modules_are_404_on_every_read(platform: Platform) -> None:
     http, as_ = platform.http, platform.as_
@@ -274,7 +301,11 @@ async def test_hidden_modules_are_404_on_every_read(platform: Platform) -> None:
     detail = (await http.get("/v1/catalog/modules/detail", headers=as_["carol"])).json()
     assert [d["name"] for d in detail] == ["open", "shared"]
     module = (await http.get("/catalog/modules/shared", headers=as_["carol"])).json()
-    assert (module["visibility"], module["groups"], module["owner"]) == ("group", ["lab"], "alice")
+    assert (module["visibility"], module["groups"], module["owner"]) == (
+        "group",
+        ["lab"],
+        who("alice"),
+    )
 
 
 @pytest.mark.usefixtures("modules")
@@ -368,8 +399,12 @@ async def test_publishing_needs_the_publisher_role_and_server_paths_an_admin(
     )
     assert created.status_code == 201, created.text
     name = created.json()["module"]
-    assert created.json()["published_by"] == "root"
+    assert created.json()["published_by"] == who("root")
     module = platform.catalog.registry.module(name)
-    assert (module.owner, module.visibility, module.groups) == ("root", Visibility.GROUP, ["lab"])
+    assert (module.owner, module.visibility, module.groups) == (
+        who("root"),
+        Visibility.GROUP,
+        ["lab"],
+    )
     assert name in await names_seen(platform, "carol")
     assert name not in await names_seen(platform, "bob")

@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from modelport.api.platform import build_platform
+from modelport.auth.config import identity_key
 from modelport.auth.tokens import SCOPES, TokenStore
 from modelport.catalog.domain import Visibility
 from modelport.catalog.setup import build_catalog_service
@@ -229,7 +230,7 @@ async def test_a_catalog_module_trains_through_jobs_and_the_deepaas_route(
 
 
 def bearer(tokens: TokenStore, user: str, scopes: list[str], roles: list[str]) -> dict[str, str]:
-    """An Authorization header with a new API token of ``user``."""
+    """An Authorization header with a new API token of ``user`` (an identity)."""
     issued = tokens.issue(user, "test", scopes, roles=roles, groups=[])
     return {"Authorization": f"Bearer {issued.token}"}
 
@@ -243,13 +244,14 @@ async def test_with_auth_on_calls_jobs_and_private_modules_are_per_user(
     settings = Settings(data_dir=tmp_path / "data", **given)
     tokens = TokenStore(connect(settings.store_url()))
     user_scopes = [s for s in SCOPES if s != "admin"]
-    alice = bearer(tokens, "alice", user_scopes, ["user", "trainer"])
-    bob = bearer(tokens, "bob", user_scopes, ["user", "trainer"])
-    root = bearer(tokens, "root", list(SCOPES), ["admin"])
-    no_predict = bearer(tokens, "bob", ["read"], ["user"])
+    ada, ben, boss = (identity_key(idp.issuer("a"), who) for who in ("alice", "bob", "root"))
+    alice = bearer(tokens, ada, user_scopes, ["user", "trainer"])
+    bob = bearer(tokens, ben, user_scopes, ["user", "trainer"])
+    root = bearer(tokens, boss, list(SCOPES), ["admin"])
+    no_predict = bearer(tokens, ben, ["read"], ["user"])
 
     async with platform(**given) as p:
-        publish_trainer(settings, owner="alice", visibility=Visibility.PRIVATE)
+        publish_trainer(settings, owner=ada, visibility=Visibility.PRIVATE)
         anonymous = await p.http.post(IRIS)
         assert anonymous.status_code == 401
         assert "message" in anonymous.json()
@@ -289,7 +291,7 @@ async def test_with_auth_on_calls_jobs_and_private_modules_are_per_user(
         )
         assert created.status_code == 201, created.text
         job_id = created.json()["id"]
-        assert created.json()["owner"] == "alice"
+        assert created.json()["owner"] == ada
         job = await finished(p.http, job_id, headers=alice)
         assert job["status"] == "succeeded", job["error"]
         assert (await p.http.get(f"/jobs/{job_id}", headers=bob)).status_code == 404

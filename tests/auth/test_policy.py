@@ -27,12 +27,14 @@ def person(
     )
 
 
-def module(visibility: Visibility, groups: list[str] | None = None) -> ModuleRecord:
+def module(
+    visibility: Visibility, groups: list[str] | None = None, owner: str = "test|ada"
+) -> ModuleRecord:
     return ModuleRecord(
         name="m",
         title="M",
         summary="m",
-        owner="ada",
+        owner=owner,
         visibility=visibility,
         groups=groups or [],
         created_at=NOW,
@@ -65,7 +67,7 @@ def test_module_visibility() -> None:
 def test_catalog_audience_is_none_for_admins_only() -> None:
     assert policy.catalog_audience(ROOT) is None
     assert policy.catalog_audience(LOCAL_PRINCIPAL) is None
-    assert policy.catalog_audience(BOB) == Audience("bob", ("lab",))
+    assert policy.catalog_audience(BOB) == Audience("test|bob", ("lab",))
 
 
 def test_publishing_and_managing_modules() -> None:
@@ -81,8 +83,22 @@ def test_publishing_and_managing_modules() -> None:
         policy.check_manage_module(BOB, public)
     with pytest.raises(NotFound):
         policy.check_manage_module(BOB, module(Visibility.PRIVATE))
-    assert policy.expected_owner(ADA) == "ada"
+    assert policy.expected_owner(ADA) == "test|ada"  # identities are (issuer, subject)
     assert policy.expected_owner(ROOT) is None
+
+
+def test_the_same_subject_of_another_issuer_owns_nothing() -> None:
+    # Two issuers may hand out the same subject: ownership is the (issuer, subject) pair.
+    impostor = Principal(subject="ada", issuer="elsewhere", roles=frozenset({"publisher", "user"}))
+    private = module(Visibility.PRIVATE)
+    assert not policy.can_see_module(impostor, private)
+    with pytest.raises(NotFound):
+        policy.check_manage_module(impostor, private)
+    assert not policy.can_see_job(impostor, Job(model="m", model_spec="x:Y", owner="test|ada"))
+    # and an owner recorded as a bare subject (before identities had issuers): admins only
+    legacy = module(Visibility.PRIVATE, owner="ada")
+    assert not policy.can_see_module(ADA, legacy)
+    assert policy.can_see_module(ROOT, legacy)
 
 
 def test_calling_a_module() -> None:
@@ -97,7 +113,7 @@ def test_calling_a_module() -> None:
 
 
 def test_jobs_belong_to_their_owner() -> None:
-    job = Job(model="m", model_spec="x:Y", owner="ada")
+    job = Job(model="m", model_spec="x:Y", owner="test|ada")
     policy.check_train(ADA)
     with pytest.raises(Forbidden, match="'trainer' role"):
         policy.check_train(BOB)
@@ -109,7 +125,7 @@ def test_jobs_belong_to_their_owner() -> None:
         policy.check_cancel_job(BOB, job)
     with pytest.raises(Forbidden, match="'train' scope"):
         policy.check_cancel_job(person("ada", "trainer", scopes={"read"}), job)
-    assert policy.jobs_owner_filter(BOB, None) == (True, "bob")
-    assert policy.jobs_owner_filter(BOB, "ada") == (False, "ada")
+    assert policy.jobs_owner_filter(BOB, None) == (True, "test|bob")
+    assert policy.jobs_owner_filter(BOB, "test|ada") == (False, "test|ada")
     assert policy.jobs_owner_filter(ROOT, None) == (True, None)
     assert policy.jobs_owner_filter(ROOT, "ada") == (True, "ada")

@@ -89,3 +89,42 @@ def test_bad_requests(tokens: TokenStore) -> None:
         tokens.issue("ada", "x", [])
     with pytest.raises(InvalidInput):
         tokens.issue("ada", "  ", ["read"])
+
+
+def test_a_token_minted_with_a_token_is_bounded_by_it(tokens: TokenStore) -> None:
+    parent = tokens.issue("ada", "ci", ["predict", "read"], timedelta(days=1)).record
+    child = tokens.issue("ada", "job", ["read"], timedelta(days=30), parent=parent).record
+    assert child.parent_id == parent.id
+    assert child.expires_at == parent.expires_at  # asked 30 days, got the parent's one
+    never = tokens.issue("ada", "x", ["read"], None, parent=parent).record
+    assert never.expires_at == parent.expires_at
+    with pytest.raises(InvalidInput) as wider:
+        tokens.issue("ada", "more", ["read", "train"], parent=parent)
+    assert wider.value.errors == {"scopes": ["Not in the token used: train."]}
+    admin = tokens.issue("root", "ops", ["admin"]).record
+    assert tokens.issue("root", "any", ["train"], parent=admin).record.scopes == ["train"]
+
+
+def test_revoking_a_token_revokes_its_descendants_only(tokens: TokenStore) -> None:
+    parent = tokens.issue("ada", "ci", ["read"])
+    child = tokens.issue("ada", "child", ["read"], parent=parent.record)
+    grandchild = tokens.issue("ada", "grandchild", ["read"], parent=child.record)
+    sibling = tokens.issue("ada", "sibling", ["read"])
+    tokens.revoke(parent.record.id, "ada")
+    for gone in (parent, child, grandchild):
+        with pytest.raises(Unauthorized):
+            tokens.verify(gone.token)
+    assert tokens.verify(sibling.token).owner == "ada"
+    # revoking again changes nothing, and a child revoked alone leaves its parent alone
+    tokens.revoke(parent.record.id, "ada")
+    other = tokens.issue("ada", "other", ["read"])
+    its_child = tokens.issue("ada", "c", ["read"], parent=other.record)
+    tokens.revoke(its_child.record.id, "ada")
+    assert tokens.verify(other.token).id == other.record.id
+
+
+def test_get_finds_a_record_or_says_not_found(tokens: TokenStore) -> None:
+    issued = tokens.issue("ada", "ci", ["read"], session=True)
+    assert tokens.get(issued.record.id).session is True
+    with pytest.raises(NotFound):
+        tokens.get("0" * 16)

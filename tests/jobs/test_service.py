@@ -61,7 +61,7 @@ def finish(service: JobService, job: Job, hours: float, status: JobStatus) -> No
 def test_enqueue_records_the_owner_and_already_validated_args(service: JobService) -> None:
     job = enqueue(service, ADA)
     stored = service.store.get(job.id)
-    assert (stored.owner, stored.args, stored.model_spec) == ("ada", {"epochs": 1}, SPEC)
+    assert (stored.owner, stored.args, stored.model_spec) == ("test|ada", {"epochs": 1}, SPEC)
     assert stored.artifacts_url is not None
     assert stored.artifacts_url.endswith(job.id)
     explicit = service.enqueue(model="trainer", spec=SPEC, args={}, owner="gateway-user")
@@ -116,7 +116,7 @@ def test_gpu_hours_quota_over_the_window(service: JobService) -> None:
     old = enqueue(service, ADA, gpu=2)
     finish(service, old, hours=3, status=JobStatus.SUCCEEDED)  # 6 GPU-hours
     enqueue(service, ADA, gpu=1)  # 6 < 10
-    failed = service.store.find(owner="ada", status=[JobStatus.QUEUED]).items[0]
+    failed = service.store.find(owner="test|ada", status=[JobStatus.QUEUED]).items[0]
     finish(service, failed, hours=4.5, status=JobStatus.FAILED)  # failures count too: 10.5
     with pytest.raises(QuotaExceeded) as refused:
         enqueue(service, ADA, gpu=1)
@@ -142,7 +142,7 @@ def test_retry_counts_against_the_quota(service: JobService) -> None:
     finish(service, done, hours=0.1, status=JobStatus.SUCCEEDED)
     enqueue(service, ADA)
     retried = service.retry(done.id, principal=ADA)
-    assert (retried.owner, retried.retry_of) == ("ada", done.id)
+    assert (retried.owner, retried.retry_of) == ("test|ada", done.id)
     with pytest.raises(QuotaExceeded, match="concurrent jobs"):
         service.retry(done.id, principal=ADA)
 
@@ -164,12 +164,12 @@ def test_only_the_owner_or_an_admin_sees_cancels_or_retries_a_job(service: JobSe
     assert service.get(job.id, principal=ADA).id == job.id
     assert service.get(job.id, principal=ADMIN).id == job.id
     assert [j.id for j in service.list_jobs(BOB).items] == [other.id]
-    assert service.list_jobs(BOB, owner="ada").total == 0
+    assert service.list_jobs(BOB, owner="test|ada").total == 0
     assert service.list_jobs(ADMIN).total == 2
-    assert [j.id for j in service.list_jobs(ADMIN, owner="ada").items] == [job.id]
+    assert [j.id for j in service.list_jobs(ADMIN, owner="test|ada").items] == [job.id]
     assert service.list_jobs(LOCAL_PRINCIPAL).total == 2
     assert service.cancel(job.id, principal=ADMIN).status is JobStatus.CANCELLED
-    assert service.retry(job.id, principal=ADA).owner == "ada"
+    assert service.retry(job.id, principal=ADA).owner == "test|ada"
 
 
 def test_scopes_and_roles_of_the_caller(service: JobService) -> None:

@@ -35,7 +35,12 @@ async def client(
     )
     catalog = build_catalog_service(settings)
     publish = catalog.registry.publish
-    publish("open-model", "1.0", metadata("Open model", "Everyone sees it."), published_by="x")
+    publish(
+        "open-model",
+        "1.0",
+        metadata("Open model", "Everyone sees it."),
+        published_by="https://idp|ada",
+    )
     publish(
         "secret-model",
         "1.0",
@@ -44,7 +49,7 @@ async def client(
         visibility=Visibility.PRIVATE,
     )
     jobs = build_job_service(settings)
-    jobs.store.create(Job(model="echo", model_spec="echo", owner="user-1"))
+    jobs.store.create(Job(model="echo", model_spec="echo", owner=f"{idp.issuer('a')}|user-1"))
     jobs.store.create(Job(model="echo", model_spec="echo", owner="someone-else"))
     runtime = ModelRuntime([discovery.load("echo")], settings, ServingMetrics())
     app = create_app(settings, runtime, jobs, catalog)
@@ -65,6 +70,8 @@ async def test_signed_in_users_see_only_what_they_may(
     assert "Secret model" not in catalog.text
     assert 'action="/auth/logout?next=/dashboard/"' in catalog.text  # sign-out, not local mode
     assert "API tokens" in catalog.text
+    page = await http.get("/dashboard/modules/open-model", headers=headers)
+    assert "<dd>ada</dd>" in page.text  # who published it, without their issuer
     hidden = await http.get("/dashboard/modules/secret-model", headers=headers)
     assert hidden.status_code == 404
     assert "text/html" in hidden.headers["content-type"]

@@ -226,7 +226,12 @@ def install_auth(
     assert authenticator is not None
     assert authenticator.verifier is not None
     assert authenticator.tokens is not None
-    signin = SignIn(settings, authenticator.verifier) if settings.oidc_client_id else None
+    signin = None
+    if settings.oidc_client_id:
+        from modelport.auth.pending import PendingSignins
+
+        pending = PendingSignins(authenticator.tokens.engine)
+        signin = SignIn(settings, authenticator.verifier, pending)
     app.state.authenticator = authenticator
     app.include_router(auth_router(authenticator.tokens, signin, settings))
     app.add_middleware(AuthenticationMiddleware, authenticator=authenticator, settings=settings)

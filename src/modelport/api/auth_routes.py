@@ -33,6 +33,7 @@ from modelport.settings import Settings
 
 MAX_TOKEN_DAYS = 365
 SESSION_TOKEN_NAME = "browser session"  # noqa: S105 - a label, not a secret
+SIGNIN_COOKIE = "modelport_signin"
 Scope = Literal["predict", "train", "publish", "read", "admin"]
 
 
@@ -97,7 +98,6 @@ def _secure(request: Request, settings: Settings) -> bool:
 def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -> APIRouter:
     """The ``/auth`` routes over ``tokens``; browser sign-in only with ``signin``."""
     router = APIRouter(prefix=f"{settings.base_path}/auth", tags=["auth"])
-    cookie_path = settings.base_path or "/"
 
     async def me(principal: CurrentPrincipal) -> Me:
         return Me(
@@ -121,21 +121,45 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
                 f"yours: {', '.join(allowed) or 'none'}"
             )
         days = body.expires_in_days or settings.api_token_days
+        # minted with an API token (not a signed-in browser): bounded by it, revoked with it
+        parent = tokens.get(principal.token_id) if principal.token_id else None
         return tokens.issue(
-            principal.subject,
+            principal.identity,
             body.name,
             body.scopes,
             timedelta(days=min(days, MAX_TOKEN_DAYS)),
             roles=sorted(principal.roles),
             groups=principal.groups,
             owner_name=display_name(principal),
+            parent=parent if parent is not None and not parent.session else None,
         )
 
     def list_tokens(principal: CurrentPrincipal) -> list[ApiToken]:
-        return tokens.owned_by(principal.subject)
+        return tokens.owned_by(principal.identity)
 
     def revoke_token(token_id: str, principal: CurrentPrincipal) -> ApiToken:
-        return tokens.revoke(token_id, None if principal.is_admin else principal.subject)
+        return tokens.revoke(token_id, None if principal.is_admin else principal.identity)
+
+    def route(path: str, endpoint: Any, method: str, **kw: Any) -> None:
+        router.add_api_route(path, endpoint, methods=[method], **kw)
+        router.add_api_route(f"{path}/", endpoint, methods=[method], include_in_schema=False, **kw)
+
+    route("/me", me, "GET", summary="Who am I")
+    route("/tokens", create_token, "POST", status_code=201, summary="Create an API token")
+    route("/tokens", list_tokens, "GET", summary="My API tokens (no secrets)")
+    route("/tokens/{token_id}", revoke_token, "DELETE", summary="Revoke an API token")
+    login, callback, logout = _browser_signin(tokens, signin, settings)
+    route("/login", login, "GET", summary="Browser sign-in (redirects to the provider)")
+    route("/callback", callback, "GET", summary="Browser sign-in: the provider's redirect")
+    route("/logout", logout, "POST", status_code=204, summary="End the browser session")
+    return router
+
+
+def _browser_signin(
+    tokens: TokenStore, signin: SignIn | None, settings: Settings
+) -> tuple[Any, Any, Any]:
+    """The endpoints of browser sign-in: login, the provider's callback, logout."""
+    cookie_path, signin_path = settings.base_path or "/", f"{settings.base_path}/auth"
 
     def configured() -> SignIn:
         if signin is None:
@@ -147,8 +171,15 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
     ) -> RedirectResponse:
         flow = configured()
         target = safe_next(next_path, settings.base_path)
-        url = await anyio.to_thread.run_sync(flow.start, target, callback_url(request, settings))
-        return RedirectResponse(url, status_code=302)
+        client = request.client.host if request.client else "unknown"
+        url, binding = await anyio.to_thread.run_sync(
+            flow.start, target, callback_url(request, settings), client
+        )
+        response = RedirectResponse(url, status_code=302)
+        # the browser that began this sign-in is the only one that can finish it (Lax: the
+        # cookie comes back on the provider's top-level redirect to the callback)
+        _cookie(response, request, settings, SIGNIN_COOKIE, binding, max_age=600, path=signin_path)
+        return response
 
     async def callback(
         request: Request,
@@ -157,29 +188,33 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
         error: str | None = None,
     ) -> RedirectResponse:
         flow = configured()
-        signed_in = await anyio.to_thread.run_sync(flow.finish, code, state, error)
+        binding = request.cookies.get(SIGNIN_COOKIE)
+        signed_in = await anyio.to_thread.run_sync(flow.finish, code, state, error, binding)
         principal = signed_in.principal
         issued = await anyio.to_thread.run_sync(
             lambda: tokens.issue(
-                principal.subject,
+                principal.identity,
                 SESSION_TOKEN_NAME,
                 grantable_scopes(principal) or ["read"],
                 timedelta(hours=settings.session_hours),
                 roles=sorted(principal.roles),
                 groups=principal.groups,
                 owner_name=display_name(principal),
+                session=True,
             )
         )
         response = RedirectResponse(signed_in.next_path, status_code=302)
-        response.set_cookie(
+        hours = int(settings.session_hours * 3600)
+        _cookie(
+            response,
+            request,
+            settings,
             SESSION_COOKIE,
             issued.token,
-            max_age=int(settings.session_hours * 3600),
+            max_age=hours,
             path=cookie_path,
-            secure=_secure(request, settings),
-            httponly=True,
-            samesite="lax",
         )
+        response.delete_cookie(SIGNIN_COOKIE, path=signin_path)
         return response
 
     async def logout(
@@ -202,18 +237,29 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
         )
         return response
 
-    def route(path: str, endpoint: Any, method: str, **kw: Any) -> None:
-        router.add_api_route(path, endpoint, methods=[method], **kw)
-        router.add_api_route(f"{path}/", endpoint, methods=[method], include_in_schema=False, **kw)
+    return login, callback, logout
 
-    route("/me", me, "GET", summary="Who am I")
-    route("/tokens", create_token, "POST", status_code=201, summary="Create an API token")
-    route("/tokens", list_tokens, "GET", summary="My API tokens (no secrets)")
-    route("/tokens/{token_id}", revoke_token, "DELETE", summary="Revoke an API token")
-    route("/login", login, "GET", summary="Browser sign-in (redirects to the provider)")
-    route("/callback", callback, "GET", summary="Browser sign-in: the provider's redirect")
-    route("/logout", logout, "POST", status_code=204, summary="End the browser session")
-    return router
+
+def _cookie(
+    response: Response,
+    request: Request,
+    settings: Settings,
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str,
+) -> None:
+    """Set an HttpOnly, SameSite=Lax cookie (Secure behind HTTPS)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        secure=_secure(request, settings),
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def _end_session(tokens: TokenStore, session: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelport.auth.config import LOCAL_PRINCIPAL, Principal
+from modelport.auth.config import LOCAL_PRINCIPAL, Principal, split_identity
 from modelport.errors import Unauthorized
 from modelport.settings import Settings
 
@@ -48,10 +48,12 @@ class Authenticator:
             if self.tokens is None:
                 raise Unauthorized("API tokens are not accepted by this server")
             record = self.tokens.verify(credentials)
+            issuer, subject = split_identity(record.owner)
             return Principal(
-                subject=record.owner,
+                subject=subject,
                 name=record.owner_name,
-                issuer="modelport:api-token",
+                # a token of a bare subject (recorded before issuers were) owns nothing
+                issuer=issuer or "modelport:unknown-issuer",
                 roles=frozenset(record.roles),
                 groups=tuple(record.groups),
                 scopes=frozenset(record.scopes),

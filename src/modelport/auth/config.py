@@ -92,6 +92,25 @@ class OidcConfig(BaseModel):
         return self
 
 
+#: Between issuer and subject in an identity key (no issuer URL holds it unencoded).
+IDENTITY_SEPARATOR = "|"
+
+
+def identity_key(issuer: str, subject: str) -> str:
+    """The key ownership, quotas and tokens hang on: ``<issuer>|<subject>``.
+
+    A subject alone names nobody: two issuers may hand out the same one.
+    """
+    return f"{issuer}{IDENTITY_SEPARATOR}{subject}"
+
+
+def split_identity(key: str) -> tuple[str | None, str]:
+    """(issuer, subject) of an identity key; (None, key) for a bare subject recorded before
+    identities had issuers (such records match nobody but admins)."""
+    issuer, separator, subject = key.partition(IDENTITY_SEPARATOR)
+    return (issuer, subject) if separator else (None, key)
+
+
 class Principal(BaseModel):
     """Who a verified token speaks for, and the modelport roles its claims grant."""
 
@@ -120,6 +139,11 @@ class Principal(BaseModel):
     def has_scope(self, scope: str) -> bool:
         """Whether the credential may be used for ``scope`` (API tokens are scoped)."""
         return self.scopes is None or scope in self.scopes or "admin" in self.scopes
+
+    @property
+    def identity(self) -> str:
+        """The (issuer, subject) pair as one key: what owns jobs, modules, tokens, quotas."""
+        return identity_key(self.issuer, self.subject)
 
     @property
     def is_admin(self) -> bool:

@@ -52,7 +52,7 @@ def check_role(principal: Principal, role: str, scope: str) -> None:
 
 def can_see_module(principal: Principal, module: ModuleRecord) -> bool:
     """Whether ``module`` is visible to ``principal``."""
-    if principal.is_admin or (module.owner is not None and module.owner == principal.subject):
+    if principal.is_admin or (module.owner is not None and module.owner == principal.identity):
         return True
     if module.visibility == "public":
         return True
@@ -73,7 +73,7 @@ def catalog_audience(principal: Principal) -> Audience | None:
 
     if principal.is_admin:
         return None
-    return Audience(subject=principal.subject, groups=tuple(principal.groups))
+    return Audience(subject=principal.identity, groups=tuple(principal.groups))
 
 
 def check_publish(principal: Principal) -> None:
@@ -94,7 +94,7 @@ def check_manage_module(principal: Principal, module: ModuleRecord) -> None:
     """May ``principal`` publish into, alias, deprecate or re-scope ``module``? Raise if not."""
     check_see_module(principal, module)
     check_publish(principal)
-    if not (principal.is_admin or module.owner == principal.subject):
+    if not (principal.is_admin or module.owner == principal.identity):
         raise Forbidden(
             f"module '{module.name}' belongs to someone else: only its owner or an admin may "
             "change it"
@@ -103,7 +103,7 @@ def check_manage_module(principal: Principal, module: ModuleRecord) -> None:
 
 def expected_owner(principal: Principal) -> str | None:
     """Whose modules ``principal`` may publish into: their own, or (None) any, for admins."""
-    return None if principal.is_admin else principal.subject
+    return None if principal.is_admin else principal.identity
 
 
 def check_call(principal: Principal, module: ModuleRecord | None = None) -> None:
@@ -123,7 +123,7 @@ def check_train(principal: Principal) -> None:
 
 def can_see_job(principal: Principal, job: Job) -> bool:
     """Whether ``job`` is ``principal``'s (or they administer the platform)."""
-    return principal.is_admin or (job.owner is not None and job.owner == principal.subject)
+    return principal.is_admin or (job.owner is not None and job.owner == principal.identity)
 
 
 def check_see_job(principal: Principal, job: Job) -> None:
@@ -145,6 +145,6 @@ def jobs_owner_filter(principal: Principal, owner: str | None) -> tuple[bool, st
     """For a job listing: (whether anything may match, the owner to filter on)."""
     if principal.is_admin:
         return True, owner
-    if owner is not None and owner != principal.subject:
+    if owner is not None and owner != principal.identity:
         return False, owner
-    return True, principal.subject
+    return True, principal.identity

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelport.auth.config import split_identity
 from modelport.errors import Forbidden, QuotaExceeded
 
 
@@ -69,8 +70,12 @@ def _most(values: Sequence[Number | None]) -> Number | None:
     return max(v for v in values if v is not None)
 
 
-def effective_quota(config: QuotaConfig, subject: str, groups: Iterable[str] = ()) -> Quota:
-    """``subject``'s quota: their override, else their most generous group's, else the default."""
+def effective_quota(config: QuotaConfig, owner: str, groups: Iterable[str] = ()) -> Quota:
+    """``owner``'s quota: their override (by identity ``issuer|subject``, else by bare subject,
+    which applies whatever the issuer), else their most generous group's, else the default."""
+    if owner in config.users:
+        return config.users[owner]
+    _, subject = split_identity(owner)
     if subject in config.users:
         return config.users[subject]
     found = [config.groups[g] for g in dict.fromkeys(groups) if g in config.groups]

@@ -1,13 +1,13 @@
 """Browser sign-in: the OIDC authorization code flow with PKCE (S256) at the first issuer.
 
 :meth:`SignIn.start` remembers a pending login (PKCE verifier, nonce, where to go next) in
-memory under a random ``state`` for ``LOGIN_SECONDS``, and gives the identity provider's
-authorization URL. :meth:`SignIn.finish` takes the code and state the provider redirected back
-with, consumes the pending login (once), exchanges the code at the token endpoint, and checks
-the access token (and the ID token's nonce, when there is one) with the :class:`TokenVerifier`.
-
-Pending logins stay in this process: a server with several workers needs sticky sessions for
-the sign-in round trip (or one worker). Blocking (HTTP): call from a worker thread.
+the database (:mod:`modelport.auth.pending`) under a random ``state``, bound to the browser by
+a random binding it hands back (the route sets it as a cookie), and gives the identity
+provider's authorization URL. :meth:`SignIn.finish` takes the code, state and binding the
+browser came back with, consumes the pending login (once; refused from another browser),
+exchanges the code at the token endpoint, and checks the access token (and the ID token's
+nonce, when there is one) with the :class:`TokenVerifier`. Any replica can finish a sign-in.
+Blocking (HTTP, database): call from a worker thread.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ import base64
 import hashlib
 import re
 import secrets
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -27,23 +24,11 @@ import httpx
 
 from modelport.auth.config import Principal
 from modelport.auth.oidc import TokenVerifier
+from modelport.auth.pending import PendingLogin, PendingSignins
 from modelport.errors import BadRequest, IdentityProviderUnavailable, Unauthorized
 from modelport.settings import Settings
 
-LOGIN_SECONDS = 600.0
-MAX_PENDING = 10_000  # beyond this, the oldest pending logins are forgotten
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
-
-
-@dataclass(frozen=True)
-class PendingLogin:
-    """A sign-in between the redirect to the provider and its callback."""
-
-    verifier: str
-    nonce: str
-    next_path: str
-    redirect_uri: str
-    expires: float
 
 
 @dataclass(frozen=True)
@@ -67,9 +52,8 @@ class SignIn:
         self,
         settings: Settings,
         verifier: TokenVerifier,
+        pending: PendingSignins,
         http: httpx.Client | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if settings.oidc is None or not settings.oidc_client_id:
             raise ValueError("browser sign-in needs MODELPORT_OIDC and MODELPORT_OIDC_CLIENT_ID")
@@ -81,24 +65,18 @@ class SignIn:
         self._verifier = verifier
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=self._timeout)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._pending: dict[str, PendingLogin] = {}
+        self._pending = pending
         self._endpoints: tuple[str, str] | None = None
 
-    def start(self, next_path: str, redirect_uri: str) -> str:
-        """Remember a new login; the provider's URL to send the browser to."""
+    def start(self, next_path: str, redirect_uri: str, client: str) -> tuple[str, str]:
+        """Remember a new login for ``client`` (its address); the provider's URL to send the
+        browser to, and the binding the browser must bring back (set it as a cookie)."""
         authorize, _ = self._discover()
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        binding = secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)  # 86 characters of the unreserved set
-        now = self._clock()
-        with self._lock:
-            self._expire(now)
-            while len(self._pending) >= MAX_PENDING:
-                del self._pending[next(iter(self._pending))]
-            self._pending[state] = PendingLogin(
-                verifier, nonce, next_path, redirect_uri, now + LOGIN_SECONDS
-            )
+        login = PendingLogin(verifier, nonce, next_path, redirect_uri)
+        self._pending.add(state, binding, client, login)
         query = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -110,11 +88,25 @@ class SignIn:
             "code_challenge_method": "S256",
         }
         separator = "&" if "?" in authorize else "?"
-        return f"{authorize}{separator}{urlencode(query)}"
+        return f"{authorize}{separator}{urlencode(query)}", binding
 
-    def finish(self, code: str | None, state: str | None, error: str | None = None) -> SignedIn:
-        """Complete the login ``state`` names with ``code``; the principal and next path."""
-        pending = self._take(state)
+    def finish(
+        self,
+        code: str | None,
+        state: str | None,
+        error: str | None = None,
+        binding: str | None = None,
+    ) -> SignedIn:
+        """Complete the login ``state`` names with ``code``, in the browser that began it
+        (``binding``, its cookie); the principal and next path."""
+        pending, same_browser = self._pending.take(state, binding) if state else (None, False)
+        if pending is None:
+            raise BadRequest("unknown or expired sign-in: start again at /auth/login")
+        if not same_browser:
+            raise BadRequest(
+                "this sign-in was started in another browser (or its cookie is gone): "
+                "start again at /auth/login"
+            )
         if error is not None:
             shown = error if _ERROR_CODE.fullmatch(error) else "error"
             raise Unauthorized(f"sign-in was refused by the identity provider ({shown})")
@@ -131,18 +123,6 @@ class SignIn:
             if claims.get("sub") != principal.subject:
                 raise Unauthorized("the ID token and the access token name different users")
         return SignedIn(principal, pending.next_path)
-
-    def _take(self, state: str | None) -> PendingLogin:
-        with self._lock:
-            self._expire(self._clock())
-            pending = self._pending.pop(state, None) if state else None
-        if pending is None:
-            raise BadRequest("unknown or expired sign-in: start again at /auth/login")
-        return pending
-
-    def _expire(self, now: float) -> None:
-        for state in [s for s, p in self._pending.items() if p.expires <= now]:
-            del self._pending[state]
 
     def _exchange(self, code: str, pending: PendingLogin) -> dict[str, Any]:
         _, token_endpoint = self._discover()

@@ -4,6 +4,10 @@ A token reads ``mp_<id>_<secret>``: the id (public, 16 hex) finds the record, th
 random bytes, URL-safe base64) is checked against its SHA-256, compared in constant time. A
 high-entropy random secret needs no slow password hash: SHA-256 cannot be reversed, and the
 database never holds anything that works as a credential.
+
+A token minted with another API token (``parent``) never outlives it, never holds a scope it
+lacks, and is revoked with it (revoking revokes every descendant). A browser session is a token
+too (``session``); tokens created from a signed-in browser are the user's own, not its children.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class ApiToken(BaseModel):
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    parent_id: str | None = Field(None, description="the API token it was minted with")
+    session: bool = Field(False, description="a browser session's token")
 
     @property
     def active(self) -> bool:
@@ -95,16 +101,29 @@ class TokenStore:
         roles: Sequence[str] = (),
         groups: Sequence[str] = (),
         owner_name: str | None = None,
+        parent: ApiToken | None = None,
+        session: bool = False,
     ) -> IssuedToken:
-        """Create a token; the returned secret is never shown again."""
+        """Create a token; the returned secret is never shown again.
+
+        ``parent``: the API token the request came with: the new one expires no later, holds
+        no scope it lacks, and is revoked with it.
+        """
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise InvalidInput({"scopes": [f"Each must be one of: {', '.join(SCOPES)}."]})
         if not name.strip():
             raise InvalidInput({"name": ["Must not be empty."]})
+        now = utcnow()
+        expires_at = now + expires_in if expires_in is not None else None
+        if parent is not None:
+            beyond = sorted(set(scopes) - set(parent.scopes))
+            if beyond and "admin" not in parent.scopes:  # an admin token may grant any scope
+                raise InvalidInput({"scopes": [f"Not in the token used: {', '.join(beyond)}."]})
+            if parent.expires_at is not None:
+                expires_at = min(expires_at or parent.expires_at, parent.expires_at)
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
-        now = utcnow()
         record = ApiToken(
             id=token_id,
             owner=owner,
@@ -114,7 +133,9 @@ class TokenStore:
             roles=sorted(set(roles)),
             groups=sorted(set(groups)),
             created_at=now,
-            expires_at=now + expires_in if expires_in is not None else None,
+            expires_at=expires_at,
+            parent_id=parent.id if parent is not None else None,
+            session=session,
         )
         with self._tx() as conn:
             conn.execute(
@@ -154,8 +175,17 @@ class TokenStore:
             ).all()
         return [ApiToken.model_validate(r._mapping) for r in rows]
 
+    def get(self, token_id: str) -> ApiToken:
+        """A token's record; NotFound when there is none."""
+        with self._tx() as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+        if row is None:
+            raise NotFound(f"token '{token_id}' not found")
+        return ApiToken.model_validate(row._mapping)
+
     def revoke(self, token_id: str, owner: str | None) -> ApiToken:
-        """Revoke one of ``owner``'s tokens (None: anyone's); idempotent; NotFound otherwise."""
+        """Revoke one of ``owner``'s tokens (None: anyone's) and every token minted with it,
+        at any depth; idempotent; NotFound otherwise."""
         condition = api_tokens.c.id == token_id
         if owner is not None:
             condition = condition & (api_tokens.c.owner == owner)
@@ -164,11 +194,19 @@ class TokenStore:
             if row is None:
                 raise NotFound(f"token '{token_id}' not found")
             record = ApiToken.model_validate(row._mapping)
+            now = utcnow()
             if record.revoked_at is None:
-                record = record.model_copy(update={"revoked_at": utcnow()})
-                conn.execute(
-                    update(api_tokens)
-                    .where(api_tokens.c.id == token_id)
-                    .values(revoked_at=record.revoked_at)
-                )
+                record = record.model_copy(update={"revoked_at": now})
+            lineage, frontier = [token_id], [token_id]
+            while frontier:
+                children = conn.execute(
+                    select(api_tokens.c.id).where(api_tokens.c.parent_id.in_(frontier))
+                ).scalars()
+                frontier = [c for c in children if c not in lineage]
+                lineage += frontier
+            conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id.in_(lineage), api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
         return record

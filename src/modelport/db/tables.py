@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -54,7 +55,7 @@ jobs = Table(
     Column("model_dir", String(1000)),
     Column("args", JSON, nullable=False),
     Column("shown_args", JSON),
-    Column("owner", String(200)),
+    Column("owner", String(500)),  # identity: <issuer>|<subject>
     Column("status", String(16), nullable=False),
     Column("priority", Integer, nullable=False, default=0),
     Column("resources", JSON, nullable=False),
@@ -95,7 +96,7 @@ catalog_modules = Table(
     Column("name", String(200), primary_key=True),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),
-    Column("owner", String(200)),
+    Column("owner", String(500)),  # identity: <issuer>|<subject>
     Column("deprecated", Boolean, nullable=False, default=False),
     Column("deprecation_message", Text),
     Column("latest_version", String(100)),
@@ -167,7 +168,7 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("owner", String(200), nullable=False),
+    Column("owner", String(500), nullable=False),  # identity: <issuer>|<subject>
     Column("owner_name", String(200)),
     Column("name", String(200), nullable=False),
     Column("scopes", JSON, nullable=False),
@@ -178,7 +179,24 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime()),
     Column("last_used_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
+    Column("parent_id", String(32)),  # the token this one was minted with
+    Column("session", Boolean, nullable=False, server_default=false()),
     Index("ix_api_tokens_owner", "owner"),
+    Index("ix_api_tokens_parent_id", "parent_id"),
+)
+
+pending_signins = Table(
+    "pending_signins",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("binding_hash", String(64), nullable=False),
+    Column("client", String(100), nullable=False),
+    Column("verifier", String(200), nullable=False),
+    Column("nonce", String(100), nullable=False),
+    Column("next_path", Text, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_pending_signins_client", "client", "expires_at"),
 )
 
 job_events = Table(

@@ -159,7 +159,7 @@ class JobService:
         if why:
             raise InvalidInput({"resources": [f"Can never run: {why}."]})
         if owner is None and principal is not None:
-            owner = principal.subject
+            owner = principal.identity
         job = Job(
             model=model,
             model_spec=spec,
@@ -179,7 +179,7 @@ class JobService:
         if job.owner is None:
             self.store.create(job)
         else:
-            groups = principal.groups if principal and principal.subject == job.owner else ()
+            groups = principal.groups if principal and principal.identity == job.owner else ()
             quota = effective_quota(self.quotas, job.owner, groups)
             if quota.unlimited:
                 self.store.create(job)

@@ -22,7 +22,7 @@ from modelport import __version__
 from modelport.api.auth import current_principal
 from modelport.api.errors import status_of
 from modelport.auth import policy
-from modelport.auth.config import Principal
+from modelport.auth.config import Principal, split_identity
 from modelport.errors import ModelportError, NotFound, Unauthorized
 from modelport.ui import pages
 from modelport.ui.markdown import render_markdown
@@ -57,6 +57,7 @@ def templates() -> Environment:
     env.filters["markdown"] = render_markdown
     env.tests["web_url"] = is_web_url
     env.filters["short_id"] = lambda value: str(value)[:8]
+    env.filters["person"] = lambda identity: split_identity(str(identity))[1]  # not the issuer
     env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
     return env
 
@@ -271,7 +272,7 @@ def job_pages(
         number = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
         found = None
         if jobs is not None:
-            owner = None if settings.auth == "off" else viewer.subject  # *my* jobs
+            owner = None if settings.auth == "off" else viewer.identity  # *my* jobs
             found = jobs.store.find(
                 owner=owner, limit=JOBS_PAGE_SIZE, offset=(number - 1) * JOBS_PAGE_SIZE
             )
