@@ -77,6 +77,49 @@ class Settings(BaseSettings):
         1.5, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling a job"
     )
     catalog: bool = Field(False, description="serve the Open Catalog routes too")
+    # -- server limits: what one request or connection may take (serve and up) ----------------
+    max_fields: int = Field(
+        1000,
+        ge=1,
+        description="query parameters, form fields or multipart parts one request may carry "
+        "(each counted apart); more answer 400",
+    )
+    max_field_size: int = Field(
+        1 * MiB,
+        ge=1,
+        description="largest form field or non-file multipart part, in bytes (files may reach "
+        "max_upload_size); larger answer 400 naming the field",
+    )
+    max_json_depth: int = Field(
+        64, ge=1, description="deepest nesting of arrays and objects in a JSON body; deeper: 400"
+    )
+    max_header_size: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="about the most bytes of request line and headers a request may send; "
+        "more answer 431 and the connection closes",
+    )
+    header_timeout: float = Field(
+        15.0,
+        gt=0,
+        description="seconds a client has to send a request's line and headers (from its "
+        "connection or its first byte); then 408 and the connection closes (slow clients)",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a request body may stall (no byte arriving while the server "
+        "waits for it) before the connection is dropped",
+    )
+    keep_alive_timeout: int = Field(
+        5, ge=1, description="seconds an idle keep-alive connection stays open"
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="open HTTP connections at once; requests on more answer 503 (Retry-After) "
+        "and their connections close",
+    )
     # -- the platform (`modelport up`): on-demand serving of catalog modules -------------------
     max_loaded_models: int = Field(
         8, ge=1, description="catalog models loaded at once; the least recently used goes first"
@@ -98,6 +141,17 @@ class Settings(BaseSettings):
         description="how catalog models run: one worker process each, or Ray Serve deployments",
     )
     ray_serve_max_replicas: int = Field(2, ge=1, description="Ray Serve: replicas per model")
+    model_room_wait: float = Field(
+        30.0,
+        ge=0,
+        description="seconds a cold start waits for room when all max_loaded_models loaded "
+        "models are busy, before answering 503 (Retry-After)",
+    )
+    model_room_queue: int = Field(
+        32,
+        ge=0,
+        description="cold starts that may wait for room at once; more answer 503 at once",
+    )
     # -- the platform: module isolation (catalog modules' workers and training jobs) -----------
     sandbox: Literal["auto", "none", "bwrap"] = Field(
         "auto",
@@ -116,6 +170,27 @@ class Settings(BaseSettings):
     data_roots: list[Path] = Field(
         default_factory=list,
         description="server directories training jobs may read data from (read-only, sandbox)",
+    )
+    max_worker_frame: int = Field(
+        256 * MiB,
+        ge=64 * 1024,
+        description="largest frame (an answer) a module's worker may send the gateway, in "
+        "bytes; a larger one fails that worker and its request (500 naming the module)",
+    )
+    # -- the platform: what publishers and trainers may point the server at --------------------
+    git_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts (names, addresses or networks such as 10.0.0.0/8) that publishing "
+        "from git and training data URLs may reach although they are loopback, link-local or "
+        "private; others must resolve to public addresses",
+    )
+    git_allow_ssh: bool = Field(
+        False,
+        description="publishers may publish from ssh:// and user@host:path URLs (cloned with "
+        "this server's ssh identity); otherwise https:// only",
+    )
+    git_max_size_mb: int = Field(
+        500, ge=1, description="the largest clone (download, then checkout) a publish may make"
     )
     # -- authentication and authorization ------------------------------------------------------
     auth: Literal["off", "oidc"] = Field(
@@ -144,6 +219,12 @@ class Settings(BaseSettings):
         description="serve on a non-loopback address without authentication (e.g. behind an "
         "authenticating proxy, or in a container whose port is not published)",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="auth = off: Host names the server answers to besides localhost, "
+        "127.0.0.1, [::1], --host, public_url's and the address a request arrived at "
+        "(others get 400: DNS rebinding); '*' = any",
+    )
     warm: bool = True
     docs: bool = True
     debug: bool = False
@@ -159,9 +240,17 @@ class Settings(BaseSettings):
     def module_state_dir(self, module: str) -> Path:
         """Where a module's code keeps caches and state (its ``$MODELPORT_DATA_DIR``, created):
         its own directory, shared by its workers and training jobs, apart from the platform's."""
-        path = self.data_dir / "state" / module
+        from modelport.storage.paths import safe_child
+
+        path = safe_child(self.data_dir / "state", module, "module")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def model_version_dir(self, module: str, version: str) -> Path:
+        """Where a module version's artifacts are fetched to (its ``$MODELPORT_MODEL_DIR``)."""
+        from modelport.storage.paths import model_version_dir
+
+        return model_version_dir(self.data_dir, module, version)
 
     def catalog_artifacts_root(self) -> str:
         """The URL of the catalog's content-addressed artifact store."""

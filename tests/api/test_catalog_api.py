@@ -223,7 +223,11 @@ async def test_alias_errors(client: httpx.AsyncClient, catalog: CatalogService) 
     version_name = await client.put(
         "/catalog/modules/plants/aliases/1.0.0", json={"version": "1.1.0"}
     )
-    assert version_name.status_code == 409
+    # an alias that is a version is refused as such (422), published or not (was 409)
+    assert version_name.status_code == 422
+    assert version_name.json() == {
+        "alias": ["'1.0.0' is a version: an alias is a name such as 'stable'"]
+    }
     missing_body = await client.put("/catalog/modules/plants/aliases/stable", json={})
     assert missing_body.status_code == 422
     assert "version" in missing_body.json()

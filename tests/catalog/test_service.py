@@ -126,16 +126,22 @@ def test_publishing_as_a_caller_records_and_checks_the_owner(service: CatalogSer
     source = read_module(TYPED)
     ada, bob, root = caller("ada", "publisher"), caller("bob", "publisher"), caller("r", "admin")
     first = service.publish_source(source, principal=ada, visibility=Visibility.PRIVATE)
-    assert first.published_by == "ada"
+    assert first.published_by == "test|ada"  # the (issuer, subject) identity
     module = service.registry.module(first.module)
-    assert (module.owner, module.visibility) == ("ada", Visibility.PRIVATE)
-    with pytest.raises(Forbidden, match="belongs to someone else"):
+    assert (module.owner, module.visibility) == ("test|ada", Visibility.PRIVATE)
+    # ada's module is private: to bob it does not exist, even when he publishes into it
+    # (a 403 "belongs to someone else" would tell him it does; issue #12)
+    with pytest.raises(NotFound, match=f"module '{first.module}' not found"):
         service.publish_source(source, version="1.3", principal=bob)
+    service.set_visibility(first.module, Visibility.PUBLIC, principal=ada)
+    with pytest.raises(Forbidden, match="belongs to someone else"):  # seen, not his: 403
+        service.publish_source(source, version="1.3", principal=bob)
+    service.set_visibility(first.module, Visibility.PRIVATE, principal=ada)
     with pytest.raises(Forbidden, match="'publisher' role"):
         service.publish_source(source, version="1.3", principal=caller("ada", "user"))
     service.publish_source(source, version="1.3", principal=ada)
     service.publish_source(source, version="1.4", principal=root)
-    assert service.registry.module(first.module).owner == "ada"
+    assert service.registry.module(first.module).owner == "test|ada"
     assert [v.version for v in service.versions(first.module, ada)] == ["1.4", "1.3", "1.2.0"]
     with pytest.raises(NotFound):
         service.versions(first.module, bob)

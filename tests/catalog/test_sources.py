@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelport.catalog.sources import (
-    EntryPoint,
-    check_repository_url,
-    fetch_repository,
-    read_module,
-    redact_url,
-)
+from modelport.catalog.git import check_repository_url, fetch_repository, redact_url
+from modelport.catalog.sources import EntryPoint, read_module
 from modelport.errors import InvalidInput, NotFound
 from tests.catalog.gitrepos import commit, git, make_repo
 from tests.catalog.samples import FIXTURES

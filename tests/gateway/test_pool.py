@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -90,6 +91,138 @@ async def test_the_least_recently_used_worker_makes_room(
     assert gw.sample("modelport_gateway_unloads_total", model="b", reason="lru") == 1
     assert gw.sample("modelport_gateway_unloads_total", model="a", reason="lru") == 0
     assert gw.sample("modelport_gateway_models_loaded") == 2
+
+
+class ProcessCount:
+    """The most worker processes alive at once, sampled in the background."""
+
+    def __init__(self) -> None:
+        self.before = children()
+        self.most = 0
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            self.most = max(self.most, len(children() - self.before))
+            await asyncio.sleep(0.01)
+
+    def stop(self) -> int:
+        self._task.cancel()
+        return self.most
+
+
+@pytest.mark.slow
+async def test_concurrent_cold_starts_never_go_over_max_loaded_models(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    # Every loaded worker is busy while more modules start: they wait for room (first come,
+    # first served) instead of loading one more than the bound, as the pool once did.
+    names = ("a", "b", "c", "d", "e")
+    for name in names:
+        publish(catalog, name, "mp_fixtures.typed:Slow")
+    gw = await gateway(max_loaded_models=2, model_room_wait=120)
+    count = ProcessCount()
+    answers = await asyncio.gather(
+        *(gw.client.post(f"/v2/models/{n}/predict/?seconds=0.5", timeout=120) for n in names)
+    )
+    assert [a.status_code for a in answers] == [200] * len(names), [a.text for a in answers]
+    assert count.stop() <= 2
+    assert len(gw.pool.loaded()) == 2
+    assert gw.sample("modelport_gateway_models_loaded") == 2
+    unloaded = sum(
+        gw.sample("modelport_gateway_unloads_total", model=n, reason="lru") for n in names
+    )
+    assert unloaded == 3
+
+
+@pytest.mark.slow
+async def test_a_cold_start_waits_for_a_busy_worker_then_takes_its_place(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "slow", "mp_fixtures.typed:Slow")
+    publish(catalog, "echo", ECHO)
+    gw = await gateway(max_loaded_models=1)
+    busy = asyncio.create_task(gw.client.post("/v2/models/slow/predict/?seconds=2", timeout=60))
+    await eventually(lambda: [w.in_flight for w in gw.pool.loaded()] == [1], within=60)
+    count = ProcessCount()
+    waited = await gw.client.post("/v2/models/echo/predict/?text=a", timeout=60)
+    assert waited.status_code == 200
+    assert (await busy).json() == {"slept": 2.0}  # the busy worker finished its request
+    assert count.stop() <= 1
+    assert [w.module for w in gw.pool.loaded()] == ["echo"]
+
+
+@pytest.mark.slow
+async def test_no_room_in_time_is_503_with_retry_after(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "slow", "mp_fixtures.typed:Slow")
+    publish(catalog, "echo", ECHO)
+    gw = await gateway(max_loaded_models=1, model_room_wait=0.3)
+    busy = asyncio.create_task(gw.client.post("/v2/models/slow/predict/?seconds=4", timeout=60))
+    await eventually(lambda: [w.in_flight for w in gw.pool.loaded()] == [1], within=60)
+    refused = await gw.client.post("/v2/models/echo/predict/?text=a")
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    message = refused.json()["message"]
+    assert "model 'echo'" in message
+    assert "max_loaded_models" in message
+    assert [w.module for w in gw.pool.loaded()] == ["slow"]  # never over the bound
+    assert (await busy).status_code == 200
+    later = await gw.client.post("/v2/models/echo/predict/?text=a", timeout=60)
+    assert later.status_code == 200  # the room came once the busy worker was idle
+
+
+@pytest.mark.slow
+async def test_a_full_room_queue_is_503_at_once(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "slow", "mp_fixtures.typed:Slow")
+    publish(catalog, "echo", ECHO)
+    gw = await gateway(max_loaded_models=1, model_room_queue=0, model_room_wait=60)
+    busy = asyncio.create_task(gw.client.post("/v2/models/slow/predict/?seconds=3", timeout=60))
+    await eventually(lambda: [w.in_flight for w in gw.pool.loaded()] == [1], within=60)
+    started = time.monotonic()
+    refused = await gw.client.post("/v2/models/echo/predict/?text=a")
+    assert refused.status_code == 503
+    assert "already wait" in refused.json()["message"]
+    assert time.monotonic() - started < 2.5  # did not wait for the busy worker
+    assert (await busy).status_code == 200
+
+
+@pytest.mark.slow
+async def test_a_reply_over_the_frame_limit_fails_that_worker(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "echo", ECHO)
+    gw = await gateway(max_worker_frame=256 * 1024)
+    assert (await gw.client.post("/v2/models/echo/predict/?text=a")).status_code == 200
+    [first] = gw.pool.loaded()
+    huge = await gw.client.post(
+        "/v2/models/echo/predict/", json={"text": "x" * 100_000, "times": 5}
+    )
+    assert huge.status_code == 500
+    message = huge.json()["message"]
+    assert "model 'echo' 1.0.0" in message
+    assert "over the limit of 262144 bytes (max_worker_frame)" in message
+    await eventually(lambda: not alive(first.pid))  # stopped, and reaped
+    again = await gw.client.post("/v2/models/echo/predict/?text=b")
+    assert again.status_code == 200
+    assert "x-modelport-cold-start" in again.headers  # a fresh worker
+
+
+@pytest.mark.slow
+async def test_the_worker_answers_whatever_host_the_gateway_took(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    # the worker's app has the no-auth guard too; the Host it gets is the caller's, which the
+    # gateway (its own guard, or authentication) has already accepted
+    publish(catalog, "echo", ECHO)
+    gw = await gateway()
+    proxied = await gw.client.post(
+        "/v2/models/echo/predict/?text=a", headers={"host": "models.example.org"}
+    )
+    assert proxied.status_code == 200, proxied.text
 
 
 @pytest.mark.slow

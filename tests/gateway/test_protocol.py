@@ -12,6 +12,8 @@ from modelport.contract.base import RawArgs
 from modelport.errors import InvalidInput, ModelError, Overloaded, PayloadTooLarge
 from modelport.gateway.protocol import (
     HEADER,
+    MAX_WORKER_FRAME,
+    FrameTooLarge,
     FrameWriter,
     ProtocolError,
     decode,
@@ -72,3 +74,23 @@ async def test_frames_travel_over_a_socketpair_until_it_closes() -> None:
     with pytest.raises(ConnectionError):
         await frames.send(("late",))
     other.close()
+
+
+async def test_an_untrusted_frame_over_the_limit_is_refused_before_it_is_read() -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(HEADER.pack(MAX_WORKER_FRAME + 1) + b"never read")
+    with pytest.raises(FrameTooLarge) as refused:
+        await read_frame(reader, trusted=False)
+    assert (refused.value.size, refused.value.limit) == (MAX_WORKER_FRAME + 1, MAX_WORKER_FRAME)
+    assert isinstance(refused.value, ProtocolError)
+    assert await reader.read(10) == b"never read"  # its payload stayed unread
+
+    frame = encode(("response", 1, 200, [], b"x" * 2000))
+    small = asyncio.StreamReader()
+    small.feed_data(frame)
+    with pytest.raises(FrameTooLarge, match="over the limit of 1000 bytes"):
+        await read_frame(small, trusted=False, limit=1000)
+    for trusted, limit in ((False, 4096), (True, None)):  # within the limit; the parent's frames
+        ok = asyncio.StreamReader()
+        ok.feed_data(frame)
+        assert (await read_frame(ok, trusted=trusted, limit=limit) or ())[4] == b"x" * 2000

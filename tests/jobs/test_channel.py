@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from modelport.errors import IllegalTransition, InvalidInput, ModelportError
-from modelport.jobs.channel import ChannelRecorder, serve_channel
+from modelport.jobs.channel import (
+    ChannelAddress,
+    ChannelClosed,
+    ChannelListener,
+    ChannelRecorder,
+    connect_channel,
+    serve_channel,
+)
 from modelport.jobs.domain import EventKind, Job, JobStatus
 from modelport.jobs.store import JobStore
 
@@ -76,3 +83,39 @@ def test_garbage_on_the_channel_ends_it_without_harm(store: JobStore) -> None:
     assert not server.is_alive()  # the server's end is closed: the job's next call fails
     assert theirs.recv(1) == b""
     assert store.get(job.id).status is JobStatus.QUEUED
+
+
+# -- over TCP (jobs on Ray) -----------------------------------------------------------------------
+
+
+def test_a_job_elsewhere_records_with_its_one_time_key(store: JobStore) -> None:
+    job = store.create(Job(model="m", model_spec="m"))
+    other = store.create(Job(model="m", model_spec="m"))
+    store.transition(job.id, JobStatus.RUNNING)
+    listener = ChannelListener(store, "127.0.0.1")
+    try:
+        address = listener.open(job.id)
+        unused = listener.open(other.id)
+        with connect_channel(address) as sock:
+            recorder = ChannelRecorder(sock)
+            recorder.report(other.id, progress=0.5)  # its key names its job: this is its own
+            assert recorder.get(other.id).id == job.id
+        listener.wait(job.id, timeout=5)
+        assert (store.get(job.id).progress, store.get(other.id).progress) == (0.5, 0.0)
+
+        # the key worked once; a wrong one, or none in time, gets the connection closed
+        for key in (address.key, "guessed", ""):
+            forged = ChannelAddress(address.host, address.port, key)
+            with connect_channel(forged) as sock, pytest.raises(ChannelClosed):
+                ChannelRecorder(sock).report(job.id, progress=0.9)
+        with socket.create_connection((address.host, address.port)) as silent:
+            silent.sendall(b"\x7f\xff\xff\xff")  # a frame it never finishes (nor may: too big)
+            assert silent.recv(1) == b""
+        assert store.get(job.id).progress == 0.5
+        listener.wait(other.id, timeout=1)  # the other job ended without using its key
+        with connect_channel(unused) as sock, pytest.raises(ChannelClosed):
+            ChannelRecorder(sock).get(other.id)
+    finally:
+        listener.close()
+    with pytest.raises(ChannelClosed, match="cannot reach"):
+        connect_channel(address, timeout=2)

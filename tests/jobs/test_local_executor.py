@@ -11,6 +11,7 @@ import pytest
 
 from modelport.contract import discovery
 from modelport.contract.base import RawArgs
+from modelport.errors import InvalidInput
 from modelport.jobs.domain import Job, JobStatus, Resources
 from modelport.jobs.executors.local import LocalExecutor
 from modelport.jobs.service import JobService
@@ -25,7 +26,9 @@ Start = Callable[..., JobService]
 def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
     services: list[JobService] = []
 
-    def make(cpus: float = 2, gpus: int = 0, nice: int = 0, idle: bool = False) -> JobService:
+    def make(
+        cpus: float = 2, gpus: int = 0, nice: int = 0, idle: bool = False, memory_mb: int = 0
+    ) -> JobService:
         holder: list[JobService] = []
         executor = LocalExecutor(
             store,
@@ -35,6 +38,7 @@ def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
             nice=nice,
             idle_priority=idle,
             on_finish=lambda _: holder[0].scheduler.wake(),
+            memory_mb=memory_mb or None,
         )
         service = JobService(store, executor, str(tmp_path / "artifacts"), cancel_grace=1.0)
         holder.append(service)
@@ -189,3 +193,22 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_memory_is_capped_per_job_within_the_executors_cap(start: Start, store: JobStore) -> None:
+    service = start(gpus=1, memory_mb=2048)
+    hostile = discovery.load("mp_fixtures.hostile:Hostile")
+
+    def cap(**resources: int) -> str | None:
+        job = service.submit(hostile, RawArgs(json={}), resources=Resources(**resources))
+        done = wait(store, job.id, finished)
+        assert done.status is JobStatus.SUCCEEDED, done.error
+        found: str | None = done.result["env"].get("MODELPORT_WORKER_MEMORY_MB")
+        return found
+
+    assert cap() == "2048"  # the executor's
+    assert cap(memory_mb=512) == "512"  # the job's own, smaller
+    assert cap(gpu=1) is None  # CUDA maps far more address space than it uses: no RLIMIT_AS
+    with pytest.raises(InvalidInput) as refused:
+        service.submit(hostile, RawArgs(json={}), resources=Resources(memory_mb=4096))
+    assert "at most 2048 MB (module_memory_mb)" in refused.value.errors["resources"][0]

@@ -57,6 +57,8 @@ def test_a_hostile_training_reaches_nothing_of_the_platform(
     env = report["env"]  # only the worker's own settings: no database URL, no secret
     assert set(env) == {
         "MODELPORT_DATA_DIR",
+        "MODELPORT_WORKER_ALLOWED_HOSTS",  # the rules its data= URLs follow
+        "MODELPORT_WORKER_DATA_ROOTS",
         "MODELPORT_WORKER_MEMORY_MB",
         "MODELPORT_WORKER_NICE",
         "MODELPORT_WORKER_SCHED_IDLE",

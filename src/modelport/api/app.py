@@ -15,6 +15,7 @@ from modelport.api.auth import install_auth
 from modelport.api.docs import docs_router, install_openapi
 from modelport.api.errors import install_error_handlers
 from modelport.api.headers import SecurityHeaders
+from modelport.api.local_guard import install_local_guard
 from modelport.api.models import add_predict_routes, model_router
 from modelport.api.operations import operations_router
 from modelport.api.uploads import UploadStore, default_memory_dir
@@ -89,6 +90,7 @@ def create_app(
     )
     install_error_handlers(app, settings.debug)
     close_auth = install_auth(app, settings, auth_engine)
+    install_local_guard(app, settings)  # auth off: no DNS rebinding, no cross-site writes
     # added last, so outermost: every answer, auth refusals included, gets the security headers
     app.add_middleware(SecurityHeaders, dashboard_prefix=f"{settings.base_path}/dashboard")
     _include_area_routes(

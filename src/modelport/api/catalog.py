@@ -37,11 +37,12 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
+from modelport.catalog.git import GitPolicy
 from modelport.catalog.license import normalize_license
 from modelport.catalog.service import CatalogService
 from modelport.catalog.vocabulary import Category, DataType, Library, Task
 from modelport.errors import InvalidInput
-from modelport.settings import Settings
+from modelport.settings import MiB, Settings
 
 JSON_LD = "application/ld+json"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -52,7 +53,10 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 class PublishRequest(BaseModel):
     """Publish a module from a git repository URL or a directory on the server."""
 
-    source: str = Field(description="git URL (https, ssh, ...) or a path on the server")
+    source: str = Field(
+        description="a git repository's https:// URL (ssh too where the server allows it), "
+        "or (admins) a path on the server"
+    )
     ref: str | None = Field(None, description="git branch or tag")
     version: str | None = Field(None, description="version to publish; default: the module's")
     visibility: Visibility | None = Field(
@@ -254,6 +258,11 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
     """The ``/catalog`` routes and the AI4OS ``/v1/catalog`` read routes."""
     router = APIRouter(prefix=settings.base_path)
     registry = catalog.registry
+    git = GitPolicy.for_publishers(
+        allow_ssh=settings.git_allow_ssh,
+        allowed_hosts=settings.git_allowed_hosts,
+        max_bytes=settings.git_max_size_mb * MiB,
+    )
     tags: list[str | Enum] = ["catalog"]
 
     @router.get("/catalog/modules", tags=tags, summary="Search modules (full text + facets)")
@@ -307,7 +316,7 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
         }
         if "://" not in request.source and local.is_dir() and request.ref is None:
             return catalog.publish_directory(local, **options)
-        return catalog.publish_repository(request.source, request.ref, **options)
+        return catalog.publish_repository(request.source, request.ref, git=git, **options)
 
     @router.get("/catalog/modules/{name}", tags=tags, summary="A module and its latest version")
     def get_module(name: str, principal: CurrentPrincipal) -> ModuleDetail:

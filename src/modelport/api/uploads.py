@@ -20,13 +20,15 @@ from types import TracebackType
 from typing import IO, Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from modelport.contract.base import RawArgs
 from modelport.contract.files import UploadedFile
 from modelport.errors import BadRequest, PayloadTooLarge
 
+#: Defaults of the multipart limits (``max_fields``, ``max_field_size`` settings).
 MAX_PARTS = 1000
+MAX_FIELD_SIZE = 1024 * 1024
 
 
 def default_memory_dir() -> str | None:
@@ -171,25 +173,43 @@ def check_declared_size(request: Request, limit: int) -> int | None:
     return size
 
 
+def _disconnected() -> BadRequest:
+    # nobody reads the answer; an error of ours, not a traceback (a body that stalled past
+    # body_timeout ends this way)
+    return BadRequest("the client disconnected before sending the whole body")
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole (small) body, refusing it as soon as it passes ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise _disconnected() from None
     return b"".join(chunks)
 
 
 class _PartSink:
     """python-multipart callbacks: fields into RawArgs, files onto disk."""
 
-    def __init__(self, raw: RawArgs, area: UploadArea, charset: str) -> None:
+    def __init__(
+        self,
+        raw: RawArgs,
+        area: UploadArea,
+        charset: str,
+        max_parts: int = MAX_PARTS,
+        max_field_size: int = MAX_FIELD_SIZE,
+    ) -> None:
         self.raw = raw
         self.area = area
         self.charset = charset
+        self.max_parts = max_parts
+        self.max_field_size = max_field_size
         self.parts = 0
         self._header_name = b""
         self._header_value = b""
@@ -201,15 +221,15 @@ class _PartSink:
 
     def on_part_begin(self) -> None:
         self.parts += 1
-        if self.parts > MAX_PARTS:
-            raise BadRequest(f"too many multipart parts (limit {MAX_PARTS})")
+        if self.parts > self.max_parts:
+            raise BadRequest(f"too many multipart parts: more than {self.max_parts} (max_fields)")
         self._headers = {}
         self._data = bytearray()
         self._file = None
         self._upload = None
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
+        self._header_name += data[start:end]  # python-multipart caps their size and count
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
         self._header_value += data[start:end]
@@ -236,8 +256,10 @@ class _PartSink:
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._file is not None:
             self._file.write(data[start:end])
-        else:
-            self._data += data[start:end]
+            return
+        if len(self._data) + end - start > self.max_field_size:
+            raise BadRequest(field_too_large(self.max_field_size), field=self._name)
+        self._data += data[start:end]
 
     def on_part_end(self) -> None:
         if self._file is not None and self._upload is not None:
@@ -252,16 +274,35 @@ class _PartSink:
             self._file.close()
 
 
+def field_too_large(limit: int) -> str:
+    """The message for a form field over ``max_field_size``."""
+    return (
+        f"larger than the limit of {limit} bytes for a form field (max_field_size); "
+        "send large data as a file (multipart) or in a JSON body"
+    )
+
+
 async def read_multipart(
-    request: Request, raw: RawArgs, area: UploadArea, limit: int, content_type: str
+    request: Request,
+    raw: RawArgs,
+    area: UploadArea,
+    limit: int,
+    content_type: str,
+    *,
+    max_parts: int = MAX_PARTS,
+    max_field_size: int = MAX_FIELD_SIZE,
 ) -> None:
-    """Stream a multipart/form-data body into ``raw``; files land in ``area``."""
+    """Stream a multipart/form-data body into ``raw``; files land in ``area``.
+
+    At most ``max_parts`` parts, each non-file part at most ``max_field_size`` bytes (refused
+    as soon as it passes: 400 naming the field), the whole body at most ``limit`` bytes (413).
+    """
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
         raise BadRequest("multipart/form-data without a boundary")
     charset = params.get(b"charset", b"utf-8").decode("latin-1")
-    sink = _PartSink(raw, area, charset)
+    sink = _PartSink(raw, area, charset, max_parts, max_field_size)
     parser = MultipartParser(
         boundary,
         {
@@ -284,6 +325,8 @@ async def read_multipart(
         parser.finalize()
     except (PayloadTooLarge, BadRequest):
         raise
+    except ClientDisconnect:
+        raise _disconnected() from None
     except Exception as exc:  # python-multipart signals malformed bodies with its own errors
         raise BadRequest(f"malformed multipart body: {exc}") from exc
     finally:

@@ -11,6 +11,7 @@ from modelport.catalog.files import (
     parse_metadata,
     read_metadata_file,
 )
+from modelport.catalog.git import fetch_repository
 from modelport.catalog.index import IndexEntry, IndexEntryError, parse_index, read_index_modules
 from modelport.catalog.metadata import (
     Dates,
@@ -23,7 +24,7 @@ from modelport.catalog.metadata import (
     validate_metadata,
 )
 from modelport.catalog.migrate_v1 import is_v1_metadata, migrate_v1
-from modelport.catalog.sources import EntryPoint, ModuleSource, fetch_repository, read_module
+from modelport.catalog.sources import EntryPoint, ModuleSource, read_module
 from modelport.catalog.vocabulary import SCHEMA_VERSION
 
 __all__ = [

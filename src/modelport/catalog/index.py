@@ -24,14 +24,8 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from modelport.catalog.sources import (
-    ModuleSource,
-    fetch_repository,
-    git_output,
-    is_git_url,
-    read_module,
-    redact_url,
-)
+from modelport.catalog.git import fetch_repository, git_output, is_git_url, redact_url
+from modelport.catalog.sources import ModuleSource, read_module
 from modelport.errors import InvalidInput, InvalidMetadata, ModelportError, NotFound
 
 _SUBMODULE_SECTION = re.compile(r'^submodule\s+"(.+)"$')

@@ -31,6 +31,7 @@ from modelport.catalog.domain import (
 )
 from modelport.catalog.metadata import ModuleMetadata
 from modelport.catalog.search import visible_to
+from modelport.catalog.versions import check_alias, check_version
 from modelport.db.engine import transaction
 from modelport.db.tables import (
     catalog_aliases,
@@ -117,8 +118,7 @@ class Registry:
         existing module owned by anybody else is Forbidden (checked under the module's lock).
         """
         check_name(name)
-        if not version or len(version) > 100 or "/" in version:
-            raise InvalidInput({"version": ["Must be 1-100 characters without '/'."]})
+        check_version(version)
         chosen = check_visibility(visibility, groups) if visibility is not None else None
         now = utcnow()
         lineage = lineage or Lineage()
@@ -233,10 +233,7 @@ class Registry:
 
     def set_alias(self, name: str, alias: str, version: str) -> ModuleRecord:
         """Point ``alias`` (e.g. ``stable``) at an existing version; ``latest`` is automatic."""
-        if alias == LATEST:
-            raise InvalidInput({"alias": ["'latest' always follows the highest version."]})
-        if not NAME_PATTERN.match(alias) or alias == version:
-            raise InvalidInput({"alias": ["Must be lowercase letters, digits, '.', '_' or '-'."]})
+        check_alias(alias)
         with self._tx() as conn:
             self.version(name, version)  # NotFound for an unknown module or version
             if conn.execute(

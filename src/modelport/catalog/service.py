@@ -8,13 +8,16 @@ its ownership. ``principal=None`` is a trusted in-process caller (the CLI, seedi
 from __future__ import annotations
 
 import mimetypes
+import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from modelport.auth import policy
 from modelport.auth.config import Principal
@@ -27,15 +30,18 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
+from modelport.catalog.git import GitPolicy, fetch_repository
 from modelport.catalog.index import IndexEntryError, describe_error, read_index_modules
 from modelport.catalog.metadata import stored_metadata
 from modelport.catalog.registry import Registry
 from modelport.catalog.search import FacetIndexes, search
-from modelport.catalog.sources import ModuleSource, fetch_repository, read_module
-from modelport.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from modelport.catalog.sources import ModuleSource, read_module
+from modelport.catalog.versions import check_version
+from modelport.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from modelport.jobs.domain import JobStatus
 from modelport.jobs.store import JobStore
 from modelport.storage import ArtifactStore
+from modelport.storage.paths import relative_name, safe_child, shown
 
 
 @dataclass
@@ -61,7 +67,11 @@ def source_version(source: ModuleSource) -> str:
     ``0+git.<commit>``, so every new commit is a new version and re-imports pick it up at once.
     """
     if source.version_source in ("pyproject.toml", "setup.cfg"):
-        return source.version
+        try:
+            return check_version(source.version)
+        except InvalidInput as exc:
+            declared = f"the version the module declares in {source.version_source}"
+            raise InvalidInput({"version": [f"{declared}: {exc.errors['version'][0]}"]}) from None
     if source.commit:
         return f"0+git.{source.commit[:12]}"
     raise InvalidInput(
@@ -90,6 +100,7 @@ class CatalogService:
     def _store_files(self, files: Iterable[tuple[str, Path]]) -> list[ArtifactRecord]:
         records = []
         for name, path in files:
+            relative_name(name, "artifacts")  # what pull and the gateway write it as, later
             stored = self.artifacts.put(path)
             media = mimetypes.guess_type(name)[0]
             records.append(
@@ -109,10 +120,12 @@ class CatalogService:
         principal: Principal | None = None,
     ) -> VersionRecord:
         """Publish a read module as a new version (its files given in ``artifacts``)."""
+        if version is not None:
+            check_version(version)
         expect_owner = None
         if principal is not None:
             policy.check_publish(principal)
-            published_by = published_by or principal.subject
+            published_by = published_by or principal.identity
             expect_owner = policy.expected_owner(principal)
         files = []
         for path in artifacts:
@@ -127,35 +140,55 @@ class CatalogService:
                     full,
                 )
             )
-        return self.registry.publish(
-            source.name,
-            version or source_version(source),
-            source.metadata,
-            load_spec=source.load_spec,
-            package=source.package,
-            source_url=source.source_url,
-            commit=source.commit,
-            published_by=published_by,
-            artifacts=self._store_files(files),
-            visibility=visibility,
-            groups=groups,
-            expect_owner=expect_owner,
-        )
+        chosen = version or source_version(source)
+        with _hidden_as_missing(self.registry, source.name, principal):
+            return self.registry.publish(
+                source.name,
+                chosen,
+                source.metadata,
+                load_spec=source.load_spec,
+                package=source.package,
+                source_url=source.source_url,
+                commit=source.commit,
+                published_by=published_by,
+                artifacts=self._store_files(files),
+                visibility=visibility,
+                groups=groups,
+                expect_owner=expect_owner,
+            )
 
     def publish_directory(self, path: Path, **options: Any) -> VersionRecord:
         """Publish the module project in ``path`` (a server path: admins only, with a principal)."""
+        if options.get("version") is not None:
+            check_version(options["version"])
         if options.get("principal") is not None:
             policy.check_publish_server_path(options["principal"])
         return self.publish_source(read_module(path), **options)
 
-    def publish_repository(self, url: str, ref: str | None = None, **options: Any) -> VersionRecord:
-        """Clone a git repository (shallow) and publish the module in it."""
-        if options.get("principal") is not None:  # before cloning anything
+    def publish_repository(
+        self, url: str, ref: str | None = None, *, git: GitPolicy | None = None, **options: Any
+    ) -> VersionRecord:
+        """Clone a git repository (shallow) and publish the module in it.
+
+        ``git`` says which URLs may be cloned; default: any, for a trusted caller (no
+        ``principal``), else :meth:`GitPolicy.for_publishers`. A path or ``file://`` URL on
+        the server is an admin's, cloned as a trusted caller's.
+        """
+        if options.get("version") is not None:
+            check_version(options["version"])
+        chosen, field = git or GitPolicy(), None
+        principal = options.get("principal")
+        if principal is not None:  # before cloning anything
             if is_server_local(url):
-                policy.check_publish_server_path(options["principal"])
-            policy.check_publish(options["principal"])
+                policy.check_publish_server_path(principal)
+                chosen = replace(chosen, untrusted=False)
+            else:
+                policy.check_publish(principal)
+                chosen, field = git or GitPolicy.for_publishers(), "source"
         with tempfile.TemporaryDirectory(prefix="modelport-publish-") as workdir:
-            checkout = fetch_repository(url, Path(workdir) / "module", ref=ref)
+            checkout = fetch_repository(
+                url, Path(workdir) / "module", ref=ref, policy=chosen, field=field
+            )
             return self.publish_source(read_module(checkout, source_url=url), **options)
 
     def import_index(self, index: str | Path, published_by: str | None = None) -> ImportReport:
@@ -190,13 +223,18 @@ class CatalogService:
         published_by: str | None = None,
         principal: Principal | None = None,
     ) -> VersionRecord:
-        """Publish a finished training's artifacts as a new version of ``module`` (lineage kept)."""
+        """Publish a finished training's artifacts as a new version of ``module`` (lineage kept).
+
+        The files are the job's artifacts: names that would leave its directory (``..``, a
+        symbolic link out of it) refuse the publish.
+        """
+        check_version(version)
         if self.jobs is None:
             raise NotFound("no job store is configured")
         expect_owner = None
         if principal is not None:
             policy.check_manage_module(principal, self.registry.module(module))
-            published_by = published_by or principal.subject
+            published_by = published_by or principal.identity
             expect_owner = policy.expected_owner(principal)
         job = self.jobs.get(job_id)
         if principal is not None:
@@ -204,32 +242,27 @@ class CatalogService:
         if job.status is not JobStatus.SUCCEEDED:
             raise IllegalTransition(f"job {job_id} is {job.status.value}: only succeeded jobs")
         base = self.registry.version(module, base_version or "latest")
-        files = []
         with tempfile.TemporaryDirectory(prefix="modelport-job-") as workdir:
-            if job.artifacts_url:
-                fs, root = fsspec.core.url_to_fs(job.artifacts_url)
-                for path in sorted(fs.find(root)) if fs.exists(root) else []:
-                    name = path[len(root) :].lstrip("/")
-                    local = Path(workdir) / name
-                    local.parent.mkdir(parents=True, exist_ok=True)
-                    fs.get_file(path, str(local))
-                    files.append((name, local))
+            files = job_artifact_files(job.artifacts_url, Path(workdir))
             records = self._store_files(files)
-        return self.registry.publish(
-            module,
-            version,
-            stored_metadata(base.metadata),
-            load_spec=base.load_spec,
-            package=base.package,
-            source_url=base.source_url,
-            commit=base.commit,
-            published_by=published_by,
-            lineage=Lineage(
-                job_id=job_id, base_version=base.version, data_url=data_url or _data_url(job.args)
-            ),
-            artifacts=records,
-            expect_owner=expect_owner,
-        )
+        with _hidden_as_missing(self.registry, module, principal):
+            return self.registry.publish(
+                module,
+                version,
+                stored_metadata(base.metadata),
+                load_spec=base.load_spec,
+                package=base.package,
+                source_url=base.source_url,
+                commit=base.commit,
+                published_by=published_by,
+                lineage=Lineage(
+                    job_id=job_id,
+                    base_version=base.version,
+                    data_url=data_url or _data_url(job.args),
+                ),
+                artifacts=records,
+                expect_owner=expect_owner,
+            )
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -308,6 +341,63 @@ class CatalogService:
             if artifact.name == name:
                 return artifact
         raise NotFound(f"{module} {record.version} has no artifact '{name}'")
+
+
+@contextmanager
+def _hidden_as_missing(
+    registry: Registry, name: str, principal: Principal | None
+) -> Iterator[None]:
+    """A refused publish into a module ``principal`` cannot see answers as a missing module
+    would: its existence is not revealed (``auth.policy``: hidden modules are 404)."""
+    try:
+        yield
+    except Forbidden:
+        if principal is not None:
+            policy.check_see_module(principal, registry.module(name))
+        raise
+
+
+def job_artifact_files(artifacts_url: str | None, workdir: Path) -> list[tuple[str, Path]]:
+    """A job's artifacts, copied under ``workdir``: ``(name, copy)`` by name.
+
+    A name that would leave the job's directory (or ``workdir``), a symbolic link in a local
+    job directory leading out of it, raises InvalidInput (``artifacts``); a link to a directory
+    inside it is skipped (its files are listed under their own names).
+    """
+    if not artifacts_url:
+        return []
+    fs, root = fsspec.core.url_to_fs(artifacts_url)
+    if isinstance(fs, LocalFileSystem):
+        found = _local_files(Path(root))
+    else:
+        listed = sorted(fs.find(root)) if fs.exists(root) else []
+        found = [path[len(root) :].lstrip("/") for path in listed]
+    files = []
+    for name in found:
+        local = safe_child(workdir, name, "artifacts")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(f"{root.rstrip('/')}/{name}", str(local))
+        files.append((name, local))
+    return files
+
+
+def _local_files(root: Path) -> list[str]:
+    """The files under a local job directory (links not followed: each one is checked)."""
+    names = []
+    base = root.resolve()
+    for directory, subdirectories, filenames in os.walk(root):
+        for entry in [*subdirectories, *filenames]:
+            path = Path(directory, entry)
+            name = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                if not path.resolve().is_relative_to(base):
+                    message = f"{shown(name)} leads out of its directory through a symbolic link"
+                    raise InvalidInput({"artifacts": [message]})
+                if path.is_dir():
+                    continue
+            if entry in filenames:
+                names.append(name)
+    return sorted(names)
 
 
 def is_server_local(url: str) -> bool:

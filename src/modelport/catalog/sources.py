@@ -1,41 +1,32 @@
-"""Where modules come from: a project directory, or a git repository (indexes: ``index.py``).
-
-:func:`fetch_repository` runs ``git clone --depth 1`` (no shell, no prompts) into a sibling
-temporary directory and moves it into place only once the clone succeeded, so a failed clone
-never leaves anything in ``dest``. :func:`read_module` reads a project directory: its pyproject
-(or a legacy DEEP module's ``setup.cfg``), its metadata, its git HEAD and README.
+"""Where modules come from: a project directory (a clone of a repository: ``git.py``; indexes:
+``index.py``). :func:`read_module` reads a project directory: its pyproject (or a legacy DEEP
+module's ``setup.cfg``), its metadata, its git HEAD and README, never through a symbolic link
+out of the directory.
 """
 
 from __future__ import annotations
 
 import configparser
-import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from modelport.catalog.files import METADATA_FILENAMES, find_metadata_file, read_metadata_file
+from modelport.catalog.git import git_output
 from modelport.catalog.metadata import ModuleMetadata
-from modelport.errors import InvalidInput, InvalidMetadata, ModelportError, NotFound
+from modelport.errors import InvalidInput, InvalidMetadata, NotFound
+from modelport.storage.paths import safe_child
 
 #: Entry-point groups that name a model, in the order their entries are listed.
 ENTRY_POINT_GROUPS: Final = ("modelport.models", "deepaas.v2.model")
-#: URL schemes git may clone from; ``ext::`` and other transports run commands and are refused.
-ALLOWED_SCHEMES: Final = frozenset({"https", "http", "ssh", "git", "file"})
 README_NAMES: Final = ("README.md", "README.rst", "README.txt", "README")
 
 VersionSource = Literal["pyproject.toml", "setup.cfg", "dynamic", "missing"]
 
 _ENTRY_POINT_VALUE = re.compile(r"^([\w.]+)\s*(?::\s*([\w.]+))?\s*(?:\[[^\]]*\])?$")
-_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//)")
 
 
 @dataclass(frozen=True)
@@ -82,12 +73,12 @@ def read_module(path: Path, *, source_url: str | None = None) -> ModuleSource:
     """Read a module project directory: pyproject/setup.cfg, metadata, git HEAD and README."""
     if not path.is_dir():
         raise NotFound(f"module directory not found: {path}")
-    project = _read_pyproject(path / "pyproject.toml")
-    setup_cfg = _read_setup_cfg(path / "setup.cfg")
+    project = _read_pyproject(_inside(path, "pyproject.toml"))
+    setup_cfg = _read_setup_cfg(_inside(path, "setup.cfg"))
     package = _str_or_none(project.get("name")) or _cfg_get(setup_cfg, "metadata", "name")
     version, version_source = _version(project, setup_cfg, _uses_pbr(path))
-    entry_points = _pyproject_entry_points(project, path / "pyproject.toml")
-    entry_points += _setup_cfg_entry_points(setup_cfg, path / "setup.cfg")
+    entry_points = _pyproject_entry_points(project, _inside(path, "pyproject.toml"))
+    entry_points += _setup_cfg_entry_points(setup_cfg, _inside(path, "setup.cfg"))
     metadata, warnings = _module_metadata(path)
     return ModuleSource(
         name=normalize_name(package or path.resolve().name),
@@ -105,6 +96,17 @@ def read_module(path: Path, *, source_url: str | None = None) -> ModuleSource:
     )
 
 
+def _inside(path: Path, name: str) -> Path:
+    """``path / name``, refused (InvalidInput naming the file) if a symbolic link leads out."""
+    try:
+        safe_child(path, name)
+    except InvalidInput:
+        raise InvalidInput(
+            {name: ["leads out of the module directory (a symbolic link?): not read"]}
+        ) from None
+    return path / name
+
+
 def normalize_name(name: str) -> str:
     """A name as PEP 503 normalises distribution names, other characters also folded to ``-``."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -119,7 +121,7 @@ def _module_metadata(path: Path) -> tuple[ModuleMetadata, dict[str, list[str]]]:
         raise InvalidInput(
             {str(path / "ai4-metadata.yml"): [f"missing: the module has none of {expected}"]}
         ) from None
-    report = read_metadata_file(file).report
+    report = read_metadata_file(_inside(path, file.name)).report
     if report.metadata is None:
         raise InvalidMetadata(report.errors, file.name, report.schema_version)
     return report.metadata, report.warnings
@@ -161,7 +163,7 @@ def _str_or_none(value: object) -> str | None:
 
 def _uses_pbr(path: Path) -> bool:
     # pbr (the DEEP cookiecutter's build tool) derives the version from git tags.
-    setup_py = path / "setup.py"
+    setup_py = _inside(path, "setup.py")
     return setup_py.is_file() and "pbr" in setup_py.read_text(encoding="utf-8", errors="replace")
 
 
@@ -242,130 +244,10 @@ def _readme(path: Path, project: Mapping[str, Any]) -> str | None:
         declared = declared.get("file")
     candidates = [declared] if isinstance(declared, str) else []
     for name in [*candidates, *README_NAMES]:
-        file = path / name
+        try:
+            file = _inside(path, name)
+        except InvalidInput:
+            continue  # a README out of the module is no README of it
         if file.is_file():
             return file.read_text(encoding="utf-8", errors="replace")
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Cloning a repository
-
-
-def fetch_repository(url: str, dest: Path, *, ref: str | None = None, timeout: float = 60) -> Path:
-    """Shallow-clone ``url`` (at branch or tag ``ref``) into ``dest``; nothing left on failure."""
-    check_repository_url(url)
-    if ref is not None and (not ref.strip() or ref.startswith("-")):
-        raise InvalidInput({"ref": [f"not a branch or tag name: {ref!r}"]})
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise InvalidInput({str(dest): ["the clone destination exists and is not empty"]})
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-    command = [_git(), "clone", "--quiet", "--depth", "1", "--no-tags"]
-    command += ["--branch", ref] if ref else []
-    command += ["--", url, str(staging / "repo")]
-    try:
-        _run_clone(command, redact_url(url), timeout)
-        if dest.exists():
-            dest.rmdir()
-        (staging / "repo").rename(dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return dest
-
-
-def is_git_url(source: str) -> bool:
-    """Whether ``source`` names a remote repository (``scheme://...`` or scp-like ``host:path``)."""
-    return "://" in source or bool(_SCP_LIKE.match(source))
-
-
-def check_repository_url(url: str) -> None:
-    """Refuse a URL git should not clone: an unknown scheme, a transport helper, an option."""
-    shown = redact_url(url)
-    if not url.strip() or url.startswith("-"):
-        raise InvalidInput({shown or "url": ["not a repository URL or path"]})
-    if "://" in url:
-        scheme = url.split("://", 1)[0].lower()
-        if scheme not in ALLOWED_SCHEMES:
-            allowed = ", ".join(sorted(ALLOWED_SCHEMES))
-            raise InvalidInput({shown: [f"unsupported URL scheme {scheme!r}; use {allowed}"]})
-    elif "::" in url.split("/", 1)[0]:
-        raise InvalidInput({shown: ["git transport helpers (<transport>::<address>) are refused"]})
-    # Otherwise a local path, or scp-like ssh (user@host:path), which git treats as ssh.
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password or token in its user part replaced by ``***``."""
-    if "://" not in url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _run_clone(command: list[str], shown_url: str, timeout: float) -> None:
-    try:
-        # No shell, and the URL comes after "--": it can only ever be a repository argument.
-        process = subprocess.Popen(  # noqa: S603
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=_git_env(),
-            start_new_session=True,  # so a timeout also ends git's helpers (index-pack, remote-*)
-        )
-    except OSError as exc:
-        raise ModelportError(f"cannot run git: {exc}") from exc
-    try:
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise InvalidInput(
-            {shown_url: [f"git clone did not finish within {timeout:g} s"]}
-        ) from None
-    if process.returncode != 0:
-        message = stderr.decode("utf-8", errors="replace").strip() or f"exit {process.returncode}"
-        raise InvalidInput({shown_url: [f"git clone failed: {message}"]})
-
-
-def _git() -> str:
-    git = shutil.which("git")
-    if git is None:
-        raise ModelportError("git is not installed (no 'git' on PATH)")
-    return git
-
-
-def _git_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GIT_TERMINAL_PROMPT"] = "0"  # fail instead of waiting for a password nobody will type
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
-    env["LC_ALL"] = "C"  # git's messages in English, as they are shown to users and matched
-    return env
-
-
-def git_output(path: Path, *args: str) -> str | None:
-    """What a git command prints in ``path`` (stripped, redacted), or None when it fails."""
-    git = shutil.which("git")
-    if git is None:
-        return None
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed git subcommands, no shell
-            [git, "-C", str(path), *args],
-            capture_output=True,
-            text=True,
-            env=_git_env(),
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    value = result.stdout.strip()
-    return redact_url(value) if result.returncode == 0 and value else None

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from modelport.catalog.domain import ArtifactRecord, ModuleRecord, SearchPage, VersionRecord
     from modelport.catalog.service import CatalogService
+    from modelport.settings import Settings
     from modelport.storage import ArtifactStore
 
 #: Exit code of ``validate`` (invalid metadata) and ``import`` (an entry failed).
@@ -65,11 +66,11 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="catalog")
 
 
-def _service() -> CatalogService:
+def _service(settings: Settings | None = None) -> CatalogService:
     from modelport.catalog.setup import build_catalog_service
     from modelport.settings import Settings
 
-    return build_catalog_service(Settings())
+    return build_catalog_service(settings or Settings())
 
 
 def _console() -> Console:
@@ -239,12 +240,18 @@ def publish(
     if visibility is not None or group:
         options.update(visibility=visibility, groups=group or [])
     with cli_errors():
-        service = _service()
+        from modelport.catalog.git import GitPolicy
+        from modelport.settings import MiB, Settings
+
+        settings = Settings()
+        service = _service(settings)
+        # the operator's own command: any URL git takes, local paths too, within the size cap
+        git = GitPolicy(max_bytes=settings.git_max_size_mb * MiB)
         try:
             if Path(source).is_dir() and ref is None:
                 record = service.publish_directory(Path(source).resolve(), **options)
             else:
-                record = service.publish_repository(_clone_url(source), ref, **options)
+                record = service.publish_repository(_clone_url(source), ref, git=git, **options)
         except Conflict as exc:
             fail(f"{exc.message}. Publish it as a new version (--version).", USAGE)
     count = len(record.artifacts)
@@ -266,7 +273,7 @@ def _publish_remote(
             "it to a git repository and publish the repository's URL",
             USAGE,
         )
-    from modelport.catalog.sources import is_git_url
+    from modelport.catalog.git import is_git_url
 
     if not is_git_url(source):
         fail(f"{source!r} is not a git URL: with --url, publish takes a git repository URL", USAGE)
@@ -412,7 +419,7 @@ def pull(
     with cli_errors():
         service = _service()
         record = service.registry.version(name, version or "latest")
-        target = dest or Path(f"{record.module}-{record.version}")
+        target = dest or _default_dest(record)
         if target.exists() and not target.is_dir():
             fail(f"{target} exists and is not a directory", USAGE)
         for artifact in record.artifacts:
@@ -427,7 +434,12 @@ def _pull_remote(
 ) -> None:
     with remote(url, token) as client:
         record = _version(client.version(name, version or "latest"))
-        target = dest or Path(f"{record.module}-{record.version}")
+        with cli_errors():
+            from modelport.storage.paths import safe_child
+
+            target = dest or _default_dest(record)
+            for artifact in record.artifacts:  # the server's names, checked before any write
+                safe_child(target, artifact.name, "artifacts")
         if target.exists() and not target.is_dir():
             fail(f"{target} exists and is not a directory", USAGE)
         try:  # checked and written here: a mismatch or a full disk is not the server's answer
@@ -473,12 +485,22 @@ def _clone_url(source: str) -> str:
     return str(path.resolve()) if path.is_dir() else source
 
 
+def _default_dest(record: VersionRecord) -> Path:
+    """``./NAME-VERSION``: refused (InvalidInput) if the name or version would lead elsewhere."""
+    from modelport.storage.paths import safe_child
+
+    name = f"{record.module}-{record.version}"
+    if "/" in name:
+        raise InvalidInput({"version": [f"{record.version!r} cannot name a directory"]})
+    safe_child(Path.cwd(), name, "version")
+    return Path(name)
+
+
 def _write_verified(store: ArtifactStore, artifact: ArtifactRecord, dest: Path) -> None:
     """Write one artifact under ``dest``, hashing while writing; nothing is left on mismatch."""
-    root = dest.resolve()
-    target = (root / artifact.name).resolve()
-    if not target.is_relative_to(root) or target == root:
-        raise InvalidInput({artifact.name: ["artifact name leaves the destination directory"]})
+    from modelport.storage.paths import safe_child
+
+    target = safe_child(dest, artifact.name, "artifacts")
     partial = target.with_name(f".{target.name}.part")
     hasher, size = hashlib.sha256(), 0
     try:

@@ -209,8 +209,11 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def run_uvicorn(app: Any, settings: Settings) -> None:
-    """Serve ``app``; a SIGTERM stops it gracefully with exit status 0."""
+    """Serve ``app`` within the connection limits of ``settings`` (see :func:`guarded_http`);
+    a SIGTERM stops it gracefully with exit status 0."""
     import uvicorn
+
+    from modelport.api.http_limits import guarded_http
 
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found: make
     # that an exit with status 0, as service managers expect of a clean stop (not death by signal)
@@ -219,6 +222,8 @@ def run_uvicorn(app: Any, settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
+        http=guarded_http(settings),
+        timeout_keep_alive=settings.keep_alive_timeout,
         log_level="debug" if settings.debug else "warning",
         access_log=settings.debug,
         timeout_graceful_shutdown=10,

@@ -10,21 +10,27 @@ import hashlib
 import json
 import shutil
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
 
-from modelport.errors import StoreError
+from modelport.errors import InvalidInput, StoreError
 from modelport.storage import ArtifactStore
+from modelport.storage.paths import safe_child
 
 CHUNK: Final = 1024 * 1024
 _COMPLETE: Final = ".modelport-complete"
 
 
-def _safe_name(name: str) -> PurePosixPath:
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
-        raise StoreError(f"artifact name {name!r} is not a relative path")
-    return path
+def _artifact_path(staging: Path, name: str) -> Path:
+    """Where an artifact goes in ``staging``; StoreError for a name that would leave it (the
+    registry holds only safe names: another one means the catalog's store is not to be trusted)."""
+    try:
+        return safe_child(staging, name, "artifacts")
+    except InvalidInput as exc:
+        (reason,) = exc.errors["artifacts"]
+        raise StoreError(
+            f"an artifact name is not a relative path in its version: {reason}"
+        ) from None
 
 
 def _copy_verified(store: ArtifactStore, artifact: dict[str, Any], dest: Path) -> None:
@@ -56,7 +62,7 @@ def materialize(store_url: str, artifacts: list[dict[str, Any]], target: Path) -
     try:
         store = ArtifactStore(store_url)
         for artifact in artifacts:
-            _copy_verified(store, artifact, staging.joinpath(_safe_name(artifact["name"])))
+            _copy_verified(store, artifact, _artifact_path(staging, artifact["name"]))
         (staging / _COMPLETE).write_text(json.dumps([a["sha256"] for a in artifacts]))
         try:
             staging.rename(target)

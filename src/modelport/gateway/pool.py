@@ -3,10 +3,12 @@
 ``call(module, ref, ...)`` resolves the reference (a version, an alias or ``latest``) to a
 version, starts its worker if none runs (concurrent first calls share one start), and proxies
 the request to it. Workers unused for ``model_idle_timeout`` seconds are unloaded by a reaper
-task, never while a request is in flight. Starting one more than ``max_loaded_models`` first
-unloads the least recently used idle worker; when every loaded worker is busy the new one
-starts anyway, over the bound, with a warning (a busy platform should answer, not refuse; the
-reaper trims the excess once requests finish). A worker that dies (crash, OOM kill) fails its
+task, never while a request is in flight. ``max_loaded_models`` holds under any load (each
+worker holds a model's memory: going over would trade a clear 503 for the host's OOM killer):
+starting one more first unloads the least recently used idle worker; when every loaded worker
+is busy the start waits, in order of arrival, until one is idle or gone — at most
+``model_room_wait`` seconds, with at most ``model_room_queue`` starts waiting; beyond either
+it answers 503 with Retry-After (Overloaded). A worker that dies (crash, OOM kill) fails its
 in-flight requests with a ModelError naming the module and how it died; the next call starts a
 fresh one. A worker that fails to start is remembered for ``start_backoff`` seconds: calls
 meanwhile answer 503 (ModelNotReady) with the cause at once instead of spawning a process each.
@@ -19,6 +21,7 @@ instead and which is deleted once the response is back, whatever happened.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -37,6 +40,7 @@ from modelport.errors import (
     ModelError,
     ModelNotReady,
     ModelportError,
+    Overloaded,
     PayloadTooLarge,
 )
 from modelport.gateway.artifacts import materialize
@@ -70,6 +74,8 @@ INLINE_BODY_LIMIT = 1024 * 1024
 START_BACKOFF = 10.0
 #: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
 RESPONSE_GRACE = 30.0
+#: Seconds a caller refused for lack of room is told to wait (Retry-After).
+ROOM_RETRY_AFTER = 5
 
 
 @dataclass
@@ -108,6 +114,14 @@ class ModelPool:
         self._workers: dict[Key, WorkerProcess] = {}
         self._starting: dict[Key, asyncio.Task[WorkerProcess]] = {}
         self._failures: dict[Key, tuple[float, str]] = {}
+        #: starts given room, whose worker has not joined ``_workers`` yet
+        self._admitted = 0
+        #: unloads started in the background (kept referenced until done)
+        self._stopping: set[asyncio.Task[None]] = set()
+        #: starts waiting for room, first come first served; each gets the worker to unload
+        self._room_waiters: collections.deque[asyncio.Future[WorkerProcess | None]] = (
+            collections.deque()
+        )
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
         timeout = settings.predict_timeout
@@ -188,6 +202,10 @@ class ModelPool:
     async def close(self) -> None:
         """Stop the reaper and every worker (starting ones too); no process is left behind."""
         self._closed = True
+        while self._room_waiters:
+            waiter = self._room_waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(ModelNotReady("the gateway is shutting down"))
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,6 +214,7 @@ class ModelPool:
         for task in starting:
             task.cancel()
         await asyncio.gather(*starting, return_exceptions=True)
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         workers = list(self._workers.values())
         self._workers.clear()
         for worker in workers:
@@ -216,7 +235,7 @@ class ModelPool:
             if worker is None or not worker.alive:
                 worker = await asyncio.shield(self._start_task(record))
                 cold_start = worker.cold_start
-            if worker.alive:
+            if worker.alive and worker.stopping is None:  # not unloaded since it started
                 worker.in_flight += 1  # no await since the check: the reaper cannot interleave
                 worker.touch()
                 return worker, cold_start
@@ -244,16 +263,35 @@ class ModelPool:
 
     async def _start(self, record: VersionRecord) -> WorkerProcess:
         key = (record.module, record.version)
-        await self._make_room()
+        await self._make_room(record.module)
+        try:
+            worker = await self._spawn(record)
+        except BaseException:
+            self._free_room()
+            raise
+        self.metrics.cold_start.labels(record.module).observe(worker.cold_start)
+        if self._closed:
+            self._free_room()
+            await worker.stop()
+            raise ModelNotReady("the gateway is shutting down")
+        self._admitted -= 1  # the room is the worker's now (no await in between)
+        self._workers[key] = worker
+        self.metrics.loaded.set(len(self._workers))
+        log.info("loaded %s %s (pid %d) in %.2f s", *key, worker.pid, worker.cold_start)
+        return worker
+
+    async def _spawn(self, record: VersionRecord) -> WorkerProcess:
+        key = (record.module, record.version)
         try:
             config, spec = await asyncio.to_thread(self._prepare, record)
-            worker = await spawn_worker(
+            return await spawn_worker(
                 key,
                 config,
                 self.settings.model_start_timeout,
                 self._exited,
                 sandbox=self.sandbox,
                 spec=spec,
+                max_frame=self.settings.max_worker_frame,
             )
         except StartFailed as exc:
             message = str(exc)
@@ -261,20 +299,11 @@ class ModelPool:
             self.metrics.start_failures.labels(record.module).inc()
             log.warning("cannot serve %s %s: %s", record.module, record.version, message)
             raise ModelNotReady(message) from None
-        self.metrics.cold_start.labels(record.module).observe(worker.cold_start)
-        if self._closed:
-            await worker.stop()
-            raise ModelNotReady("the gateway is shutting down")
-        self._workers[key] = worker
-        self.metrics.loaded.set(len(self._workers))
-        log.info("loaded %s %s (pid %d) in %.2f s", *key, worker.pid, worker.cold_start)
-        return worker
 
     def _prepare(self, record: VersionRecord) -> tuple[dict[str, Any], SandboxSpec]:
         """The worker's configuration and confinement: its artifacts fetched here (it sees them
         read-only, never the store), its own state directory, its memory cap, network or not."""
-        data = self.settings.data_dir
-        target = data / "models" / record.module / record.version
+        target = self.settings.model_version_dir(record.module, record.version)
         try:
             model_dir = materialize(self.catalog.artifacts.root_url, _artifacts(record), target)
         except ModelportError as exc:
@@ -298,10 +327,13 @@ class ModelPool:
     def _release(self, worker: WorkerProcess) -> None:
         worker.in_flight -= 1
         worker.touch()
+        if worker.in_flight == 0:
+            self._grant_room()
 
     def _exited(self, worker: WorkerProcess, returncode: int) -> None:
         if self._workers.get(worker.key) is worker:
             del self._workers[worker.key]
+            self._grant_room()
         self.metrics.loaded.set(len(self._workers))
         reason = worker.stopping or "crash"
         self.metrics.unloads.labels(worker.module, reason).inc()
@@ -328,20 +360,74 @@ class ModelPool:
         idle = [w for w in self._workers.values() if w.in_flight == 0 and w.alive]
         return min(idle, key=lambda w: w.last_used, default=None)
 
-    async def _make_room(self) -> None:
+    # -- room for one more worker: max_loaded_models ---------------------------------------------
+
+    def _take_room(self) -> tuple[bool, WorkerProcess | None]:
+        """Room for one more worker now: a free place (True, None), the least recently used idle
+        worker's, detached (True, it), or none (False, None)."""
+        if len(self._workers) + self._admitted < self.settings.max_loaded_models:
+            self._admitted += 1
+            return True, None
+        victim = self._least_recently_used_idle()
+        if victim is None:
+            return False, None
+        self._admitted += 1
+        return True, self._detach(victim, "lru")
+
+    def _grant_room(self) -> None:
+        """Give the room there is now to the starts waiting for it, first come first served."""
+        while self._room_waiters and not self._closed:
+            if self._room_waiters[0].done():  # timed out or cancelled meanwhile
+                self._room_waiters.popleft()
+                continue
+            granted, victim = self._take_room()
+            if not granted:
+                return
+            self._room_waiters.popleft().set_result(victim)
+
+    def _free_room(self) -> None:
+        """Give back the room of a start that did not become a worker."""
+        self._admitted -= 1
+        self._grant_room()
+
+    async def _make_room(self, module: str) -> None:
+        """Get room for one more worker (unloading the least recently used idle one), waiting
+        for it if need be; Overloaded when none comes in time or too many starts wait."""
+        self._grant_room()  # drops waiters gone meanwhile: earlier arrivals go first
+        granted, victim = (False, None) if self._room_waiters else self._take_room()
+        if not granted:
+            victim = await self._wait_for_room(module)
+        if victim is not None:
+            try:
+                await victim.stop()
+            except BaseException:
+                self._free_room()
+                raise
+
+    async def _wait_for_room(self, module: str) -> WorkerProcess | None:
         limit = self.settings.max_loaded_models
-        victims = []
-        while len(self._workers) + len(self._starting) > limit:
-            victim = self._least_recently_used_idle()
-            if victim is None:
-                log.warning(
-                    "all %d loaded models are busy: loading one more than max_loaded_models (%d)",
-                    len(self._workers),
-                    limit,
-                )
-                break
-            victims.append(self._detach(victim, "lru"))
-        await self._stop_all(victims)
+        if len(self._room_waiters) >= self.settings.model_room_queue:
+            waiting = f"{len(self._room_waiters)} starts already wait for room (model_room_queue)"
+            raise _no_room(module, limit, waiting)
+        waiter: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
+        self._room_waiters.append(waiter)
+        log.info("all %d loaded models are busy: %s waits for one to be idle", limit, module)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), self.settings.model_room_wait)
+        except BaseException as exc:
+            if not waiter.done():
+                waiter.cancel()  # _grant_room skips it
+            elif not waiter.cancelled() and waiter.exception() is None:
+                # room granted just as we gave up: hand it on (its victim is detached already)
+                if (victim := waiter.result()) is not None:
+                    stopping = asyncio.create_task(victim.stop())
+                    self._stopping.add(stopping)
+                    stopping.add_done_callback(self._stopping.discard)
+                self._free_room()
+            if isinstance(exc, TimeoutError):
+                waited = f"none became idle within {self.settings.model_room_wait:g} s"
+                raise _no_room(module, limit, waited) from None
+            raise
 
     async def _stop_all(self, workers: Iterable[WorkerProcess]) -> None:
         await asyncio.gather(*(w.stop() for w in workers))
@@ -369,12 +455,8 @@ class ModelPool:
             for worker in list(self._workers.values()):
                 if worker.in_flight == 0 and now - worker.last_used >= idle_after:
                     victims.append(self._detach(worker, "idle"))
-        # started over the bound while everything was busy: back to the bound once idle
-        while len(self._workers) > self.settings.max_loaded_models:
-            victim = self._least_recently_used_idle()
-            if victim is None:
-                break
-            victims.append(self._detach(victim, "lru"))
+        if victims:
+            self._grant_room()
         await self._stop_all(victims)
 
     # -- requests -------------------------------------------------------------------------------
@@ -415,6 +497,17 @@ class ModelPool:
             spool.close()
             return _Body(None, path)
         return _Body(b"".join(parts), None)
+
+
+def _no_room(module: str, limit: int, why: str) -> Overloaded:
+    """A 503 with Retry-After: no room to load ``module`` now."""
+    error = Overloaded(module, ROOM_RETRY_AFTER)
+    error.message = (
+        f"model '{module}' cannot be loaded now: all {limit} loaded models "
+        f"(max_loaded_models) are busy and {why}; retry later"
+    )
+    error.args = (error.message,)
+    return error
 
 
 def _artifacts(record: VersionRecord) -> list[dict[str, Any]]:

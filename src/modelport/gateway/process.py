@@ -28,7 +28,13 @@ from modelport.errors import (
     ModelError,
     PredictTimeout,
 )
-from modelport.gateway.protocol import FrameWriter, ProtocolError, read_frame
+from modelport.gateway.protocol import (
+    MAX_WORKER_FRAME,
+    FrameTooLarge,
+    FrameWriter,
+    ProtocolError,
+    read_frame,
+)
 from modelport.gateway.worker import PARENT_ENV
 from modelport.jobs.executors.base import exit_reason
 from modelport.sandbox.base import Sandbox, SandboxSpec
@@ -56,6 +62,9 @@ _WORKER_SETTINGS = (
     "predict_concurrency",
     "predict_queue",
     "predict_timeout",
+    "max_fields",
+    "max_field_size",
+    "max_json_depth",
     "debug",
 )
 
@@ -100,7 +109,8 @@ def worker_config(
         "artifacts": [a.model_dump(include={"name", "sha256", "size"}) for a in record.artifacts],
         "artifacts_url": catalog.artifacts.root_url,
         "data_dir": str(settings.data_dir),
-        "settings": {**limits, "warm": True, "docs": True},
+        # allowed_hosts: the gateway checked the caller's Host; the worker's channel is private
+        "settings": {**limits, "warm": True, "docs": True, "allowed_hosts": ["*"]},
     }
 
 
@@ -149,6 +159,7 @@ class WorkerProcess:
         frames: FrameWriter,
         cold_start: float,
         on_exit: Callable[[WorkerProcess, int], None],
+        max_frame: int = MAX_WORKER_FRAME,
     ) -> None:
         self.module, self.version = key
         self.process = process
@@ -164,6 +175,9 @@ class WorkerProcess:
         self._pending: dict[int, asyncio.Future[tuple[Any, ...]]] = {}
         self._ids = itertools.count(1)
         self._exit_error: ModelError | None = None
+        self._max_frame = max_frame
+        #: what it did wrong on its channel (a frame too large), if that is why it stopped
+        self._violation: str | None = None
         self.touch()
         self._exit_watch = asyncio.create_task(self._close_on_exit())
         self._read_task = asyncio.create_task(self._read_loop())
@@ -238,9 +252,12 @@ class WorkerProcess:
         await asyncio.shield(self._read_task)
 
     def _died(self, returncode: int | None) -> ModelError:
+        how = describe_exit(returncode)
+        if self._violation is not None:
+            how = f"{self._violation}, and was stopped"
         return ModelError(
             f"the worker process serving model '{self.module}' {self.version} (pid {self.pid}) "
-            f"{describe_exit(returncode)}; the next request starts a new one"
+            f"{how}; the next request starts a new one"
         )
 
     async def _close_on_exit(self) -> None:
@@ -249,17 +266,23 @@ class WorkerProcess:
         self._frames.close()
 
     async def _read_loop(self) -> None:
+        limit = self._max_frame
         try:
-            while (frame := await read_frame(self._reader, trusted=False)) is not None:
+            while (frame := await read_frame(self._reader, trusted=False, limit=limit)) is not None:
                 future = self._pending.pop(frame[1], None) if len(frame) > 1 else None
                 if future is not None and not future.done():
                     future.set_result(frame)
+        except FrameTooLarge as exc:
+            self._violation = f"sent {exc} (max_worker_frame)"
+            log.error("the worker of %s %s %s", self.module, self.version, self._violation)
         except (ProtocolError, OSError, EOFError, ValueError) as exc:
             log.error("bad frame from the worker of %s %s: %s", self.module, self.version, exc)
         finally:
             self.alive = False
             self._frames.close()
-            returncode = await _reap(self.process, STOP_GRACE)
+            # a worker that broke the protocol gets no grace: it may still be sending
+            grace = 0.0 if self._violation is not None else STOP_GRACE
+            returncode = await _reap(self.process, grace)
             self._exit_watch.cancel()
             self._exit_error = self._died(returncode)
             for future in self._pending.values():
@@ -277,9 +300,10 @@ async def spawn_worker(
     *,
     sandbox: Sandbox | None = None,
     spec: SandboxSpec | None = None,
+    max_frame: int = MAX_WORKER_FRAME,
 ) -> WorkerProcess:
     """Start a worker (confined by ``sandbox``) and wait until it is ready; StartFailed names
-    the cause otherwise."""
+    the cause otherwise. Frames from it over ``max_frame`` bytes fail it."""
     label = f"model '{key[0]}' {key[1]}"
     sandbox = sandbox or NoSandbox()
     spec = spec or SandboxSpec()
@@ -307,17 +331,29 @@ async def spawn_worker(
         reader, writer = await asyncio.open_connection(sock=ours)
         frames = FrameWriter(writer)
         try:
-            frame = await asyncio.wait_for(read_frame(reader, trusted=False), ready_within)
+            frame = await asyncio.wait_for(
+                read_frame(reader, trusted=False, limit=max_frame), ready_within
+            )
         except TimeoutError:
             frame = ("timeout",)
-    except BaseException:  # cancelled (shutdown) or the channel broke: leave no process behind
+    except BaseException as exc:  # cancelled (shutdown) or the channel broke: no process left
         ours.close()
         await _reap(process, 0)
+        if isinstance(exc, ProtocolError):
+            raise StartFailed(
+                f"{label}: its worker sent a bad frame while starting: {exc}"
+            ) from exc
         raise
     if frame is not None and frame[0] == "ready":
         cold = time.perf_counter() - started
         return WorkerProcess(
-            key, process, reader=reader, frames=frames, cold_start=cold, on_exit=on_exit
+            key,
+            process,
+            reader=reader,
+            frames=frames,
+            cold_start=cold,
+            on_exit=on_exit,
+            max_frame=max_frame,
         )
     frames.close()
     grace = {None: 1.0, "timeout": 0.0}.get(frame[0] if frame else None, STOP_GRACE)

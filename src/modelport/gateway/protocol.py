@@ -5,7 +5,9 @@ message. The channel is a private ``socket.socketpair()``: the gateway keeps one
 the other to the worker it spawns (``pass_fds``), so no other process can connect. Pickle is
 therefore safe in the gateway-to-worker direction (the worker trusts its own parent). Frames
 coming back from a worker, which runs catalog module code, are read with a restricted unpickler
-that only rebuilds modelport's own errors: a module cannot smuggle objects into the gateway.
+that only rebuilds modelport's own errors: a module cannot smuggle objects into the gateway,
+nor make it buffer more than ``limit`` bytes (``max_worker_frame``, 256 MiB by default): a
+larger frame's length prefix is refused before any of it is read (:class:`FrameTooLarge`).
 
 Messages::
 
@@ -33,11 +35,22 @@ from modelport import errors
 HEADER: Final = struct.Struct(">I")
 #: The largest frame either side accepts (the length prefix's range).
 MAX_FRAME: Final = 2**32 - 1
+#: The largest frame read from an untrusted worker unless told otherwise (``max_worker_frame``).
+MAX_WORKER_FRAME: Final = 256 * 1024 * 1024
 _ERRORS_MODULE: Final = errors.__name__
 
 
 class ProtocolError(Exception):
     """A frame that cannot be read (too large, or not a tuple we understand)."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame whose length prefix is over the reader's limit (its payload is never read)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a frame of {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
 
 
 def _rebuild_error(cls: type[errors.ModelportError], state: dict[str, Any]) -> Exception:
@@ -96,11 +109,21 @@ def _checked(frame: object) -> tuple[Any, ...]:
     return frame
 
 
-async def read_frame(reader: asyncio.StreamReader, *, trusted: bool) -> tuple[Any, ...] | None:
-    """The next frame, or None when the other end closed the channel."""
+async def read_frame(
+    reader: asyncio.StreamReader, *, trusted: bool, limit: int | None = None
+) -> tuple[Any, ...] | None:
+    """The next frame, or None when the other end closed the channel.
+
+    An untrusted frame over ``limit`` bytes (default :data:`MAX_WORKER_FRAME`) raises
+    FrameTooLarge before its payload is read; trusted frames may use the whole range.
+    """
+    if limit is None:
+        limit = MAX_FRAME if trusted else MAX_WORKER_FRAME
     try:
         header = await reader.readexactly(HEADER.size)
         (size,) = HEADER.unpack(header)
+        if size > limit:
+            raise FrameTooLarge(size, limit)
         payload = await reader.readexactly(size)
     except asyncio.IncompleteReadError:
         return None

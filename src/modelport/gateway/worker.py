@@ -36,6 +36,7 @@ from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.errors import ModelError, ModelLoadError, ModelportError, NotFound
 from modelport.gateway.artifacts import materialize
 from modelport.gateway.protocol import FrameWriter, read_frame
+from modelport.storage.paths import model_version_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
     if config.get("model_dir"):  # fetched by the gateway, visible read-only here
         model_dir = Path(config["model_dir"])
     else:  # a Ray Serve replica fetches them itself, on its node
-        target = Path(config["data_dir"]) / "models" / module / version
+        target = model_version_dir(Path(config["data_dir"]), module, version)
         try:
             model_dir = await asyncio.to_thread(
                 materialize, config["artifacts_url"], config["artifacts"], target

@@ -14,18 +14,27 @@ It records what it reports — progress, metrics, log lines, artifacts written, 
 
 Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call
 waits for its answer (``{"ok": value}`` or ``{"error": kind, "message": ...}``).
+
+A job that runs on another machine (Ray) reaches the platform over TCP instead:
+:class:`ChannelListener` listens on the server's address and hands each job a one-time key; the
+job's process connects (:func:`connect_channel`), sends its key as the first frame, and is then
+served as above, as that job only. The Ray workers need a route to the server, never to the
+database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import secrets
 import socket
 import struct
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Final
 
@@ -230,3 +239,103 @@ def _finish(store: JobStore, job_id: str, message: dict[str, Any]) -> Job:
         error = str(message.get("error") or "failed")[:MAX_LINE]
         return store.transition(job_id, status, finished_at=utcnow(), error=error)
     raise InvalidInput({"status": ["a job ends succeeded or failed"]})
+
+
+# -- over TCP, for jobs on other machines ---------------------------------------------------------
+
+#: seconds a new connection has to present its key
+KEY_TIMEOUT: Final = 10.0
+
+
+@dataclass(frozen=True)
+class ChannelAddress:
+    """Where and how one job's process reaches its channel (passed to it as task arguments)."""
+
+    host: str
+    port: int
+    key: str
+
+
+def connect_channel(address: ChannelAddress, timeout: float = 30.0) -> socket.socket:
+    """Open a job's channel to the platform (in the job's process)."""
+    try:
+        sock = socket.create_connection((address.host, address.port), timeout=timeout)
+    except OSError as exc:
+        where = f"{address.host}:{address.port}"
+        raise ChannelClosed(f"cannot reach the platform's job channel at {where}: {exc}") from exc
+    sock.settimeout(None)
+    _send(sock, {"key": address.key})
+    return sock
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ChannelListener:
+    """The server's end for jobs that run elsewhere: one TCP listener, a one-time key per job.
+
+    A connection that does not present a key it was given within ``KEY_TIMEOUT`` seconds is
+    closed; a key works once. Keys are looked up by their SHA-256 (no timing on the key).
+    """
+
+    def __init__(self, store: JobStore, host: str) -> None:
+        self.store = store
+        self._server = socket.create_server((host, 0))
+        self.host, self.port = host, int(self._server.getsockname()[1])
+        self._keys: dict[str, str] = {}  # sha256(key) -> job id
+        self._served: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, name="job-channels", daemon=True).start()
+
+    def open(self, job_id: str) -> ChannelAddress:
+        """A new address for ``job_id``'s process (its key works once)."""
+        key = secrets.token_urlsafe(32)
+        with self._lock:
+            self._keys[_digest(key)] = job_id
+        return ChannelAddress(self.host, self.port, key)
+
+    def wait(self, job_id: str, timeout: float) -> None:
+        """Wait until the job's channel has answered its last call (its process ended), and
+        forget a key it never used."""
+        with self._lock:
+            thread = self._served.pop(job_id, None)
+            for digest in [d for d, j in self._keys.items() if j == job_id]:
+                del self._keys[digest]
+        if thread is not None:
+            thread.join(timeout)
+
+    def close(self) -> None:
+        """Stop accepting (channels already open end with their processes)."""
+        self._closed = True
+        with suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._admit, args=(conn,), daemon=True).start()
+
+    def _admit(self, conn: socket.socket) -> None:
+        conn.settimeout(KEY_TIMEOUT)
+        try:
+            first = _receive(conn)
+        except (OSError, ValueError, UnicodeDecodeError):
+            first = None
+        key = first.get("key") if first else None
+        with self._lock:
+            job_id = self._keys.pop(_digest(key), None) if isinstance(key, str) else None
+        if job_id is None:
+            log.warning("refused a job channel connection without a valid key")
+            conn.close()
+            return
+        conn.settimeout(None)
+        thread = threading.current_thread()
+        with self._lock:
+            self._served[job_id] = thread
+        serve_channel(conn, self.store, job_id)

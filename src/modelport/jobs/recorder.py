@@ -12,7 +12,8 @@ class JobRecorder(Protocol):
     """The part of :class:`~modelport.jobs.store.JobStore` a training process uses.
 
     :class:`~modelport.jobs.channel.ChannelRecorder` implements it over the job's private
-    channel (local executor: no database access in the job), the store itself directly (Ray).
+    channel (a socketpair locally, TCP with a one-time key on Ray): a job never holds database
+    credentials. The store itself implements it too (tests, a worker run by hand).
     """
 
     def get(self, job_id: str) -> Job:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from modelport.db import connect
+from modelport.jobs.context import ALLOWED_HOSTS_ENV, DATA_ROOTS_ENV
 from modelport.jobs.domain import Job
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.service import JobService
@@ -20,19 +22,20 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
     seeing only their model's artifacts, their own artifact and state directories and the
     data roots (:func:`job_sandbox_spec`), with their memory capped.
     """
-    url = settings.store_url()
-    store = JobStore(connect(url))
+    store = JobStore(connect(settings.store_url()))
 
     def wake(_job_id: str) -> None:  # a job ended: its slots are free
         service.scheduler.wake()  # bound below, before any job can start
 
+    # the rules a platform training's data= URLs follow (DataAccess.for_worker reads them)
+    rules = job_data_rules(settings) if confined else {}
     executor: Executor
     if settings.executor == "ray":
         from modelport.jobs.executors.ray import RayExecutor
 
         executor = RayExecutor(
             store,
-            store_url=url,
+            worker_env=rules,
             address=settings.ray_address,
             num_cpus=settings.executor_cpus,
             num_gpus=settings.executor_gpus,
@@ -63,11 +66,22 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
             sandbox=sandbox,
             spec_for=spec_for,
             memory_mb=memory,
+            worker_env=rules,
         )
     service = JobService(
         store, executor, settings.artifacts_root(), settings.cancel_grace, settings.quotas
     )
     return service
+
+
+def job_data_rules(settings: Settings) -> dict[str, str]:
+    """What a platform training may read as training data (its process's environment): server
+    paths under ``data_roots`` (and its own directories), hosts that resolve to public addresses
+    or are in ``git_allowed_hosts``."""
+    return {
+        DATA_ROOTS_ENV: os.pathsep.join(str(root) for root in settings.data_roots),
+        ALLOWED_HOSTS_ENV: ",".join(settings.git_allowed_hosts),
+    }
 
 
 def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:

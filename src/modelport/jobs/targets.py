@@ -92,7 +92,7 @@ class CatalogTargets:
         record, prepared = await self.pool.prepare_train(name, ref or LATEST, raw)
         if not record.load_spec:
             raise ModelLoadError(f"module '{name}' {record.version} declares no model to load")
-        model_dir = self.pool.settings.data_dir / "models" / name / record.version
+        model_dir = self.pool.settings.model_version_dir(name, record.version)
         return TrainingPlan(
             model=name,
             spec=record.load_spec,

@@ -1,11 +1,11 @@
-"""The process that runs one training: ``python -m modelport.jobs.worker JOB_ID [--fd N]``.
+"""The process that runs one training: ``python -m modelport.jobs.worker JOB_ID --fd N``.
 
 It reads the job, loads the model the way the server did, captures its output into the job log,
 calls train with a TrainContext, and records the result — or the failure, with the traceback in
-the log. Everything goes through its channel to the platform (``--fd``, the local executor:
-:mod:`modelport.jobs.channel`; it has no database URL, module code runs in it) or, on Ray,
-to the store (``MODELPORT_DATABASE_URL``). Before the module's code is imported it caps its
-memory (``MODELPORT_WORKER_MEMORY_MB``). On SIGTERM (a cancel) it flushes the log and exits
+the log. Everything goes through its channel to the platform (``--fd``: one end of a socketpair,
+:mod:`modelport.jobs.channel`): it has no database URL, and module code runs in it (a Ray task
+runs the same :func:`run_job` over a TCP channel). Before the module's code is imported it caps
+its memory (``MODELPORT_WORKER_MEMORY_MB``). On SIGTERM (a cancel) it flushes the log and exits
 143; the executor then records the cancellation.
 """
 
@@ -24,9 +24,9 @@ from types import FrameType
 from modelport.contract import discovery
 from modelport.contract.base import ServedModel, encode_json
 from modelport.contract.typed import MODEL_DIR_ENV
-from modelport.errors import IllegalTransition
+from modelport.errors import IllegalTransition, InvalidInput
 from modelport.jobs.capture import OutputCapture
-from modelport.jobs.context import TrainContext
+from modelport.jobs.context import DataAccess, TrainContext
 from modelport.jobs.domain import JobStatus, utcnow
 from modelport.jobs.recorder import JobRecorder
 
@@ -79,7 +79,9 @@ def run_job(job_id: str, store: JobRecorder) -> int:
             if job.model_dir:  # a catalog version: its artifacts, as its served model sees them
                 os.environ[MODEL_DIR_ENV] = job.model_dir
             model = discovery.load(job.model_spec)
-            context = TrainContext(store, job_id, job.artifacts_url or "")
+            context = TrainContext(
+                store, job_id, job.artifacts_url or "", data_access=DataAccess.for_worker(job)
+            )
             result = model.train(job.args, context)
             stored = json.loads(encode_json(result))
         except Terminated:
@@ -102,6 +104,9 @@ def _failure(model: ServedModel | None, exc: BaseException) -> str:
     """The job's error: ``Type: message``; a DEEPaaS module's, as DEEPaaS words it (the message)."""
     if model is not None and model.kind == "deepaas" and str(exc):
         return str(exc)
+    if isinstance(exc, InvalidInput):  # its fields and why, not only their names
+        said = "; ".join(f"{field}: {' '.join(why)}" for field, why in exc.errors.items())
+        return f"{type(exc).__name__}: {said}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -141,20 +146,19 @@ def _options(argv: list[str]) -> dict[str, int]:
 
 
 def _recorder(options: dict[str, int]) -> JobRecorder:
-    if "fd" in options:
-        import socket
+    if "fd" not in options:
+        raise SystemExit(
+            "usage: python -m modelport.jobs.worker JOB_ID --fd CHANNEL [--cancel-fd FD]"
+        )
+    import socket
 
-        from modelport.jobs.channel import ChannelRecorder
+    from modelport.jobs.channel import ChannelRecorder
 
-        return ChannelRecorder(socket.socket(fileno=options["fd"]))
-    from modelport.db.engine import make_engine
-    from modelport.jobs.store import JobStore
-
-    return JobStore(make_engine(os.environ["MODELPORT_DATABASE_URL"]))
+    return ChannelRecorder(socket.socket(fileno=options["fd"]))
 
 
 def main() -> None:
-    """Entry point: ``JOB_ID [--fd CHANNEL] [--cancel-fd FD]``."""
+    """Entry point: ``JOB_ID --fd CHANNEL [--cancel-fd FD]``."""
     die_with_parent()
     lower_priority()
     limit_memory()

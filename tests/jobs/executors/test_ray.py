@@ -45,7 +45,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     holder: list[JobService] = []
     executor = RayExecutor(
         store,
-        store_url=url,
         address=None,
         num_cpus=2,
         num_gpus=2,

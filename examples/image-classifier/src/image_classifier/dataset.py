@@ -3,11 +3,16 @@
 A training set is a zip whose images sit in one folder per class: ``cats/1.jpg``, ``dogs/a.png``
 (or ``photos/cats/1.jpg``: the class is always the image's own folder). Hidden files and macOS
 resource forks are skipped.
+
+A user's zip is checked before anything is unpacked (:class:`ArchiveLimits`): how many members,
+how many bytes they unpack to, how far each is compressed (a zip bomb unpacks 1 GB from 1 MB),
+and member names: no absolute paths, no ``..``, no symbolic links.
 """
 
 from __future__ import annotations
 
 import io
+import stat
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +32,55 @@ DEMO_DATA = "demo"
 DEMO_SCALE = 4
 
 
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a user's zip may hold before any of it is unpacked."""
+
+    #: members (files and folders)
+    max_members: int = 20_000
+    #: bytes all members unpack to, together
+    max_total_bytes: int = 512 * MiB
+    #: unpacked / compressed size of one member (images barely compress; zeros do 1000 to 1)
+    max_ratio: float = 100.0
+    #: members smaller than this are not judged by their ratio (tiny files compress oddly)
+    ratio_floor_bytes: int = 1 * MiB
+    #: bytes of the zip itself, when it must be buffered (a stream that cannot seek)
+    max_archive_bytes: int = 512 * MiB
+
+
+def check_archive(archive: zipfile.ZipFile, limits: ArchiveLimits = ArchiveLimits()) -> None:
+    """ValueError, saying which limit and which member, unless ``archive`` is within ``limits``
+    and every member is a plain file or folder with a relative name."""
+    members = archive.infolist()
+    if len(members) > limits.max_members:
+        raise ValueError(
+            f"the zip has {len(members)} members: at most {limits.max_members} are read"
+        )
+    total = 0
+    for info in members:
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        if name.startswith("/") or "\\" in name or ".." in parts or "\x00" in name or not parts:
+            raise ValueError(f"the zip member {name!r} is not a relative path inside the zip")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ValueError(f"the zip member {name!r} is a symbolic link: links are refused")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_floor_bytes and ratio > limits.max_ratio:
+            raise ValueError(
+                f"the zip member {name!r} is compressed {ratio:.0f} to 1 (a zip bomb?): "
+                f"at most {limits.max_ratio:g} to 1 is read"
+            )
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            raise ValueError(
+                f"the zip unpacks to more than {limits.max_total_bytes // MiB} MB: "
+                "that is more than a training reads"
+            )
+
+
 @dataclass(frozen=True)
 class LabelledImages:
     """Pixel rows, their class indices, and the class names (sorted)."""
@@ -41,15 +95,25 @@ def _is_image(name: PurePosixPath) -> bool:
     return not hidden and name.suffix.lower() in IMAGE_SUFFIXES and len(name.parts) >= 2
 
 
-def read_class_folders(source: IO[bytes]) -> LabelledImages:
-    """Read a zip of class folders; ValueError when it has no images or fewer than two classes."""
-    data = source if source.seekable() else io.BytesIO(source.read())
+def read_class_folders(
+    source: IO[bytes], limits: ArchiveLimits = ArchiveLimits()
+) -> LabelledImages:
+    """Read a zip of class folders; ValueError when it has no images or fewer than two classes,
+    or when it is over ``limits`` (checked before anything is unpacked)."""
+    if source.seekable():
+        data: IO[bytes] = source
+    else:
+        buffered = source.read(limits.max_archive_bytes + 1)
+        if len(buffered) > limits.max_archive_bytes:
+            raise ValueError(f"the zip is larger than {limits.max_archive_bytes // MiB} MB")
+        data = io.BytesIO(buffered)
     try:
         archive = zipfile.ZipFile(data)
     except zipfile.BadZipFile as exc:
         raise ValueError(f"the training data is not a zip file: {exc}") from None
     rows, names = [], []
     with archive:
+        check_archive(archive, limits)
         for info in archive.infolist():
             path = PurePosixPath(info.filename)
             if info.is_dir() or not _is_image(path):

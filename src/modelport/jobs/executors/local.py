@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from modelport.errors import ExecutorError
@@ -73,8 +73,10 @@ class LocalExecutor(Executor):
         sandbox: Sandbox | None = None,
         spec_for: Callable[[Job], SandboxSpec] | None = None,
         memory_mb: int | None = None,
+        worker_env: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
+        self.worker_env = dict(worker_env or {})
         self.sandbox = sandbox or NoSandbox()
         self.spec_for = spec_for
         self.memory_mb = memory_mb
@@ -95,6 +97,11 @@ class LocalExecutor(Executor):
             return f"asks for {resources.cpu:g} CPUs; the local executor has {self.cpus:g}"
         if resources.gpu > self.gpus:
             return f"asks for {resources.gpu} GPUs; the local executor has {self.gpus}"
+        if resources.memory_mb and self.memory_mb and resources.memory_mb > self.memory_mb:
+            return (
+                f"asks for {resources.memory_mb} MB of memory; a training here may have at most "
+                f"{self.memory_mb} MB (module_memory_mb)"
+            )
         return None
 
     def _used(self) -> tuple[float, set[int]]:
@@ -123,7 +130,7 @@ class LocalExecutor(Executor):
             try:
                 process = subprocess.Popen(  # noqa: S603 - our own worker, no shell
                     self.sandbox.command(argv, spec),
-                    env=self._env(free, spec),
+                    env=self._env(free, spec, job.resources),
                     pass_fds=(theirs.fileno(), cancel_read),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -155,17 +162,23 @@ class LocalExecutor(Executor):
         ).start()
         return f"pid:{process.pid}"
 
-    def _env(self, gpus: list[int], spec: SandboxSpec) -> dict[str, str]:
+    def _env(self, gpus: list[int], spec: SandboxSpec, resources: Resources) -> dict[str, str]:
         """The training's environment: nothing of the platform's (no MODELPORT_* settings,
-        database URL or secrets), its own priorities, GPUs and directories."""
+        database URL or secrets), its own priorities, GPUs, memory cap and directories.
+
+        The cap is the job's ``memory_mb`` when it asks (within the executor's), else the
+        executor's; none for a GPU job: CUDA maps far more address space than it uses, so
+        RLIMIT_AS would stop it from starting (a container's cgroup limit is the tool there)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+        env.update(self.worker_env)  # the platform's rules for it (its data URLs)
         if not self.sandbox.confines:  # a confined one dies with its sandbox
             env[PARENT_ENV] = str(os.getpid())
         env[NICE_ENV] = str(self.nice)
         env[IDLE_ENV] = "1" if self.idle_priority else "0"
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-        if self.memory_mb:
-            env[MEMORY_ENV] = str(self.memory_mb)
+        memory = resources.memory_mb or self.memory_mb
+        if memory and not gpus:
+            env[MEMORY_ENV] = str(memory)
         if spec.workdir is not None:  # the module's own state directory (as its workers have)
             env["MODELPORT_DATA_DIR"] = env["HOME"] = str(spec.workdir)
         # as multiprocessing's spawn does: the worker imports what the server could import

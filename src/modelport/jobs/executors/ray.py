@@ -8,6 +8,10 @@ enforces is its memory monitor, which kills tasks when a node runs low. The task
 model through the server's ``sys.path``, passed as ``PYTHONPATH`` (as the local executor does), so
 a remote cluster's nodes need the same layout or the model installed.
 
+The task has no database URL: it records progress, metrics, logs, artifacts and its end through
+its job channel (:mod:`modelport.jobs.channel`), a TCP connection back to the server with a
+one-time key, so Ray's nodes need a route to the server, never to the database.
+
 Cancel: ``ray.cancel`` drops a task still queued; a running one gets ``_thread.interrupt_main()``,
 a flag its main thread only checks between bytecodes — a training blocked in ``sleep``, a read or
 a C call would not notice. So the task relays that interrupt as a real SIGTERM to its main
@@ -31,12 +35,13 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from types import FrameType
 from typing import Any
 
 from modelport.errors import ExecutorError
+from modelport.jobs.channel import ChannelListener
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, record_end
 from modelport.jobs.store import JobStore
@@ -65,7 +70,7 @@ class RayExecutor(Executor):
         self,
         store: JobStore,
         *,
-        store_url: str,
+        worker_env: Mapping[str, str] | None = None,
         address: str | None = None,
         num_cpus: float | None = None,
         num_gpus: int | None = None,
@@ -74,13 +79,14 @@ class RayExecutor(Executor):
     ) -> None:
         _require_ray()
         self.store = store
-        self.store_url = store_url
+        self.worker_env = dict(worker_env or {})
         self.address = address
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
         self.cancel_grace = cancel_grace
         self.on_finish = on_finish
         self._remote: Any = None  # the task function, once connected
+        self._channels: ChannelListener | None = None
         self._owns_cluster = False
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
@@ -111,6 +117,8 @@ class RayExecutor(Executor):
                             self._owns_cluster = True
                         else:
                             ray.init(address=self.address)
+                here = "127.0.0.1" if self._owns_cluster else _node_address()
+                self._channels = ChannelListener(self.store, here)
                 self._remote = ray.remote(max_calls=1, max_retries=0)(_run_task)
             except Exception as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
@@ -171,13 +179,15 @@ class RayExecutor(Executor):
             "name": f"{TASK_PREFIX}{job.id}",  # also the worker's process title: ray::<name>
             "num_cpus": job.resources.cpu,
             "num_gpus": job.resources.gpu,
-            "runtime_env": {"env_vars": {"PYTHONPATH": import_path()}},
+            "runtime_env": {"env_vars": {**self.worker_env, "PYTHONPATH": import_path()}},
         }
         if job.resources.memory_mb:
             options["memory"] = job.resources.memory_mb * MIB
+        assert self._channels is not None  # connected
+        channel = self._channels.open(job.id)
         with self._lock:
             try:
-                ref = self._remote.options(**options).remote(job.id, self.store_url)
+                ref = self._remote.options(**options).remote(job.id, asdict(channel))
                 task_id = ref.task_id().hex()
             except Exception as exc:
                 raise ExecutorError(f"Ray refused the training task: {exc}") from exc
@@ -191,6 +201,8 @@ class RayExecutor(Executor):
         reason = _outcome(ref)
         with self._lock:
             running = self._running.pop(job_id, None)
+        if self._channels is not None:  # what it recorded last is in before its end
+            self._channels.wait(job_id, timeout=10)
         if running is not None and running.stopping:
             return
         try:
@@ -239,13 +251,15 @@ class RayExecutor(Executor):
             for ref in pending:
                 _quietly(ray.cancel, ref, force=True)
             _pending(pending, 5.0)
+        if self._channels is not None:
+            self._channels.close()
         if self._owns_cluster:
             import ray
 
             _quietly(ray.shutdown)
-            with self._connect_lock:
-                self._owns_cluster = False
-                self._remote = None
+        with self._connect_lock:
+            self._owns_cluster = False
+            self._remote = self._channels = None
         return list(running)
 
     def running_ids(self) -> list[str]:
@@ -276,6 +290,14 @@ def _keep_sigterm_handler() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _node_address() -> str:
+    """The address Ray knows this node by: where the job channels listen."""
+    import ray.util
+
+    found: str = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+    return found
 
 
 def _whole(cpus: float | None) -> int | None:
@@ -361,14 +383,16 @@ def _quietly(call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 # -- in the Ray worker process -------------------------------------------------------------
 
 
-def _run_task(job_id: str, store_url: str) -> int:
-    """The Ray task: the worker's ``run_job``, with Ray's cancel delivered as its SIGTERM."""
-    from modelport.db.engine import make_engine
-    from modelport.jobs.store import JobStore
+def _run_task(job_id: str, channel: dict[str, Any]) -> int:
+    """The Ray task: the worker's ``run_job`` recording through its channel, with Ray's cancel
+    delivered as its SIGTERM."""
+    from modelport.jobs.channel import ChannelAddress, ChannelRecorder, connect_channel
     from modelport.jobs.worker import run_job
 
     _relay_interrupt_as_sigterm()
-    return run_job(job_id, JobStore(make_engine(store_url)))
+    sock = connect_channel(ChannelAddress(**channel))
+    with sock:
+        return run_job(job_id, ChannelRecorder(sock))
 
 
 def _relay_interrupt_as_sigterm() -> None:

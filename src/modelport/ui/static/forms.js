@@ -19,15 +19,12 @@
     const name = encodeURIComponent(model), ref = encodeURIComponent(version);
     const pinned = await api("GET", `/v2/models/${name}/versions/${ref}/openapi.json`);
     if (pinned.ok) {
-      const target = predictOperation(pinned.data, version);
-      if (target && !target.path.includes("/versions/{")) {
-        target.url = target.path.replace(/\/predict\/?$/, `/versions/${ref}/predict/`);
-      }
-      return { answer: pinned, target };
+      const found = predictOperation(pinned.data, model, null);
+      return { answer: pinned, target: found && { ...found, url: predictRoute(model, version) } };
     }
     if (pinned.status !== 404 && pinned.status !== 405) return { answer: pinned, target: null };
     const answer = await modelDocument(model);
-    return { answer, target: answer.ok ? predictOperation(answer.data, version) : null, fallback: true };
+    return { answer, target: answer.ok ? predictOperation(answer.data, model, version) : null, fallback: true };
   }
 
   function lookup(doc, ref) {
@@ -67,15 +64,27 @@
     return found;
   }
 
-  /** The predict operation and its path (a pinned version's, when the server has one). */
-  function predictOperation(doc, version) {
+  /**
+   * The platform's own predict route for the model (a pinned version's when asked). Never a
+   * path from the module's document: that is the module's to write, and a form posting the
+   * user's input (with their session) wherever it says would be the module's to aim.
+   */
+  function predictRoute(model, version) {
+    const name = encodeURIComponent(model);
+    if (version) return `/v2/models/${name}/versions/${encodeURIComponent(version)}/predict/`;
+    return `/v2/models/${name}/predict/`;
+  }
+
+  /** The predict operation (its arguments) and the route it is called at: the version's when
+   * the document has version routes and a version is asked for, else the model's. */
+  function predictOperation(doc, model, version) {
     const ops = operations(doc).filter((o) => o.method === "post" && /\/predict\/?$/.test(o.path));
     if (version) {
       const pinned = ops.find((o) => o.path.includes("/versions/{"));
-      if (pinned) return { ...pinned, url: pinned.path.replace(/\{[^}]+\}/, encodeURIComponent(version)) };
+      if (pinned) return { ...pinned, url: predictRoute(model, version) };
     }
     const plain = ops.find((o) => !o.path.includes("{"));
-    return plain ? { ...plain, url: plain.path } : null;
+    return plain ? { ...plain, url: predictRoute(model, null) } : null;
   }
 
   function trainOperation(doc) {
@@ -204,7 +213,7 @@
     if (version) ({ answer, target, fallback } = await versionTarget(model, version));
     else {
       answer = await modelDocument(model);
-      target = answer.ok ? predictOperation(answer.data, null) : null;
+      target = answer.ok ? predictOperation(answer.data, model, null) : null;
     }
     form.replaceChildren();
     if (!answer.ok) {
@@ -405,7 +414,7 @@
     if (version) ({ answer, target, fallback } = await versionTarget(model, version));
     else {
       answer = await modelDocument(model);
-      target = answer.ok ? predictOperation(answer.data, null) : null;
+      target = answer.ok ? predictOperation(answer.data, model, null) : null;
     }
     if (!answer.ok || !target) return;
     const pinned = version && !fallback;
