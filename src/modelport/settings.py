@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     )
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
+    job_channel_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="TCP port Ray trainings report back to the server on (0: any free one; "
+        "fix it when a firewall or a container's port mapping must let Ray's nodes in)",
+    )
     executor_cpus: float = Field(
         default_factory=lambda: float(os.cpu_count() or 1),
         gt=0,
@@ -162,6 +169,12 @@ class Settings(BaseSettings):
         4096,
         ge=64,
         description="address space (MB) a module's worker or training job may use; None = no cap",
+    )
+    training_cpu_hours: float | None = Field(
+        None,
+        gt=0,
+        description="CPU time a platform training may use, in hours per CPU it asked for "
+        "(RLIMIT_CPU: past it the training fails, 30 s later it is killed); None = no cap",
     )
     network_modules: list[str] = Field(
         default_factory=list,

@@ -212,6 +212,26 @@ async def test_a_reply_over_the_frame_limit_fails_that_worker(
 
 
 @pytest.mark.slow
+async def test_a_worker_whose_predictions_never_end_is_replaced(
+    gateway: GatewayFactory, catalog: CatalogService
+) -> None:
+    publish(catalog, "hostile", "mp_fixtures.hostile:Hostile")
+    gw = await gateway(predict_timeout=1, predict_concurrency=2)
+    spin = {"probe": "spin", "size": 600}
+    first = await gw.client.post("/v2/models/hostile/predict/", json=spin)
+    assert first.status_code == 504
+    [stuck] = gw.pool.loaded()
+    # a second in a row: both its prediction threads may be stuck, so it is replaced
+    assert (await gw.client.post("/v2/models/hostile/predict/", json=spin)).status_code == 504
+    assert gw.pool.loaded() == []
+    again = await gw.client.post("/v2/models/hostile/predict/", json={"probe": "env"})
+    assert again.status_code == 200, again.text
+    assert "x-modelport-cold-start" in again.headers  # a fresh worker
+    assert gw.sample("modelport_gateway_unloads_total", model="hostile", reason="stuck") == 1
+    await eventually(lambda: not alive(stuck.pid), within=30)  # stopped, killed if need be
+
+
+@pytest.mark.slow
 async def test_the_worker_answers_whatever_host_the_gateway_took(
     gateway: GatewayFactory, catalog: CatalogService
 ) -> None:

@@ -119,3 +119,14 @@ def test_a_job_elsewhere_records_with_its_one_time_key(store: JobStore) -> None:
         listener.close()
     with pytest.raises(ChannelClosed, match="cannot reach"):
         connect_channel(address, timeout=2)
+
+
+def test_the_listener_takes_a_fixed_port(store: JobStore) -> None:
+    with socket.socket() as probe:  # a port free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listener = ChannelListener(store, "127.0.0.1", port)
+    try:
+        assert listener.open("job").port == port
+    finally:
+        listener.close()

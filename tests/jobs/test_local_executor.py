@@ -27,7 +27,12 @@ def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
     services: list[JobService] = []
 
     def make(
-        cpus: float = 2, gpus: int = 0, nice: int = 0, idle: bool = False, memory_mb: int = 0
+        cpus: float = 2,
+        gpus: int = 0,
+        nice: int = 0,
+        idle: bool = False,
+        memory_mb: int = 0,
+        cpu_hours: float | None = None,
     ) -> JobService:
         holder: list[JobService] = []
         executor = LocalExecutor(
@@ -39,6 +44,7 @@ def start(store: JobStore, store_url: str, tmp_path: Path) -> Iterator[Start]:
             idle_priority=idle,
             on_finish=lambda _: holder[0].scheduler.wake(),
             memory_mb=memory_mb or None,
+            cpu_hours=cpu_hours,
         )
         service = JobService(store, executor, str(tmp_path / "artifacts"), cancel_grace=1.0)
         holder.append(service)
@@ -212,3 +218,15 @@ def test_memory_is_capped_per_job_within_the_executors_cap(start: Start, store: 
     with pytest.raises(InvalidInput) as refused:
         service.submit(hostile, RawArgs(json={}), resources=Resources(memory_mb=4096))
     assert "at most 2048 MB (module_memory_mb)" in refused.value.errors["resources"][0]
+
+
+def test_a_training_past_its_cpu_time_fails_saying_so(start: Start, store: JobStore) -> None:
+    service = start(cpu_hours=2 / 3600)  # 2 s of CPU per CPU asked for
+    hostile = discovery.load("mp_fixtures.hostile:Hostile")
+    job = service.submit(hostile, RawArgs(json={"spin": 60}), resources=Resources(cpu=1))
+    done = wait(store, job.id, finished, limit_s=40)
+    assert done.status is JobStatus.FAILED
+    assert done.error == (
+        "CpuTimeExceeded: the training used all the CPU time it may (2 s of CPU; the "
+        "platform's training_cpu_hours)"
+    )

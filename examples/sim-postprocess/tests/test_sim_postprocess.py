@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.lib import format as npy
 from PIL import Image
 
 from modelport.catalog.files import load_metadata
@@ -116,3 +118,21 @@ def test_chunks_stream_uncompressed_and_2_0_headers(tmp_path: Path) -> None:
 
 def test_metadata_is_valid() -> None:
     assert "AI4 tools" in load_metadata(PROJECT).categories
+
+
+def test_an_npz_that_lies_or_holds_too_many_members_is_refused(tmp_path: Path) -> None:
+    many = tmp_path / "many.npz"
+    np.savez(many, **{f"a{i}": np.zeros(1) for i in range(1001)})
+    with many.open("rb") as handle, pytest.raises(ValueError, match="at most 1000 are read"):
+        NpzReader(handle)
+    # a header claiming a 1e12-row array over a few bytes of data
+    liar = io.BytesIO()
+    with zipfile.ZipFile(liar, "w") as archive:
+        header = io.BytesIO()
+        npy.write_array_header_1_0(
+            header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+        )
+        archive.writestr("temperature.npy", header.getvalue() + b"\0" * 64)
+    liar.seek(0)
+    with pytest.raises(ValueError, match="claims more data than it holds"):
+        NpzReader(liar)

@@ -42,6 +42,7 @@ from modelport.errors import (
     ModelportError,
     Overloaded,
     PayloadTooLarge,
+    PredictTimeout,
 )
 from modelport.gateway.artifacts import materialize
 from modelport.gateway.exposure import response_headers, worker_scope
@@ -156,11 +157,18 @@ class ModelPool:
                     self._request_timeout,
                     body_file=body.path,
                 )
+            except PredictTimeout:  # not even its own 504 in time: it is wedged
+                self._retire_stuck(worker, "it did not answer")
+                raise
             finally:
                 self._release(worker)
         finally:
             body.discard()
         _, _, status, headers_back, content = frame
+        worker.timeouts_in_a_row = worker.timeouts_in_a_row + 1 if status == 504 else 0
+        if worker.timeouts_in_a_row >= self.settings.predict_concurrency:
+            # every one of its prediction threads may be stuck past its deadline
+            self._retire_stuck(worker, f"{worker.timeouts_in_a_row} predictions in a row timed out")
         return GatewayResponse(
             status, response_headers(headers_back), content, cold_start, record.version
         )
@@ -347,6 +355,17 @@ class ModelPool:
             )
         else:
             log.info("unloaded %s %s (%s)", worker.module, worker.version, reason)
+
+    def _retire_stuck(self, worker: WorkerProcess, why: str) -> None:
+        """Replace a worker whose predictions no longer end: the next call starts a new one
+        (this one is stopped, killed after the grace period if its threads hold it)."""
+        if worker.stopping is not None:
+            return
+        log.warning("restarting the worker of %s %s: %s", worker.module, worker.version, why)
+        stopping = asyncio.create_task(self._detach(worker, "stuck").stop())
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
+        self._grant_room()
 
     def _detach(self, worker: WorkerProcess, reason: str) -> WorkerProcess:
         """Take a worker out of the pool now (no new request reaches it) before stopping it."""

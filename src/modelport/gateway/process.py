@@ -166,8 +166,10 @@ class WorkerProcess:
         self.cold_start = cold_start
         self.loaded_at = datetime.now(UTC)
         self.in_flight = 0
+        #: its answers in a row that were 504 (its predictions ran past their deadline)
+        self.timeouts_in_a_row = 0
         self.alive = True
-        #: why we unload it (idle, lru, shutdown); None while it is wanted
+        #: why we unload it (idle, lru, shutdown, stuck); None while it is wanted
         self.stopping: str | None = None
         self._frames = frames
         self._reader = reader

@@ -279,9 +279,9 @@ class ChannelListener:
     closed; a key works once. Keys are looked up by their SHA-256 (no timing on the key).
     """
 
-    def __init__(self, store: JobStore, host: str) -> None:
+    def __init__(self, store: JobStore, host: str, port: int = 0) -> None:
         self.store = store
-        self._server = socket.create_server((host, 0))
+        self._server = socket.create_server((host, port))
         self.host, self.port = host, int(self._server.getsockname()[1])
         self._keys: dict[str, str] = {}  # sha256(key) -> job id
         self._served: dict[str, threading.Thread] = {}

@@ -37,6 +37,7 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
             store,
             worker_env=rules,
             address=settings.ray_address,
+            channel_port=settings.job_channel_port,
             num_cpus=settings.executor_cpus,
             num_gpus=settings.executor_gpus,
             cancel_grace=settings.cancel_grace,
@@ -45,12 +46,12 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
     else:
         from modelport.jobs.executors.local import LocalExecutor
 
-        sandbox = spec_for = memory = None
+        sandbox = spec_for = memory = cpu_hours = None
         if confined:
             from modelport.sandbox import choose_sandbox
 
             sandbox = choose_sandbox(settings.sandbox, forbidden=(settings.data_dir,))
-            memory = settings.module_memory_mb
+            memory, cpu_hours = settings.module_memory_mb, settings.training_cpu_hours
 
             def spec_for(job: Job) -> SandboxSpec:
                 return job_sandbox_spec(settings, job)
@@ -67,6 +68,7 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
             spec_for=spec_for,
             memory_mb=memory,
             worker_env=rules,
+            cpu_hours=cpu_hours,
         )
     service = JobService(
         store, executor, settings.artifacts_root(), settings.cancel_grace, settings.quotas

@@ -35,6 +35,9 @@ PARENT_ENV = "MODELPORT_WORKER_PARENT"
 NICE_ENV = "MODELPORT_WORKER_NICE"
 IDLE_ENV = "MODELPORT_WORKER_SCHED_IDLE"
 MEMORY_ENV = "MODELPORT_WORKER_MEMORY_MB"
+CPU_ENV = "MODELPORT_WORKER_CPU_SECONDS"
+#: Seconds of CPU past the soft limit (SIGXCPU: the training fails) before SIGKILL.
+CPU_GRACE = 30
 _PR_SET_PDEATHSIG = 1
 
 
@@ -44,6 +47,17 @@ class Terminated(BaseException):
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated
+
+
+class CpuTimeExceeded(Exception):
+    """Raised in the training when it has used the CPU time it may (SIGXCPU)."""
+
+
+def _on_sigxcpu(signum: int, frame: FrameType | None) -> None:
+    raise CpuTimeExceeded(
+        f"the training used all the CPU time it may ({os.environ.get(CPU_ENV)} s of CPU; "
+        "the platform's training_cpu_hours)"
+    )
 
 
 def die_with_parent() -> None:
@@ -115,6 +129,17 @@ def _finish(store: JobRecorder, job_id: str, status: JobStatus, **fields: object
         store.transition(job_id, status, finished_at=utcnow(), **fields)
 
 
+def limit_cpu() -> None:
+    """Cap the CPU time: SIGXCPU (the training fails) at the limit, SIGKILL ``CPU_GRACE`` s
+    later (for code that ignores the first; module code cannot raise the hard limit)."""
+    seconds = os.environ.get(CPU_ENV)
+    if seconds:
+        import resource
+
+        signal.signal(signal.SIGXCPU, _on_sigxcpu)
+        resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + CPU_GRACE))
+
+
 def limit_memory() -> None:
     """Cap the address space (soft and hard: module code cannot raise it again)."""
     megabytes = os.environ.get(MEMORY_ENV)
@@ -162,6 +187,7 @@ def main() -> None:
     die_with_parent()
     lower_priority()
     limit_memory()
+    limit_cpu()
     job_id = sys.argv[1]
     options = _options(sys.argv[2:])
     if "cancel" in options:

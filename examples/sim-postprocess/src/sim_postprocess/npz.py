@@ -38,24 +38,48 @@ def _header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     return npy.read_array_header_2_0(member)
 
 
+#: Members an .npz may hold (each is opened to read its header).
+MAX_MEMBERS = 1000
+#: Bytes the arrays of one .npz may hold together (read in chunks, but each is read whole).
+MAX_TOTAL_BYTES = 64 * 1024**3
+
+
 class NpzReader:
-    """The arrays of an open ``.npz`` file, read chunk by chunk."""
+    """The arrays of an open ``.npz`` file, read chunk by chunk.
+
+    Refused before anything is read: more than ``MAX_MEMBERS`` members, arrays whose header
+    claims more data than the zip says its member unpacks to, more than ``MAX_TOTAL_BYTES``
+    in all (what unpacking would take, in time if not memory).
+    """
 
     def __init__(self, source: IO[bytes]) -> None:
         try:
             self.archive = zipfile.ZipFile(source)
         except zipfile.BadZipFile as exc:
             raise ValueError(f"not an .npz file: {exc}") from None
+        members = self.archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise ValueError(f"the .npz has {len(members)} members: at most {MAX_MEMBERS} are read")
         self.arrays: dict[str, ArrayInfo] = {}
-        for member in self.archive.namelist():
-            if member.endswith(".npy"):
+        total = 0
+        for member in members:
+            if member.filename.endswith(".npy"):
                 with self.archive.open(member) as handle:
                     shape, fortran, dtype = _header(handle)
                 if dtype.hasobject:
-                    raise ValueError(f"{member}: object arrays are not read (they need pickle)")
-                name = member.removesuffix(".npy")
+                    raise ValueError(
+                        f"{member.filename}: object arrays are not read (they need pickle)"
+                    )
+                name = member.filename.removesuffix(".npy")
                 if fortran and len(shape) > 1:
                     raise ValueError(f"{name}: Fortran-ordered arrays cannot be read by rows")
+                size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if size > member.file_size:
+                    raise ValueError(f"{name}: its header claims more data than it holds")
+                total += size
+                if total > MAX_TOTAL_BYTES:
+                    limit = MAX_TOTAL_BYTES // 1024**3
+                    raise ValueError(f"the arrays hold more than {limit} GiB: not read")
                 self.arrays[name] = ArrayInfo(name, shape, dtype)
 
     def chunks(self, name: str, rows: int) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:

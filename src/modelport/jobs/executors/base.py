@@ -59,11 +59,12 @@ def record_end(store: JobStore, job_id: str, reason: str) -> None:
 def exit_reason(returncode: int) -> str:
     """How a process ended, for messages: ``was killed by SIGKILL (out of memory?)``, ..."""
     if returncode < 0:
+        hints = {signal.SIGKILL: " (out of memory?)", signal.SIGXCPU: " (its CPU time limit)"}
         try:
-            name = signal.Signals(-returncode).name
+            signum = signal.Signals(-returncode)
+            name, hint = signum.name, hints.get(signum, "")
         except ValueError:
-            name = f"signal {-returncode}"
-        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
+            name, hint = f"signal {-returncode}", ""
         return f"was killed by {name}{hint}"
     return f"exited with status {returncode}"
 

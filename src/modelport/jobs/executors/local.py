@@ -32,7 +32,7 @@ from modelport.jobs.channel import serve_channel
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, record_end
 from modelport.jobs.store import JobStore
-from modelport.jobs.worker import IDLE_ENV, MEMORY_ENV, NICE_ENV, PARENT_ENV
+from modelport.jobs.worker import CPU_ENV, IDLE_ENV, MEMORY_ENV, NICE_ENV, PARENT_ENV
 from modelport.sandbox.base import Sandbox, SandboxSpec
 from modelport.sandbox.none import NoSandbox
 
@@ -74,9 +74,11 @@ class LocalExecutor(Executor):
         spec_for: Callable[[Job], SandboxSpec] | None = None,
         memory_mb: int | None = None,
         worker_env: Mapping[str, str] | None = None,
+        cpu_hours: float | None = None,
     ) -> None:
         self.store = store
         self.worker_env = dict(worker_env or {})
+        self.cpu_hours = cpu_hours
         self.sandbox = sandbox or NoSandbox()
         self.spec_for = spec_for
         self.memory_mb = memory_mb
@@ -168,7 +170,8 @@ class LocalExecutor(Executor):
 
         The cap is the job's ``memory_mb`` when it asks (within the executor's), else the
         executor's; none for a GPU job: CUDA maps far more address space than it uses, so
-        RLIMIT_AS would stop it from starting (a container's cgroup limit is the tool there)."""
+        RLIMIT_AS would stop it from starting (a container's cgroup limit is the tool there).
+        CPU time: ``cpu_hours`` per CPU the job asked for."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
         env.update(self.worker_env)  # the platform's rules for it (its data URLs)
         if not self.sandbox.confines:  # a confined one dies with its sandbox
@@ -179,6 +182,8 @@ class LocalExecutor(Executor):
         memory = resources.memory_mb or self.memory_mb
         if memory and not gpus:
             env[MEMORY_ENV] = str(memory)
+        if self.cpu_hours:  # CPU time adds up over threads: hours per CPU asked for
+            env[CPU_ENV] = str(max(1, round(self.cpu_hours * 3600 * max(resources.cpu, 1))))
         if spec.workdir is not None:  # the module's own state directory (as its workers have)
             env["MODELPORT_DATA_DIR"] = env["HOME"] = str(spec.workdir)
         # as multiprocessing's spawn does: the worker imports what the server could import

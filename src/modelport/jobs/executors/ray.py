@@ -72,6 +72,7 @@ class RayExecutor(Executor):
         *,
         worker_env: Mapping[str, str] | None = None,
         address: str | None = None,
+        channel_port: int = 0,
         num_cpus: float | None = None,
         num_gpus: int | None = None,
         cancel_grace: float,
@@ -81,6 +82,7 @@ class RayExecutor(Executor):
         self.store = store
         self.worker_env = dict(worker_env or {})
         self.address = address
+        self.channel_port = channel_port
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
         self.cancel_grace = cancel_grace
@@ -118,7 +120,7 @@ class RayExecutor(Executor):
                         else:
                             ray.init(address=self.address)
                 here = "127.0.0.1" if self._owns_cluster else _node_address()
-                self._channels = ChannelListener(self.store, here)
+                self._channels = ChannelListener(self.store, here, self.channel_port)
                 self._remote = ray.remote(max_calls=1, max_retries=0)(_run_task)
             except Exception as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
