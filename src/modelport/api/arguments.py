@@ -28,7 +28,7 @@ from modelport.api.uploads import (
     read_multipart,
 )
 from modelport.contract.base import RawArgs
-from modelport.errors import BadRequest, UnsupportedMediaType
+from modelport.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from modelport.settings import Settings
 
 _FORM = "application/x-www-form-urlencoded"
@@ -59,10 +59,9 @@ class ArgumentLimits:
 _DEFAULT_LIMITS = ArgumentLimits()
 
 
-def _too_deep(depth: int) -> BadRequest:
-    return BadRequest(
-        f"Invalid JSON body: nested deeper than {depth} levels (max_json_depth).", field="json"
-    )
+def _too_deep(depth: int) -> InvalidInput:
+    """Readable JSON, but nested too deep to be arguments: a 422 naming ``json``."""
+    return InvalidInput({"json": [f"Nested deeper than {depth} levels (max_json_depth)."]})
 
 
 def _deeper_than(value: object, depth: int) -> bool:
