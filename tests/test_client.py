@@ -158,9 +158,10 @@ def test_invalid_arguments_raise_invalid_input_naming_every_field(client: Client
 
 
 def test_a_model_exception_raises_model_error(client: Client) -> None:
-    with pytest.raises(errors.ModelError, match="asked to fail"):
+    # the server says what failed and the error id its log names; the text stays in its log
+    with pytest.raises(errors.ModelError, match=r"the model failed: ValueError \(error id \w+\)"):
         client.predict("echo", text="x", mode="fail")
-    with pytest.raises(errors.ModelError, match="unlucky thirteen"):
+    with pytest.raises(errors.ModelError, match="the model failed: RuntimeError"):
         client.predict("legacy", number=13)
 
 
@@ -270,7 +271,23 @@ def test_cancel_a_running_job_and_conflict_on_a_finished_one(
         client.cancel(trained["id"])
     long = client.train("trainer", epochs=200, sleep=0.1)
     client.cancel(long["id"])
-    assert client.wait(long["id"], timeout=30)["status"] == "cancelled"
+    assert client.wait(long["id"], timeout=30, raise_on_failure=False)["status"] == "cancelled"
+    with pytest.raises(errors.ModelError, match=rf"job {long['id']} \(trainer\) cancelled"):
+        client.wait(long["id"], timeout=30)
+
+
+def test_wait_raises_when_the_job_failed(client: Client) -> None:
+    job = client.train("trainer", epochs=2, fail=True)
+    seen: list[dict[str, Any]] = []
+    with pytest.raises(errors.ModelError) as raised:
+        client.wait(job["id"], timeout=60, on_event=seen.append)
+    message = raised.value.message
+    assert message.startswith(f"job {job['id']} (trainer) failed: ")
+    assert "diverged at the last epoch" in message  # the job's own error
+    assert seen[-1]["event"] == "end"  # the events were followed to the end first
+    kept = client.wait(job["id"], timeout=60, raise_on_failure=False)  # the old behaviour
+    assert kept["status"] == "failed"
+    assert "diverged at the last epoch" in kept["error"]
 
 
 def test_retry_runs_a_finished_job_again(client: Client, trained: dict[str, Any]) -> None:
@@ -374,14 +391,15 @@ def test_publish_alias_publish_job_and_pull(
 
 
 def test_pull_deletes_a_file_whose_checksum_does_not_match(
-    client: Client, server: Server, trained: dict[str, Any], tmp_path: Path
+    client: Client, server: Server, tmp_path: Path
 ) -> None:
     source = shutil.copytree(TYPED_MODULE, tmp_path / "tampered")
     (source / "pyproject.toml").write_text(
         (source / "pyproject.toml").read_text().replace("Plant_Classifier", "tampered-plants")
     )
     name = client.publish(source)["module"]
-    record = client.publish_job(name, trained["id"], "2.0.0")
+    job = client.wait(client.train("trainer", epochs=3)["id"], timeout=60)  # a job publishes once
+    record = client.publish_job(name, job["id"], "2.0.0")
     sha = record["artifacts"][0]["sha256"]
     blob = server.data_dir / "catalog" / "sha256" / sha[:2] / sha
     original = blob.read_bytes()

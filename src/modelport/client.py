@@ -227,13 +227,25 @@ class Client:
         job_id: str,
         timeout: float | None = None,
         on_event: Callable[[JobEvent], object] | None = None,
+        *,
+        raise_on_failure: bool = True,
     ) -> dict[str, Any]:
-        """Follow a job's events until it ends; the final job. TimeoutError past ``timeout`` s."""
+        """Follow a job's events until it ends; the final job. TimeoutError past ``timeout`` s.
+
+        A job that ended ``failed`` or ``cancelled`` raises :class:`~modelport.errors.ModelError`
+        naming the job, its status and its error; with ``raise_on_failure=False`` it is
+        returned like a succeeded one (check its ``status``).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         for event in self._events(job_id, 0, 3, deadline=deadline):
             if on_event is not None:
                 on_event(event)
-        return self.job(job_id)
+        job = self.job(job_id)
+        status = job.get("status")
+        if raise_on_failure and status in ("failed", "cancelled"):
+            reason = job.get("error") or status
+            raise errors.JobFailed(f"job {job_id} ({job.get('model')}) {status}: {reason}", job)
+        return job
 
     def artifacts(self, job_id: str) -> list[dict[str, Any]]:
         """The files a job wrote: ``[{"name", "size", "href"}]``."""
@@ -266,9 +278,10 @@ class Client:
         """A catalog module, its aliases and a summary of its latest version."""
         return self._dict("GET", f"/catalog/modules/{_segment(name)}")
 
-    def versions(self, name: str) -> list[dict[str, Any]]:
-        """A module's versions, highest first."""
-        return self._list("GET", f"/catalog/modules/{_segment(name)}/versions")
+    def versions(self, name: str, include_yanked: bool = False) -> list[dict[str, Any]]:
+        """A module's versions, highest first (yanked ones too, marked, when asked)."""
+        params = {"include_yanked": "true"} if include_yanked else None
+        return self._list("GET", f"/catalog/modules/{_segment(name)}/versions", params=params)
 
     def version(self, name: str, version: str = "latest") -> dict[str, Any]:
         """One version (a number or an alias) with its metadata and artifacts."""
@@ -325,6 +338,24 @@ class Client:
         path = f"/catalog/modules/{_segment(name)}/aliases/{_segment(alias)}"
         return self._dict("PUT", path, json={"version": version})
 
+    def remove_alias(self, name: str, alias: str) -> dict[str, Any]:
+        """Remove an alias; the module."""
+        return self._dict("DELETE", f"/catalog/modules/{_segment(name)}/aliases/{_segment(alias)}")
+
+    def yank(self, name: str, version: str, reason: str) -> dict[str, Any]:
+        """Yank a version (hidden from latest and listings, callable by number); the version."""
+        path = f"/catalog/modules/{_segment(name)}/versions/{_segment(version)}/yank"
+        return self._dict("POST", path, json={"reason": reason})
+
+    def unyank(self, name: str, version: str) -> dict[str, Any]:
+        """Undo a yank; the version."""
+        path = f"/catalog/modules/{_segment(name)}/versions/{_segment(version)}/yank"
+        return self._dict("DELETE", path)
+
+    def publication(self, job_id: str) -> dict[str, Any]:
+        """Whether a job was published: ``{"job_id", "published", "module", "version"}``."""
+        return self._dict("GET", f"/catalog/jobs/{_segment(job_id)}/publication")
+
     def deprecate(
         self, name: str, deprecated: bool = True, message: str | None = None
     ) -> dict[str, Any]:
@@ -353,6 +384,61 @@ class Client:
                 _write_file(r, target, sha256=artifact["sha256"], size=artifact["size"])
             written.append(target)
         return written
+
+    # -- your data on the platform ----------------------------------------------------------------
+
+    def data(self) -> dict[str, Any]:
+        """Your data area: ``{"files": [{"name", "size", "modified"}], "used", "quota"}``."""
+        return self._dict("GET", "/data/")
+
+    def put_data(
+        self,
+        source: Path,
+        name: str | None = None,
+        *,
+        chunk_size: int = 8 * 1024 * 1024,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> dict[str, Any]:
+        """Upload the file ``source`` to your data as ``name`` (default: its file name), in
+        chunks of ``chunk_size`` bytes, resuming an upload of it that was cut off; train on it
+        as ``data://<name>``. ``progress(sent, total)`` is called after each chunk."""
+        name = name or source.name
+        path = f"/data/{quote(name, safe='/')}"
+        total = source.stat().st_size
+        if total == 0:
+            return self._dict("PUT", path, content=b"")
+        asked = self._request("PUT", path, headers={"Content-Range": f"bytes */{total}"})
+        offset = cast(int, asked.json()["offset"])
+        offset = 0 if offset >= total else offset
+        answer: dict[str, Any] = {}
+        with source.open("rb") as handle:
+            while offset < total:
+                handle.seek(offset)
+                piece = handle.read(chunk_size)
+                end = offset + len(piece) - 1
+                headers = {"Content-Range": f"bytes {offset}-{end}/{total}"}
+                response = self._http.put(path, content=piece, headers=headers)
+                if response.status_code == 409 and "offset" in _json_or_empty(response):
+                    offset = int(response.json()["offset"])  # another try of ours got further
+                    continue
+                if response.is_error:
+                    raise error_from_response(response)
+                answer = response.json()
+                offset = int(answer["offset"])
+                if progress is not None:
+                    progress(offset, total)
+        return answer
+
+    def get_data(self, name: str, dest: Path) -> Path:
+        """Download your file ``name`` to ``dest`` (a file, or a directory to write it in)."""
+        target = dest / PurePosixPath(name).name if dest.is_dir() else dest
+        with self._stream("GET", f"/data/{quote(name, safe='/')}") as response:
+            _write_file(response, target)
+        return target
+
+    def delete_data(self, name: str) -> None:
+        """Delete your file ``name``."""
+        self._request("DELETE", f"/data/{quote(name, safe='/')}")
 
     # -- transport --------------------------------------------------------------------------------
 
@@ -496,6 +582,8 @@ def error_from_response(response: httpx.Response) -> ModelportError:
     elif status == 500:
         traceback = body.get("traceback") if isinstance(body, dict) else None
         exc = errors.ModelError(message, traceback if isinstance(traceback, str) else None)
+        error_id = body.get("error_id") if isinstance(body, dict) else None
+        exc.error_id = error_id if isinstance(error_id, str) else None
     else:
         exc = ModelportError(f"HTTP {status} from {response.request.url}: {message}")
     exc.message, exc.args = message, (message,)
@@ -507,6 +595,14 @@ def error_from_response(response: httpx.Response) -> ModelportError:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        found = response.json()
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _is_json(response: httpx.Response) -> bool:

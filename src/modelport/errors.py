@@ -27,12 +27,34 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
     ├── ModelLoadError           a model failed to import, adapt or warm  (server refuses to start)
     ├── ModelNotReady            a model has not finished warm()          (HTTP 503)
     └── ModelError               the model's own code raised              (HTTP 500)
-        └── InvalidOutput        the model returned what its schema rejects
+        ├── InvalidOutput        the model returned what its schema rejects
+        └── JobFailed            a training job ended failed or cancelled (Client.wait)
+
+A model's own code raising ``InvalidInput`` is the caller's fault (422, naming the field); any
+other exception from it is a ``ModelError``, which a client sees only as its type and an error
+id (the server's log has the rest). :func:`redact_paths` takes server paths out of messages
+that reach a client.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
+
+_PATH_CHARS = r"[^\s'\"<>()\[\]{},;|`]"
+#: An absolute POSIX path that is not part of a URL or of a relative path (``a/b``, ``1/2``),
+#: or a ``file:`` URL.
+_ABSOLUTE_PATH = re.compile(rf"\bfile:/{_PATH_CHARS}*|(?<![\w./:~\\-])/{_PATH_CHARS}+")
+
+
+def redact_paths(text: str, names: Mapping[str, str] | None = None) -> str:
+    """``text`` without server paths: each of ``names`` (a path: what to show instead, such as
+    an upload's own file name), then any other absolute path as ``.../<its last part>``."""
+    for path, shown in sorted((names or {}).items(), key=lambda item: -len(item[0])):
+        if path:
+            text = text.replace(path, shown)
+    return _ABSOLUTE_PATH.sub(lambda m: ".../" + os.path.basename(m.group().rstrip("/.")), text)
 
 
 class ModelportError(Exception):
@@ -110,6 +132,24 @@ class InvalidInput(ModelportError):
         fields = ", ".join(sorted(self.errors)) or "input"
         super().__init__(f"invalid value for: {fields}")
 
+    def redacted(self, names: Mapping[str, str] | None = None) -> InvalidInput:
+        """The same errors without server paths (see :func:`redact_paths`), for a client."""
+
+        def clean(value: object) -> object:
+            if isinstance(value, str):
+                return redact_paths(value, names)
+            if isinstance(value, Mapping):
+                return {key: clean(item) for key, item in value.items()}
+            if isinstance(value, list | tuple):
+                return [clean(item) for item in value]
+            return value
+
+        errors = {
+            key: [redact_paths(m, names) for m in messages] for key, messages in self.errors.items()
+        }
+        detail = None if self.detail is None else {k: clean(v) for k, v in self.detail.items()}
+        return InvalidInput(errors, detail)
+
 
 class InvalidMetadata(InvalidInput):
     """A module's metadata file that AI4OS refuses: ``errors`` by field, plus which file and
@@ -171,12 +211,36 @@ class ModelNotReady(ModelportError):
 
 
 class ModelError(ModelportError):
-    """The model's own code raised; ``detail`` keeps the formatted traceback for --debug."""
+    """The model's own code raised; ``detail`` keeps the formatted traceback for --debug.
 
-    def __init__(self, message: str, detail: str | None = None) -> None:
+    ``error_type`` names the exception the model's code raised (``ValueError``), when that is
+    the cause: a client is told only that, with an error id, as its text may hold server paths
+    or data; ``message`` (the type and the text) is for the server's log and the local CLI.
+    """
+
+    def __init__(
+        self, message: str, detail: str | None = None, *, error_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.detail = detail
+        self.error_type = error_type
+        #: the id the server logged this failure under (a client's copy, from the 500 answer)
+        self.error_id: str | None = None
+
+    @classmethod
+    def raised(cls, exc: BaseException, detail: str | None = None) -> ModelError:
+        """The error for an exception the model's code raised (``detail``: its traceback)."""
+        kind = type(exc).__name__
+        return cls(f"{kind}: {exc}", detail, error_type=kind)
 
 
 class InvalidOutput(ModelError):
     """A model returned a value its declared response schema rejects."""
+
+
+class JobFailed(ModelError):
+    """A training job ended failed or cancelled (``Client.wait``); ``job`` is its record."""
+
+    def __init__(self, message: str, job: dict[str, object]) -> None:
+        super().__init__(message)
+        self.job = job

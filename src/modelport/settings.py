@@ -184,6 +184,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="server directories training jobs may read data from (read-only, sandbox)",
     )
+    user_data_quota_mb: int | None = Field(
+        10 * 1024,
+        ge=0,
+        description="MB each user's data area (files uploaded to train on) may hold; None = no cap",
+    )
     max_worker_frame: int = Field(
         256 * MiB,
         ge=64 * 1024,
@@ -258,6 +263,10 @@ class Settings(BaseSettings):
         path = safe_child(self.data_dir / "state", module, "module")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def user_data_dir(self) -> Path:
+        """The root of every user's data area (``storage.userdata``)."""
+        return self.data_dir / "userdata"
 
     def model_version_dir(self, module: str, version: str) -> Path:
         """Where a module version's artifacts are fetched to (its ``$MODELPORT_MODEL_DIR``)."""

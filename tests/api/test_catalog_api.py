@@ -18,14 +18,29 @@ from fastapi import FastAPI
 
 from modelport.api.catalog import catalog_router
 from modelport.api.errors import install_error_handlers
+from modelport.auth.config import LOCAL_PRINCIPAL, identity_key
+from modelport.auth.tokens import SCOPES, TokenStore
 from modelport.catalog import validate_metadata
 from modelport.catalog.ai4os import ai4os_errors
 from modelport.catalog.domain import ArtifactRecord, VersionRecord
 from modelport.catalog.service import CatalogService
 from modelport.catalog.setup import build_catalog_service
+from modelport.db import connect
 from modelport.jobs.domain import Job, JobStatus
 from modelport.settings import Settings
+from tests.api.test_platform import (
+    TRAINER,
+    PlatformFactory,
+    bearer,
+    finished,
+    platform,
+    publish_trainer,
+)
 from tests.catalog.samples import FIXTURES
+from tests.fixtures.oidc_provider import Idp, Key, auth_settings, idp, keys
+from tests.gateway.conftest import META
+
+__all__ = ["idp", "keys", "platform"]  # fixtures, shared
 
 BASE = "http://catalog.test"
 PLANTS: dict[str, Any] = yaml.safe_load(
@@ -557,13 +572,23 @@ async def test_publish_a_training_jobs_artifacts(
         "/catalog/modules/plants/versions", json={"job_id": job.id, "version": "2.0.0"}
     )
     assert duplicate.status_code == 409
+    # a job is published once: as another version too, the answer names the first one
+    again = await client.post(
+        "/catalog/modules/plants/versions", json={"job_id": job.id, "version": "2.1.0"}
+    )
+    assert again.status_code == 409
+    assert again.json() == {"message": f"job {job.id} is already published as plants 2.0.0"}
+    assert (await client.get("/catalog/modules/plants")).json()["latest_version"] == "2.0.0"
     unknown_job = await client.post(
         "/catalog/modules/plants/versions", json={"job_id": "f" * 32, "version": "3.0"}
     )
     assert unknown_job.status_code == 404
+    other = catalog.jobs.create(Job(model="plants", model_spec="plants.model:Plants"))
+    catalog.jobs.transition(other.id, JobStatus.RUNNING)
+    catalog.jobs.transition(other.id, JobStatus.SUCCEEDED)
     unknown_base = await client.post(
         "/catalog/modules/plants/versions",
-        json={"job_id": job.id, "version": "3.0", "base_version": "0.0.1"},
+        json={"job_id": other.id, "version": "3.0", "base_version": "0.0.1"},
     )
     assert unknown_base.status_code == 404
 
@@ -614,3 +639,273 @@ async def test_base_path_prefixes_every_route(catalog: CatalogService) -> None:
             )
         ).json()
         assert doc["@id"] == f"{BASE}/api/catalog/modules/plants/versions/1.1.0"
+
+
+# -- yanking, aliases, job publications -----------------------------------------------------------
+
+ALL_YANKED = (
+    "every version of module 'plants' is yanked: there is no latest version; a yanked "
+    "version still answers by its exact number (versions/<version>)"
+)
+
+
+async def test_yank_and_unyank_a_version(
+    client: httpx.AsyncClient, catalog: CatalogService
+) -> None:
+    yank = "/catalog/modules/plants/versions/1.1.0/yank"
+    done = await client.post(yank, json={"reason": "weights from the wrong run"})
+    assert done.status_code == 200, done.text
+    record = done.json()
+    assert (record["version"], record["yanked"], record["yanked_reason"]) == (
+        "1.1.0",
+        True,
+        "weights from the wrong run",
+    )
+    assert record["yanked_by"] == LOCAL_PRINCIPAL.identity  # auth off: the local admin
+    assert record["yanked_at"] is not None
+
+    module = (await client.get("/catalog/modules/plants")).json()
+    assert module["latest_version"] == "1.0.0"
+    assert module["latest"]["version"] == "1.0.0"
+    assert module["aliases"] == {"latest": "1.0.0"}
+    assert module["yanked_versions"] == ["1.1.0"]
+    listed = (await client.get("/catalog/modules/plants/versions")).json()
+    assert [v["version"] for v in listed] == ["1.0.0"]
+    assert listed[0]["yanked"] is False
+    everything = await client.get(
+        "/catalog/modules/plants/versions", params={"include_yanked": "true"}
+    )
+    assert [(v["version"], v["yanked"], v["yanked_reason"]) for v in everything.json()] == [
+        ("1.1.0", True, "weights from the wrong run"),
+        ("1.0.0", False, None),
+    ]
+    exact = (await client.get("/catalog/modules/plants/versions/1.1.0")).json()
+    assert (exact["yanked"], exact["yanked_reason"]) == (True, "weights from the wrong run")
+    weights = await client.get(
+        "/catalog/modules/plants/versions/1.1.0/artifacts/models/weights.bin"
+    )
+    assert weights.content == PAYLOAD  # its files stay downloadable by its number
+    latest = (await client.get("/catalog/modules/plants/versions/latest")).json()
+    assert latest["version"] == "1.0.0"
+    found = (await client.get("/catalog/modules", params={"q": "plant"})).json()
+    assert {m["name"]: m["latest_version"] for m in found["modules"]}["plants"] == "1.0.0"
+
+    again = await client.post(yank, json={"reason": "twice"})
+    assert again.status_code == 409
+    assert again.json()["message"].startswith("plants 1.1.0 is already yanked")
+    undone = await client.delete(yank)
+    assert undone.status_code == 200
+    assert (undone.json()["yanked"], undone.json()["yanked_reason"]) == (False, None)
+    assert (await client.get("/catalog/modules/plants")).json()["latest_version"] == "1.1.0"
+    not_yanked = await client.delete(yank)
+    assert not_yanked.status_code == 409
+    assert not_yanked.json() == {"message": "plants 1.1.0 is not yanked"}
+
+
+async def test_yank_refuses_bad_requests_naming_the_field(
+    client: httpx.AsyncClient, catalog: CatalogService
+) -> None:
+    yank = "/catalog/modules/plants/versions/1.1.0/yank"
+    for body in ({"reason": ""}, {"reason": "  "}):
+        refused = await client.post(yank, json=body)
+        assert refused.status_code == 422
+        assert refused.json() == {
+            "reason": ["say why the version is yanked (e.g. 'wrong weights')"]
+        }
+    no_reason = await client.post(yank, json={})
+    assert no_reason.status_code == 422
+    assert list(no_reason.json()) == ["reason"]
+    too_long = await client.post(yank, json={"reason": "x" * 1001})
+    assert too_long.json() == {"reason": ["a reason has at most 1000 characters"]}
+    alias = await client.post("/catalog/modules/plants/versions/latest/yank", json={"reason": "r"})
+    assert alias.status_code == 422
+    assert list(alias.json()) == ["version"]
+    for path in (
+        "/catalog/modules/plants/versions/9.9.9/yank",
+        "/catalog/modules/no/versions/1.0/yank",
+    ):
+        missing = await client.post(path, json={"reason": "r"})
+        assert missing.status_code == 404
+        assert "message" in missing.json()
+    assert (await client.get("/catalog/modules/plants")).json()["yanked_versions"] == []
+
+
+async def test_a_module_whose_every_version_is_yanked_has_no_latest(
+    client: httpx.AsyncClient, catalog: CatalogService
+) -> None:
+    for version in ("1.0.0", "1.1.0"):
+        done = await client.post(
+            f"/catalog/modules/plants/versions/{version}/yank", json={"reason": "withdrawn"}
+        )
+        assert done.status_code == 200
+    module = (await client.get("/catalog/modules/plants")).json()
+    assert (module["latest_version"], module["latest"], module["aliases"]) == (None, None, {})
+    for path in (
+        "/catalog/modules/plants/versions/latest",
+        "/catalog/modules/plants/metadata",
+        "/v1/catalog/modules/plants/metadata",
+    ):
+        gone = await client.get(path)
+        assert gone.status_code == 404, path
+        assert gone.json() == {"message": ALL_YANKED}
+    assert (await client.get("/catalog/modules/plants/versions/1.0.0")).json()["yanked"] is True
+    assert (await client.get("/catalog/modules/plants/versions")).json() == []
+    names = [m["name"] for m in (await client.get("/catalog/modules")).json()["modules"]]
+    assert "plants" not in names
+    shown = await client.get("/catalog/modules", params={"include_yanked": "true"})
+    hits = {m["name"]: m["latest_version"] for m in shown.json()["modules"]}
+    assert hits["plants"] is None
+    assert "plants" not in (await client.get("/v1/catalog/modules")).json()
+    detail = await client.get("/v1/catalog/modules/detail")
+    assert detail.status_code == 200
+    assert "plants" not in [m["name"] for m in detail.json()]
+
+
+async def test_aliases_are_set_moved_and_removed(
+    client: httpx.AsyncClient, catalog: CatalogService
+) -> None:
+    alias = "/catalog/modules/plants/aliases/stable"
+    assert (await client.put(alias, json={"version": "1.0.0"})).json()["aliases"][
+        "stable"
+    ] == "1.0.0"
+    moved = await client.put(alias, json={"version": "1.1.0"})
+    assert moved.status_code == 200
+    assert moved.json()["aliases"] == {"latest": "1.1.0", "stable": "1.1.0"}
+    removed = await client.delete(alias)
+    assert removed.status_code == 200
+    assert removed.json()["aliases"] == {"latest": "1.1.0"}
+    gone = await client.delete(alias)
+    assert gone.status_code == 404
+    assert gone.json() == {"message": "module 'plants' has no alias 'stable'"}
+    latest = await client.delete("/catalog/modules/plants/aliases/latest")
+    assert latest.status_code == 422
+    assert latest.json() == {"alias": ["'latest' always follows the highest version."]}
+    assert (await client.delete("/catalog/modules/nope/aliases/stable")).status_code == 404
+
+    # an alias keeps naming a version yanked after it was set, but is not moved onto one
+    await client.put(alias, json={"version": "1.0.0"})
+    await client.post("/catalog/modules/plants/versions/1.0.0/yank", json={"reason": "bad"})
+    kept = (await client.get("/catalog/modules/plants")).json()
+    assert (kept["aliases"]["stable"], kept["yanked_versions"]) == ("1.0.0", ["1.0.0"])
+    stable = (await client.get("/catalog/modules/plants/versions/stable")).json()
+    assert (stable["version"], stable["yanked"]) == ("1.0.0", True)
+    onto = await client.put("/catalog/modules/plants/aliases/prod", json={"version": "1.0.0"})
+    assert onto.status_code == 409
+    assert onto.json()["message"].startswith("plants 1.0.0 is yanked (bad)")
+
+
+async def test_a_job_page_learns_whether_its_job_was_published(
+    client: httpx.AsyncClient, catalog: CatalogService, tmp_path: Path
+) -> None:
+    assert catalog.jobs is not None
+    job = catalog.jobs.create(
+        Job(model="plants", model_spec="p", artifacts_url=str(tmp_path / "none"))
+    )
+    publication = f"/catalog/jobs/{job.id}/publication"
+    assert (await client.get(publication)).json() == {
+        "job_id": job.id,
+        "published": False,
+        "module": None,
+        "version": None,
+    }
+    catalog.jobs.transition(job.id, JobStatus.RUNNING)
+    catalog.jobs.transition(job.id, JobStatus.SUCCEEDED)
+    created = await client.post(
+        "/catalog/modules/plants/versions", json={"job_id": job.id, "version": "1.2.0"}
+    )
+    assert created.status_code == 201, created.text
+    assert (await client.get(publication)).json() == {
+        "job_id": job.id,
+        "published": True,
+        "module": "plants",
+        "version": "1.2.0",
+    }
+    twice = await client.post(
+        "/catalog/modules/plants/versions", json={"job_id": job.id, "version": "1.3.0"}
+    )
+    assert twice.status_code == 409
+    assert twice.json() == {"message": f"job {job.id} is already published as plants 1.2.0"}
+    unknown = await client.get(f"/catalog/jobs/{'f' * 32}/publication")
+    assert unknown.status_code == 404
+    assert "message" in unknown.json()
+
+
+# -- on the platform: owners, admins, and serving a yanked version by its number ----------------
+
+
+@pytest.mark.slow
+async def test_on_the_platform_a_yanked_version_still_serves_by_its_number(
+    platform: PlatformFactory, idp: Idp, keys: dict[str, Key], tmp_path: Path
+) -> None:
+    idp.publish("a", keys["a1"])
+    given = auth_settings(idp, f"sqlite:///{tmp_path}/platform.db", catalog_cache_seconds=0)
+    settings = Settings(data_dir=tmp_path / "data", **given)
+    tokens = TokenStore(connect(settings.store_url()))
+    scopes = [s for s in SCOPES if s != "admin"]
+    ada, ben, boss = (identity_key(idp.issuer("a"), who) for who in ("alice", "bob", "root"))
+    alice = bearer(tokens, ada, scopes, ["user", "trainer", "publisher"])
+    bob = bearer(tokens, ben, scopes, ["user", "trainer", "publisher"])
+    root = bearer(tokens, boss, list(SCOPES), ["admin"])
+    publish_trainer(settings, owner=ada)
+    build_catalog_service(settings).registry.publish(
+        "trainer", "1.1.0", META, load_spec=TRAINER, package="mp_fixtures", published_by=ada
+    )
+    yank = "/catalog/modules/trainer/versions/{}/yank"
+    predict = "/v2/models/trainer/predict/?x=2"
+    exact = "/v2/models/trainer/versions/{}/predict/?x=2"
+
+    async with platform(**given) as p:
+        body = {"reason": "trained on the wrong split"}
+        refused = await p.http.post(yank.format("1.1.0"), json=body, headers=bob)
+        assert refused.status_code == 403
+        assert "belongs to someone else" in refused.json()["message"]
+        done = await p.http.post(yank.format("1.1.0"), json=body, headers=alice)
+        assert done.status_code == 200, done.text
+        assert done.json()["yanked_by"] == ada
+
+        by_name = await p.http.post(predict, headers=bob)
+        assert by_name.status_code == 200, by_name.text
+        assert by_name.headers["x-modelport-model-version"] == "1.0.0"
+        pinned = await p.http.post(exact.format("1.1.0"), headers=bob)
+        assert pinned.status_code == 200, pinned.text
+        assert pinned.headers["x-modelport-model-version"] == "1.1.0"
+
+        # the admin yanks the last one: no latest, but every version still answers by number
+        assert (await p.http.post(yank.format("1.0.0"), json=body, headers=root)).status_code == 200
+        gone = await p.http.post(predict, headers=bob)
+        assert gone.status_code == 404
+        assert gone.json()["message"].startswith("every version of module 'trainer' is yanked")
+        assert (await p.http.post(exact.format("1.0.0"), headers=bob)).status_code == 200
+        listed = (await p.http.get("/v2/models/", headers=bob)).json()["models"]
+        assert "trainer" not in [m["name"] for m in listed]
+
+        # a training of an exact (yanked) version runs, and is published once
+        created = await p.http.post(
+            "/jobs",
+            json={"model": "trainer", "version": "1.0.0", "args": {"epochs": 1}},
+            headers=alice,
+        )
+        assert created.status_code == 201, created.text
+        job = await finished(p.http, created.json()["id"], headers=alice)
+        assert (job["status"], job["version"]) == ("succeeded", "1.0.0"), job["error"]
+        publication = f"/catalog/jobs/{job['id']}/publication"
+        assert (await p.http.get(publication, headers=alice)).json()["published"] is False
+        assert (await p.http.get(publication, headers=bob)).status_code == 404  # not his job
+        new = {"job_id": job["id"], "version": "1.2.0", "base_version": "1.0.0"}
+        published = await p.http.post("/catalog/modules/trainer/versions", json=new, headers=alice)
+        assert published.status_code == 201, published.text
+        assert (await p.http.get(publication, headers=alice)).json() == {
+            "job_id": job["id"],
+            "published": True,
+            "module": "trainer",
+            "version": "1.2.0",
+        }
+        again = {**new, "version": "1.3.0"}
+        twice = await p.http.post("/catalog/modules/trainer/versions", json=again, headers=alice)
+        assert twice.status_code == 409
+        assert twice.json()["message"].endswith("is already published as trainer 1.2.0")
+        module = (await p.http.get("/catalog/modules/trainer", headers=bob)).json()
+        assert (module["latest_version"], module["yanked_versions"]) == (
+            "1.2.0",
+            ["1.1.0", "1.0.0"],
+        )

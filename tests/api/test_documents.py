@@ -184,6 +184,10 @@ async def test_an_unexpected_500_closes_the_connection_as_it_says() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/v2/models/flaky/")
         assert response.status_code == 500
-        assert response.json() == {"message": "internal server error"}
+        error_id = response.json()["error_id"]
+        assert response.json() == {
+            "message": f"internal server error (error id {error_id})",
+            "error_id": error_id,
+        }
         assert response.headers["connection"] == "close"
         assert (await client.get("/swagger.json")).status_code == 200

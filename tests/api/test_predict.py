@@ -180,7 +180,12 @@ async def test_model_exception_is_json_500_without_traceback(serve: AppFactory) 
     client = await serve("legacy")
     response = await client.post(PREDICT, params={"number": 13})
     assert response.status_code == 500
-    assert response.json() == {"message": "RuntimeError: unlucky thirteen"}
+    body = response.json()
+    # what failed and an id the server's log names, never the exception's text
+    assert body == {
+        "message": f"the model failed: RuntimeError (error id {body['error_id']})",
+        "error_id": body["error_id"],
+    }
 
 
 async def test_debug_adds_the_traceback(serve: AppFactory) -> None:

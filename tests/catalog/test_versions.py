@@ -213,3 +213,38 @@ async def test_http_answers_422_naming_the_field(
     stable = await http.put(f"/catalog/modules/{name}/aliases/prod-1", json={"version": "1.2.0"})
     assert stable.status_code == 200
     assert stable.json()["aliases"]["prod-1"] == "1.2.0"
+
+
+# -- bulk import and the bundled examples ---------------------------------------------------------
+
+
+@pytest.mark.usefixtures("git_identity")
+def test_an_import_reports_a_module_declaring_no_version(
+    service: CatalogService, tmp_path: Path
+) -> None:
+    bad = make_repo(tmp_path / "bad", module_with_version(tmp_path, "not a version"))
+    good = make_repo(tmp_path / "good", TYPED)
+    index = tmp_path / "modules.yml"
+    index.write_text(f"- url: file://{bad}\n- url: file://{good}\n")
+    report = service.import_index(index)
+    name = read_module(TYPED).name
+    assert report.errors == {
+        name: "version: the version the module declares in pyproject.toml: "
+        f"'not a version' is not a version: {HINT}"
+    }
+    assert report.published == [f"{name} 1.2.0"]
+
+
+def test_seeding_refuses_an_example_with_a_bad_version(service: CatalogService) -> None:
+    from modelport.catalog.files import load_metadata
+    from modelport.catalog.setup import EXAMPLES, _publish
+    from modelport.examples.iris import IrisClassifier
+
+    class Unversioned(IrisClassifier):
+        version = "one point oh"
+
+    metadata = load_metadata(EXAMPLES / "iris.ai4-metadata.yml")
+    with pytest.raises(InvalidInput) as caught:
+        _publish(service, Unversioned, metadata, "x:Unversioned", "modelport")
+    assert caught.value.errors == {"version": [f"'one point oh' is not a version: {HINT}"]}
+    assert service.registry.names() == []

@@ -410,6 +410,8 @@ def test_the_group_has_every_command() -> None:
         "alias",
         "pull",
         "deprecate",
+        "yank",
+        "unyank",
     }
 
 

@@ -110,14 +110,40 @@ def test_reads_print_as_locally(server: ThreadServer) -> None:
     assert shown["version"] == json.loads(local.stdout)["version"]
 
 
-def test_the_catalog_url_comes_from_its_own_variable(
+def test_the_catalog_url_is_the_one_server_setting(
     server: ThreadServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODELPORT_DATA_DIR", str(tmp_path / "elsewhere"))
-    monkeypatch.setenv("MODELPORT_URL", server.url)  # for jobs: the catalog stays local
-    assert "No modules match." in cli("search").stdout
+    local = cli("search")
+    assert "No modules match." in local.stdout
+    assert local.stderr.startswith(f"local catalog store: {tmp_path / 'elsewhere'} ")
+    monkeypatch.setenv("MODELPORT_URL", server.url)  # as for jobs: the same server
+    remote = cli("search")
+    assert "iris" in remote.stdout
+    assert remote.stderr.splitlines() == [f"server: {server.url}"]
+
+
+def test_the_catalog_url_variable_still_works_with_a_warning(
+    server: ThreadServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_DATA_DIR", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("MODELPORT_CATALOG_URL", server.url)
-    assert "iris" in cli("search").stdout
+    old = cli("search")
+    assert "iris" in old.stdout
+    assert old.stderr.splitlines() == [
+        "warning: MODELPORT_CATALOG_URL is deprecated: set MODELPORT_URL (or pass --url)",
+        f"server: {server.url}",
+    ]
+    both = cli("search", "--url", server.url)  # the same URL given the new way: no warning
+    assert both.stderr.splitlines() == [f"server: {server.url}"]
+    monkeypatch.setenv("MODELPORT_URL", "http://127.0.0.1:9")
+    ignored = cli("search")  # the new variable wins, and the old one is said to be ignored
+    assert ignored.exit_code == 2
+    assert ignored.stderr.splitlines()[:2] == [
+        "warning: MODELPORT_CATALOG_URL is deprecated and ignored: using http://127.0.0.1:9 "
+        "(--url or MODELPORT_URL)",
+        "server: http://127.0.0.1:9",
+    ]
 
 
 def test_alias_and_deprecate(server: ThreadServer) -> None:
@@ -192,10 +218,12 @@ def test_errors_end_with_the_status(server: ThreadServer, module: Path) -> None:
     for args in (*missing, ("show", "iris", "--version", "9.9.9")):
         result = cli(*args, "--url", server.url)
         assert result.exit_code == 2, args
-        assert result.stderr.startswith("error: 404: "), result.stderr
+        said, error = result.stderr.splitlines()  # where it acted, then what went wrong
+        assert said == f"server: {server.url}"
+        assert error.startswith("error: 404: "), result.stderr
     alias = cli("alias", "iris", "stable", "9.9.9", "--url", server.url)
     assert alias.exit_code == 2
-    assert alias.stderr.startswith("error: 404: "), alias.stderr
+    assert alias.stderr.splitlines()[1].startswith("error: 404: "), alias.stderr
 
     directory = cli("publish", module, "--url", server.url)
     assert directory.exit_code == 2

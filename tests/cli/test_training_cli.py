@@ -229,8 +229,13 @@ def test_ctrl_c_cancels_a_foreground_training(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    assert process.stderr is not None
+    seen = ""
+    while "loss=" not in seen:  # the training runs: its first metric arrived
+        line = process.stderr.readline()
+        assert line, f"the training ended before it was interrupted: {seen}"
+        seen += line
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=15)
-    assert process.returncode == 130, stderr
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, seen + stderr
     assert "cancelled" in stderr

@@ -127,7 +127,8 @@ def test_a_config_file_sets_the_port_and_the_models_kept_loaded(tmp_path: Path) 
             time.sleep(0.05)
         returncode, err = stop(proc)
         assert returncode == 0, err
-        assert "published the bundled examples" not in err  # the catalog was not empty
+        # the catalog was not empty: the bundled examples it lacked are published all the same
+        assert "published the bundled examples: iris" in err
         assert workers(data_dir) == []
 
 

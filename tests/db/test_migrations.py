@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, String, inspect
+from sqlalchemy import Engine, String, inspect, text
 
 from modelport.db import connect
 from modelport.db.engine import make_engine
@@ -26,6 +26,7 @@ TABLES = {
     "catalog_artifacts",
     "catalog_terms",
     "catalog_module_groups",
+    "catalog_job_versions",
     "api_tokens",
     "pending_signins",
 }
@@ -170,3 +171,47 @@ def _length_only(change: object) -> bool:
     old, new = change[0][-2], change[0][-1]
     both = isinstance(old, String) and isinstance(new, String)
     return both and (new.length or 0) > (old.length or 0)
+
+
+def test_0011_records_the_jobs_already_published(engine: Engine) -> None:
+    """A job published before 0011 (twice, as it then could be) is recorded as its first one."""
+    command.upgrade(alembic_config(engine), "0010")
+    rows = [  # (version, job, published at)
+        ("1.0.0", None, "2026-01-01 00:00:00+00:00"),
+        ("1.1.0", "a" * 32, "2026-01-02 00:00:00+00:00"),
+        ("1.2.0", "a" * 32, "2026-01-03 00:00:00+00:00"),
+        ("2.0.0", "b" * 32, "2026-01-04 00:00:00+00:00"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO catalog_modules (name, title, summary, deprecated, created_at, "
+                "updated_at) VALUES ('plants', 'P', 'S', false, :at, :at)"
+            ),
+            {"at": rows[0][2]},
+        )
+        for version, job, at in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO catalog_versions (module, version, metadata, published_at, "
+                    "job_id) VALUES ('plants', :version, '{}', :at, :job)"
+                ),
+                {"version": version, "job": job, "at": at},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        recorded = conn.execute(
+            text("SELECT job_id, module, version FROM catalog_job_versions ORDER BY job_id")
+        ).all()
+        yanked = conn.execute(text("SELECT count(*) FROM catalog_versions WHERE yanked_at IS NULL"))
+        assert yanked.scalar_one() == 4
+    assert [tuple(r) for r in recorded] == [
+        ("a" * 32, "plants", "1.1.0"),
+        ("b" * 32, "plants", "2.0.0"),
+    ]
+    command.downgrade(alembic_config(engine), "0010")
+    assert "catalog_job_versions" not in inspect(engine).get_table_names()
+    columns = {c["name"] for c in inspect(engine).get_columns("catalog_versions")}
+    assert not columns & {"yanked_at", "yanked_by", "yanked_reason"}
+    with engine.connect() as conn:  # nothing was lost on the way down
+        assert conn.execute(text("SELECT count(*) FROM catalog_versions")).scalar_one() == 4

@@ -16,6 +16,7 @@ import pytest
 from modelport.jobs.domain import JobStatus
 from modelport.jobs.setup import build_job_service
 from modelport.settings import Settings
+from modelport.storage.userdata import area_of
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,7 +39,10 @@ def test_a_hostile_training_reaches_nothing_of_the_platform(
         others = settings.data_dir / "artifacts" / "someone-elses-job"
         others.mkdir(parents=True)
         (others / "weights.bin").write_bytes(b"secret weights")
-        targets = [str(database), str(others / "weights.bin"), str(settings.data_dir)]
+        theirs = area_of(settings.user_data_dir(), "https://idp.example|someone") / "data.csv"
+        theirs.parent.mkdir(parents=True)
+        theirs.write_text("someone else's data")
+        targets = [str(database), str(others / "weights.bin"), str(settings.data_dir), str(theirs)]
         job = service.enqueue(
             model="hostile", spec="mp_fixtures.hostile:Hostile", args={"targets": targets}
         )
@@ -62,6 +66,7 @@ def test_a_hostile_training_reaches_nothing_of_the_platform(
         "MODELPORT_WORKER_MEMORY_MB",
         "MODELPORT_WORKER_NICE",
         "MODELPORT_WORKER_SCHED_IDLE",
+        "MODELPORT_WORKER_USER_DATA",  # where its owner's data area is (only that one is bound)
     }
     assert env["MODELPORT_DATA_DIR"] == str(settings.data_dir / "state" / "hostile")
     assert report["proc"]["ppid"] == 1

@@ -80,11 +80,15 @@ def seed_platform(data: Path, examples: bool = True) -> int:
     return len(published) + 2
 
 
-def start_platform(data: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
-    """``python -m modelport up`` on a free port of 127.0.0.1 (the fixture models importable)."""
+def start_platform(
+    data: Path, *, seed: bool = False, limit_s: float = 30, **env: str
+) -> tuple[subprocess.Popen[str], str]:
+    """``python -m modelport up`` on a free port of 127.0.0.1 (the fixture models importable);
+    ``seed``: publishing the bundled examples the catalog lacks, as a newcomer's ``up`` does."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelport", "up", "--port", str(port), "--no-seed"],
+        [sys.executable, "-m", "modelport", "up", "--port", str(port)]
+        + ([] if seed else ["--no-seed"]),
         env=subprocess_env(
             MODELPORT_DATA_DIR=str(data),
             MODELPORT_TRAINING_IDLE_PRIORITY="false",
@@ -98,7 +102,7 @@ def start_platform(data: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(proc, base)
+        wait_ready(proc, base, limit_s)
     except BaseException:
         stop(proc)
         raise

@@ -63,6 +63,31 @@ def test_predict_rejects_a_missing_image_and_a_bad_top_k() -> None:
     assert set(caught.value.errors) == {"image", "top_k"}
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("notes.txt", b"not an image at all\n", "'notes.txt' is not an image."),
+        ("cut.png", None, "'cut.png' is a broken image"),
+    ],
+)
+def test_a_file_that_is_not_a_readable_image_is_refused_by_field(
+    tmp_path: Path, name: str, content: bytes | None, said: str
+) -> None:
+    model = discovery.load("image-classifier")
+    model.warm()
+    path = tmp_path / name
+    if content is None:  # a PNG cut short: PIL knows it, but cannot decode it
+        digit_image(load_digits().data[0]).resize((256, 256)).save(tmp_path / "whole.png")
+        content = (tmp_path / "whole.png").read_bytes()[:200]
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput) as caught:
+        predict(model, path)
+    [message] = caught.value.errors["image"]
+    assert message.startswith(said)
+    assert message.endswith("Expected an image: PNG, JPEG, GIF, BMP, TIFF or WebP.")
+    assert str(tmp_path) not in message
+
+
 def test_retraining_on_a_zip_of_class_folders_then_serving_the_new_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ from modelport.contract import discovery
 from modelport.contract.base import RawArgs
 from modelport.contract.files import UploadedFile
 from modelport.db import connect
-from modelport.errors import ModelError
+from modelport.errors import InvalidInput
 from modelport.jobs.context import TrainContext
 from modelport.jobs.domain import EventKind, Job
 from modelport.jobs.store import JobStore
@@ -88,8 +88,10 @@ def test_predict_summarises_the_demo_output_without_a_file() -> None:
     model = discovery.load("sim-postprocess")
     summary = json.loads(model.predict(model.prepare(RawArgs(json={"demo": True}))).content)
     assert summary["variables"]["temperature"]["shape"] == [24, 32, 48]
-    with pytest.raises(ModelError, match="as `file`, or set demo=true"):
+    with pytest.raises(InvalidInput) as missing:
         model.predict(model.prepare(RawArgs()))
+    assert list(missing.value.errors) == ["file"]
+    assert "or set demo to true" in missing.value.errors["file"][0]
 
 
 def test_unknown_variables_and_non_npz_files_are_explained(
@@ -98,10 +100,43 @@ def test_unknown_variables_and_non_npz_files_are_explained(
     model = discovery.load("sim-postprocess")
     raw = RawArgs(json={"variables": ["salinity"]})
     raw.add("file", UploadedFile("file", str(simulation), "application/octet-stream", "run.npz"))
-    with pytest.raises(ModelError, match="no variable \\['salinity'\\]"):
+    with pytest.raises(InvalidInput) as unknown:
         model.predict(model.prepare(raw))
+    assert unknown.value.errors == {
+        "variables": [
+            "Unknown variable 'salinity': the file's variables are pressure, temperature, time."
+        ]
+    }
+    text = tmp_path / "notes.txt"
+    text.write_text("plain text")
+    raw = RawArgs()
+    raw.add("file", UploadedFile("file", str(text), "text/plain", "notes.txt"))
+    with pytest.raises(InvalidInput) as not_npz:
+        model.predict(model.prepare(raw))
+    [message] = not_npz.value.errors["file"]
+    assert message.startswith("'notes.txt' cannot be read: not an .npz file")
+    assert "Expected the simulation output as a NumPy .npz file" in message
+    assert str(tmp_path) not in message
     with pytest.raises(ValueError, match=r"not an \.npz"):
         NpzReader(io.BytesIO(b"plain text"))
+
+
+def test_a_variable_of_strings_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "labels.npz"
+    np.savez(path, names=np.array([["a", "b"], ["c", "d"]]), values=np.zeros((2, 2)))
+    model = discovery.load("sim-postprocess")
+    raw = RawArgs(json={"variables": ["names"]})
+    raw.add("file", UploadedFile("file", str(path), "application/octet-stream", "labels.npz"))
+    with pytest.raises(InvalidInput) as strings:
+        model.predict(model.prepare(raw))
+    assert strings.value.errors == {
+        "variables": ["names holds <U1 values, not numbers: no statistics of it."]
+    }
+    everything = RawArgs()  # by default, the arrays of numbers only
+    everything.add("file", UploadedFile("file", str(path), "application/octet-stream", "x.npz"))
+    assert list(json.loads(model.predict(model.prepare(everything)).content)["variables"]) == [
+        "values"
+    ]
 
 
 def test_chunks_stream_uncompressed_and_2_0_headers(tmp_path: Path) -> None:

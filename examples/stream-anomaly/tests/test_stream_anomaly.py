@@ -15,7 +15,7 @@ from modelport.contract.base import RawArgs, ServedModel
 from modelport.contract.files import UploadedFile
 from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.db import connect
-from modelport.errors import ModelError
+from modelport.errors import InvalidInput
 from modelport.jobs.context import TrainContext
 from modelport.jobs.domain import Job
 from modelport.jobs.store import JobStore
@@ -91,18 +91,51 @@ def test_batches_as_ndjson_text_and_csv_files(tmp_path: Path) -> None:
     assert [r["id"] for r in csv["results"]] == list(range(201, 401))
 
 
-def test_bad_input_is_explained() -> None:
+def invalid(model: ServedModel, raw: RawArgs) -> dict[str, list[str]]:
+    """The field errors a prediction is refused with (as the 422's body has them)."""
+    with pytest.raises(InvalidInput) as refused:
+        model.predict(model.prepare(raw))
+    return refused.value.errors
+
+
+def test_bad_input_is_explained_by_field(tmp_path: Path) -> None:
     model = served()
-    with pytest.raises(ModelError, match="line 2: packets"):
-        model.predict(
-            model.prepare(RawArgs(json={"records": to_ndjson([NORMAL, {**NORMAL, "packets": -1}])}))
-        )
-    with pytest.raises(ModelError, match="protocol"):
-        model.predict(model.prepare(RawArgs(json={"duration": 1.0})))
-    with pytest.raises(ModelError, match="give one record"):
-        model.predict(model.prepare(RawArgs()))
+    bad_line = invalid(
+        model, RawArgs(json={"records": to_ndjson([NORMAL, {**NORMAL, "packets": -1}])})
+    )
+    assert list(bad_line) == ["records"]
+    assert bad_line["records"][0].startswith("line 2: packets")
+    partial = invalid(model, RawArgs(json={"duration": 1.0, "port": 443}))
+    missing = ["Missing data for required field."]
+    assert partial == {f: missing for f in ("bytes_in", "bytes_out", "packets", "protocol")}
+    empty = invalid(model, RawArgs())
+    assert set(empty) == {"duration", "bytes_in", "bytes_out", "packets", "port", "protocol"}
+    assert "a batch in `records` or `batch`" in empty["protocol"][0]
     with pytest.raises(ValueError, match="line 1: not JSON"):
         parse_batch("{oops")
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "'upload.bin' is not UTF-8 text"),
+        (b"a,b\x00,c\n1,2,3\n", "'upload.bin' is not UTF-8 text"),
+        (b"name,value\nx,1\n", "line 1: not a CSV header with the columns duration, bytes_in"),
+        (b"duration,bytes_in,bytes_out,packets,port,protocol\n", "No records in it"),
+    ],
+)
+def test_a_batch_file_that_is_not_ndjson_or_csv_is_refused_by_field(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(content)
+    raw = RawArgs()
+    raw.add("batch", UploadedFile("batch", str(upload), "image/png", "upload.bin"))
+    errors = invalid(served(), raw)
+    assert list(errors) == ["batch"]
+    [message] = errors["batch"]
+    assert said in message
+    assert "Expected NDJSON (one JSON object a line) or CSV with a header row" in message
 
 
 def test_concurrent_requests_lose_no_update(state: Path) -> None:

@@ -12,9 +12,15 @@ from fastapi import FastAPI
 
 from modelport import __version__
 from modelport.api.auth import install_auth
-from modelport.api.docs import docs_router, install_openapi
+from modelport.api.docs import (
+    catalog_model_names,
+    docs_router,
+    install_openapi,
+    served_model_names,
+)
 from modelport.api.errors import install_error_handlers
 from modelport.api.headers import SecurityHeaders
+from modelport.api.landing import BrowserLanding
 from modelport.api.local_guard import install_local_guard
 from modelport.api.models import add_predict_routes, model_router
 from modelport.api.operations import operations_router
@@ -89,6 +95,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app, settings.debug)
+    # a browser at / lands on the dashboard; API clients keep DEEPaaS's version document
+    app.add_middleware(BrowserLanding, base_path=settings.base_path)
     close_auth = install_auth(app, settings, auth_engine)
     install_local_guard(app, settings)  # auth off: no DNS rebinding, no cross-site writes
     # added last, so outermost: every answer, auth refusals included, gets the security headers
@@ -97,7 +105,11 @@ def create_app(
         app, settings, runtime, jobs=jobs, catalog=catalog, pool=pool, uploads=uploads
     )
     app.include_router(operations_router(runtime, settings))
-    app.include_router(docs_router(app, settings))
+    # Swagger UI offers each model's own document: every catalog module's on the platform
+    names = served_model_names(runtime)
+    if pool is not None and catalog is not None:
+        names = catalog_model_names(catalog)
+    app.include_router(docs_router(app, settings, names))
     install_openapi(app, runtime, settings)
     app.state.runtime = runtime
     app.state.settings = settings
@@ -136,6 +148,10 @@ def _include_area_routes(
         targets: TrainingTargets = ServedTargets(runtime) if pool is None else CatalogTargets(pool)
         app.include_router(training_router(targets, jobs, settings, uploads))
         app.include_router(jobs_router(targets, jobs, settings))
+        if jobs.user_data is not None:  # the platform: each user's data area
+            from modelport.api.data import data_router
+
+            app.include_router(data_router(jobs.user_data, settings, uploads))
     elif pool is None:
         from modelport.api.untrained import untrained_router
 

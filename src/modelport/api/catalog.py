@@ -9,6 +9,17 @@ Two shapes over one :class:`~modelport.catalog.service.CatalogService`:
 - ``{base}/v1/catalog/modules...``: the read routes of the AI4OS platform API (PAPI), so that
   existing AI4OS clients (dashboard, ai4-cli) can read this catalog unchanged.
 
+Versions and aliases (owner or admin for every write):
+
+- ``POST .../versions/{version}/yank`` ``{"reason": "..."}`` yanks an exact version (PEP 592's
+  sense): no longer ``latest``, left out of listings (``?include_yanked=true`` lists it, with
+  ``yanked``, ``yanked_reason``, ``yanked_at``, ``yanked_by``), still served by its number;
+  ``DELETE`` on the same path unyanks it. Both answer the version record.
+- ``PUT .../aliases/{alias}`` ``{"version": "..."}`` sets or moves an alias (not onto a yanked
+  version: 409), ``DELETE .../aliases/{alias}`` removes it; both answer the module record.
+- ``GET {base}/catalog/jobs/{job_id}/publication``: whether a training job was published, and as
+  which version (a job is published once: a second publish is 409 naming that version).
+
 Artifact downloads are conditional and ranged: ``ETag`` is the quoted SHA-256, ``Repr-Digest``
 (RFC 9530) and ``Digest`` (RFC 3230) carry it in base64, ``Range: bytes=...`` answers 206 and an
 unsatisfiable range 416 with ``Content-Range: bytes */<size>``.
@@ -76,6 +87,21 @@ class AliasRequest(BaseModel):
     """Point an alias at a version."""
 
     version: str
+
+
+class YankRequest(BaseModel):
+    """Why a version is yanked (shown wherever the version is)."""
+
+    reason: str = Field(description="why: shown with the version (at most 1000 characters)")
+
+
+class JobPublication(BaseModel):
+    """Whether a training job's artifacts were published, and as which version."""
+
+    job_id: str
+    published: bool
+    module: str | None = None
+    version: str | None = None
 
 
 class DeprecateRequest(BaseModel):
@@ -277,6 +303,9 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
         license: Annotated[list[str] | None, Query()] = None,
         tag: Annotated[list[str] | None, Query(alias="tags")] = None,
         include_deprecated: bool = False,
+        include_yanked: Annotated[
+            bool, Query(description="also modules whose every version is yanked (no latest)")
+        ] = False,
         sort: Literal["relevance", "name", "updated", "created"] = "relevance",
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0)] = 0,
@@ -295,6 +324,7 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
             principal,
             filters=filters,
             include_deprecated=include_deprecated,
+            include_yanked=include_yanked,
             sort=sort,
             limit=limit,
             offset=offset,
@@ -324,9 +354,19 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
         latest = registry.version(name) if module.latest_version else None
         return ModuleDetail(**module.model_dump(), latest=latest and summarize(latest))
 
-    @router.get("/catalog/modules/{name}/versions", tags=tags, summary="Versions, highest first")
-    def list_versions(name: str, principal: CurrentPrincipal) -> list[VersionRecord]:
-        return catalog.versions(name, principal)
+    @router.get(
+        "/catalog/modules/{name}/versions",
+        tags=tags,
+        summary="Versions, highest first (yanked ones with include_yanked=true)",
+    )
+    def list_versions(
+        name: str,
+        principal: CurrentPrincipal,
+        include_yanked: Annotated[
+            bool, Query(description="list yanked versions too (marked yanked: true)")
+        ] = False,
+    ) -> list[VersionRecord]:
+        return catalog.versions(name, principal, include_yanked=include_yanked)
 
     @router.post(
         "/catalog/modules/{name}/versions",
@@ -354,6 +394,35 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
     def get_version(name: str, version: str, principal: CurrentPrincipal) -> VersionRecord:
         return catalog.version(name, version, principal)
 
+    @router.post(
+        "/catalog/modules/{name}/versions/{version}/yank",
+        tags=tags,
+        summary="Yank a version (owner or admin): not latest, not listed, still callable by number",
+    )
+    def yank(
+        name: str, version: str, request: YankRequest, principal: CurrentPrincipal
+    ) -> VersionRecord:
+        return catalog.yank(name, version, request.reason, principal)
+
+    @router.delete(
+        "/catalog/modules/{name}/versions/{version}/yank",
+        tags=tags,
+        summary="Unyank a version (owner or admin)",
+    )
+    def unyank(name: str, version: str, principal: CurrentPrincipal) -> VersionRecord:
+        return catalog.unyank(name, version, principal)
+
+    @router.get(
+        "/catalog/jobs/{job_id}/publication",
+        tags=tags,
+        summary="Whether a training job was published, and as which version",
+    )
+    def job_publication(job_id: str, principal: CurrentPrincipal) -> JobPublication:
+        found = catalog.publication(job_id, principal)
+        if found is None:
+            return JobPublication(job_id=job_id, published=False)
+        return JobPublication(job_id=job_id, published=True, module=found[0], version=found[1])
+
     @router.get(
         "/catalog/modules/{name}/metadata",
         tags=tags,
@@ -375,6 +444,14 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
         name: str, alias: str, request: AliasRequest, principal: CurrentPrincipal
     ) -> ModuleRecord:
         return catalog.set_alias(name, alias, request.version, principal)
+
+    @router.delete(
+        "/catalog/modules/{name}/aliases/{alias}",
+        tags=tags,
+        summary="Remove an alias (owner or admin)",
+    )
+    def remove_alias(name: str, alias: str, principal: CurrentPrincipal) -> ModuleRecord:
+        return catalog.remove_alias(name, alias, principal)
 
     @router.post(
         "/catalog/modules/{name}/deprecate",
@@ -420,11 +497,12 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
 
     @router.get("/v1/catalog/modules", tags=ai4os, summary="Module names (AI4OS)")
     def v1_names(principal: CurrentPrincipal) -> list[str]:
-        return catalog.names(principal)
+        return catalog.names(principal, with_latest=True)
 
     @router.get("/v1/catalog/modules/detail", tags=ai4os, summary="Module summaries (AI4OS)")
     def v1_detail(principal: CurrentPrincipal) -> list[dict[str, Any]]:
-        return [ai4os_summary(n, registry.version(n).metadata) for n in catalog.names(principal)]
+        names = catalog.names(principal, with_latest=True)
+        return [ai4os_summary(n, registry.version(n).metadata) for n in names]
 
     @router.get(
         "/v1/catalog/modules/{name}/metadata",

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from fastapi import APIRouter, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
+import anyio
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from modelport import __version__
+from modelport.api.landing import SWAGGER_UI_ROUTE
 from modelport.api.openapi import COMPONENTS_REF, add_model_paths
 from modelport.api.swagger2 import to_swagger2
-from modelport.errors import NotFound
+from modelport.errors import NotFound, Unauthorized
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
+if TYPE_CHECKING:
+    from modelport.catalog.service import CatalogService
+
 STATIC_DIR = Path(__file__).parent / "static"
+#: The selector's entry for the whole API (module names cannot hold a space or a colon).
+PLATFORM_DOCUMENT: Final = "modelport: every route"
+#: Which models' own documents Swagger UI offers to whoever asks.
+ModelNames = Callable[[Request], Awaitable[list[str]]]
 
 DESCRIPTION = """\
 Models served by modelport behind the DEEPaaS v2 API.
@@ -111,8 +121,67 @@ def model_openapi(spec: dict[str, Any], name: str, base_path: str) -> dict[str, 
     }
 
 
-def docs_router(app: FastAPI, settings: Settings) -> APIRouter:
-    """OpenAPI and Swagger 2.0 documents; Swagger UI at ``/api`` and ``/docs``."""
+def served_model_names(runtime: ModelRuntime) -> ModelNames:
+    """The models ``runtime`` serves (``modelport serve``)."""
+
+    async def names(request: Request) -> list[str]:
+        return [runner.name for runner in runtime]
+
+    return names
+
+
+def catalog_model_names(catalog: CatalogService) -> ModelNames:
+    """The catalog modules the caller may see (the platform serves each on demand)."""
+    from modelport.api.auth import current_principal
+
+    async def names(request: Request) -> list[str]:
+        try:
+            principal = await current_principal(request)
+        except Unauthorized:  # signed out: their documents would answer 401 anyway
+            return []
+        return await anyio.to_thread.run_sync(catalog.names, principal)
+
+    return names
+
+
+def swagger_ui_page(base: str, documents: list[dict[str, str]], primary: str | None) -> str:
+    """Swagger UI (standalone layout: a selector of ``documents``), from packaged assets."""
+    config: dict[str, Any] = {"urls": documents}
+    if primary is not None:
+        config["urls.primaryName"] = primary
+    # JSON inside <script>: no "</script>" or "<!--" can end it early
+    data = json.dumps(config).replace("<", "\\u003c").replace(">", "\\u003e")
+    data = data.replace("&", "\\u0026")
+    static = f"{base}/static"
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>modelport API</title>
+<link rel="stylesheet" href="{static}/swagger-ui/swagger-ui.css">
+<link rel="icon" type="image/png" href="{static}/swagger-ui/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script id="swagger-config" type="application/json">{data}</script>
+<script src="{static}/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="{static}/swagger-ui/swagger-ui-standalone-preset.js"></script>
+<script src="{static}/swagger-init.js"></script>
+</body>
+</html>
+"""
+
+
+def docs_router(
+    app: FastAPI, settings: Settings, model_names: ModelNames | None = None
+) -> APIRouter:
+    """OpenAPI and Swagger 2.0 documents; Swagger UI at ``/api`` and ``/docs``.
+
+    Swagger UI offers the whole API's document and, from ``model_names``, each model's own
+    (``/v2/models/{name}/openapi.json``: its real arguments); ``?urls.primaryName=<name>``
+    opens one of them.
+    """
     router = APIRouter()
     base = settings.base_path
     cache: dict[str, Any] = {}
@@ -144,21 +213,22 @@ def docs_router(app: FastAPI, settings: Settings) -> APIRouter:
     if not settings.docs:
         return router
 
-    async def swagger_ui() -> HTMLResponse:
-        static = f"{base}/static/swagger-ui"
-        return get_swagger_ui_html(
-            openapi_url=f"{base}/openapi.json",
-            title="modelport API",
-            swagger_js_url=f"{static}/swagger-ui-bundle.js",
-            swagger_css_url=f"{static}/swagger-ui.css",
-            swagger_favicon_url=f"{static}/favicon-32x32.png",
-        )
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        names = await model_names(request) if model_names is not None else []
+        documents = [{"name": PLATFORM_DOCUMENT, "url": f"{base}/openapi.json"}]
+        documents += [{"name": n, "url": f"{base}/v2/models/{n}/openapi.json"} for n in names]
+        asked = request.query_params.get("urls.primaryName")
+        primary = asked if asked in {d["name"] for d in documents} else None
+        return HTMLResponse(swagger_ui_page(base, documents, primary))
 
     async def ui_redirect() -> RedirectResponse:
         return RedirectResponse(f"{base}/api", status_code=302)
 
     for path in ("/api", "/api/", "/docs", "/docs/"):
-        router.add_api_route(f"{base}{path}", swagger_ui, methods=["GET"], include_in_schema=False)
+        name = SWAGGER_UI_ROUTE if path == "/api" else None
+        router.add_api_route(
+            f"{base}{path}", swagger_ui, methods=["GET"], name=name, include_in_schema=False
+        )
     for path in ("/ui", "/ui/"):
         router.add_api_route(f"{base}{path}", ui_redirect, methods=["GET"], include_in_schema=False)
     app.mount(f"{base}/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -4,11 +4,17 @@ Every error body is JSON. Validation errors keep DEEPaaS's shape ``{"field": ["m
 (nested for a legacy module's nested fields), as does an unreadable JSON body (``{"json": [...]}``);
 all others are ``{"message": "..."}`` (DEEPaaS's declared ``Failure`` shape), plus a
 ``traceback`` only when the server runs with ``--debug``.
+
+A server error (5xx) never shows a server path. A 500 (the model's code raised, or ours did)
+says only what failed, with an ``error_id``: ``{"message": "the model failed: ValueError (error
+id 1f2e3d4c5b6a)", "error_id": "1f2e3d4c5b6a"}``; the server's log has one ERROR record with
+that id, the whole message and the traceback. A caller's mistake (4xx) logs no error.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,8 +55,10 @@ def status_of(exc: errors.ModelportError) -> int:
     return 500
 
 
-def error_response(exc: errors.ModelportError, debug: bool = False) -> Response:
-    """The JSON response for a modelport error."""
+def error_response(
+    exc: errors.ModelportError, debug: bool = False, request: str | None = None
+) -> Response:
+    """The JSON response for a modelport error (``request``: what failed, for the log)."""
     status = status_of(exc)
     if isinstance(exc, errors.InvalidInput):
         return JSONResponse(exc.detail if exc.detail is not None else exc.errors, status)
@@ -62,11 +70,32 @@ def error_response(exc: errors.ModelportError, debug: bool = False) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="modelport"'
-    if isinstance(exc, errors.ModelError):
-        log.error("model error: %s\n%s", exc.message, exc.detail or "")
-        if debug and exc.detail:
-            body["traceback"] = exc.detail
+    if status >= 500:
+        body["message"] = errors.redact_paths(exc.message)
+    if status == 500:
+        error_id = new_error_id()
+        detail = exc.detail if isinstance(exc, errors.ModelError) else None
+        on = f" on {request}" if request else ""
+        log.error("error %s%s: %s%s", error_id, on, exc.message, f"\n{detail}" if detail else "")
+        body["message"] = f"{public_message(exc)} (error id {error_id})"
+        body["error_id"] = error_id
+        if debug and detail:
+            body["traceback"] = detail
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def new_error_id() -> str:
+    """A fresh id naming one server error in both its answer and the server's log."""
+    return secrets.token_hex(6)
+
+
+def public_message(exc: errors.ModelportError) -> str:
+    """What a client may read of a server error: the type of what the model's code raised, or
+    our own message without server paths."""
+    error_type = getattr(exc, "error_type", None)  # ModelError's; old pickles lack it
+    if isinstance(exc, errors.ModelError) and error_type:
+        return f"the model failed: {error_type}"
+    return errors.redact_paths(exc.message)
 
 
 def install_error_handlers(app: FastAPI, debug: bool) -> None:
@@ -74,7 +103,7 @@ def install_error_handlers(app: FastAPI, debug: bool) -> None:
 
     async def on_modelport_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, errors.ModelportError)
-        return error_response(exc, debug)
+        return error_response(exc, debug, f"{request.method} {request.url.path}")
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -94,8 +123,12 @@ def install_error_handlers(app: FastAPI, debug: bool) -> None:
         return JSONResponse(fields, 422)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body: dict[str, Any] = {"message": "internal server error"}
+        error_id = new_error_id()
+        log.exception("error %s on %s %s: unexpected", error_id, request.method, request.url.path)
+        body: dict[str, Any] = {
+            "message": f"internal server error (error id {error_id})",
+            "error_id": error_id,
+        }
         if debug:
             body["traceback"] = f"{type(exc).__name__}: {exc}"
         # the server drops the connection after an unhandled error: say so, as DEEPaaS's 500s do,

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from prometheus_client import CollectorRegistry
 
+    from modelport.catalog.bundled import ExamplesReport
     from modelport.catalog.service import CatalogService
     from modelport.gateway.base import ModelServer
 
@@ -37,16 +38,27 @@ def build_model_server(
 
 
 def build_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, list[str]]:
-    """The platform's app and the bundled examples it published into an empty catalog."""
+    """The platform's app and the bundled examples it published (those the catalog lacked)."""
+    app, examples = assemble_platform(settings, seed=seed)
+    return app, examples.published
+
+
+def assemble_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, ExamplesReport]:
+    """The platform's app, and what providing the bundled examples did (nothing without ``seed``).
+
+    Every start publishes the bundled examples the catalog has no module of the name of, and
+    reports those that cannot be published here, with what to run.
+    """
     from modelport.api import create_app
-    from modelport.catalog.setup import build_catalog_service, seed_examples
+    from modelport.catalog.bundled import ExamplesReport, provide_examples
+    from modelport.catalog.setup import build_catalog_service
     from modelport.jobs.setup import build_job_service
     from modelport.runtime import ModelRuntime
     from modelport.runtime.metrics import ServingMetrics
     from modelport.ui import ui_router
 
     catalog = build_catalog_service(settings)
-    published = seed_examples(catalog) if seed else []
+    examples = provide_examples(catalog) if seed else ExamplesReport()
     jobs = build_job_service(settings, confined=True)
     runtime = ModelRuntime([], settings, ServingMetrics())
     pool = build_model_server(settings, catalog, runtime.metrics.registry)
@@ -54,4 +66,4 @@ def build_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI, l
         settings, runtime, jobs, catalog, pool=pool, auth_engine=catalog.registry.engine
     )
     app.include_router(ui_router(settings, catalog, jobs))
-    return app, published
+    return app, examples

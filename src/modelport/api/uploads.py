@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import shutil
 import tempfile
@@ -24,7 +25,9 @@ from starlette.requests import ClientDisconnect, Request
 
 from modelport.contract.base import RawArgs
 from modelport.contract.files import UploadedFile
-from modelport.errors import BadRequest, PayloadTooLarge
+from modelport.errors import BadRequest, PayloadTooLarge, StoreError
+
+log = logging.getLogger(__name__)
 
 #: Defaults of the multipart limits (``max_fields``, ``max_field_size`` settings).
 MAX_PARTS = 1000
@@ -327,6 +330,10 @@ async def read_multipart(
         raise
     except ClientDisconnect:
         raise _disconnected() from None
+    except OSError as exc:  # writing to our upload area (full, gone): ours, not the caller's
+        log.error("cannot store an upload: %s", exc)
+        why = exc.strerror or type(exc).__name__  # never its file name: a server path
+        raise StoreError(f"the server cannot store the uploaded file now: {why}") from exc
     except Exception as exc:  # python-multipart signals malformed bodies with its own errors
         raise BadRequest(f"malformed multipart body: {exc}") from exc
     finally:

@@ -17,6 +17,8 @@ see a job (get, logs,      its owner or an admin, with scope ``read`` or ``train
 metrics, events,           else gets 404 (a job's existence is not revealed)
 artifacts, list)
 cancel a job               as seeing it, plus scope ``train``
+use one's data area        role ``trainer``; scope ``read`` or ``train`` to list and download,
+                           ``train`` to upload and delete; one's own area only (admins too)
 =========================  ==================================================================
 
 "Admin" is :attr:`Principal.is_admin`: the ``admin`` role *and* a credential allowing the
@@ -139,6 +141,22 @@ def check_cancel_job(principal: Principal, job: Job) -> None:
     check_see_job(principal, job)
     if not principal.has_scope("train"):
         raise Forbidden("this API token lacks the 'train' scope")
+
+
+# -- a user's data ----------------------------------------------------------------------------
+
+
+def check_read_data(principal: Principal) -> None:
+    """Forbidden unless ``principal`` may list and download its data (trainer; read or train)."""
+    if not principal.has_role("trainer"):
+        raise Forbidden("this needs the 'trainer' role, which your account does not have")
+    if not (principal.has_scope("read") or principal.has_scope("train")):
+        raise Forbidden("this API token lacks the 'read' or 'train' scope")
+
+
+def check_write_data(principal: Principal) -> None:
+    """Forbidden unless ``principal`` may upload and delete its data (trainer + train)."""
+    check_role(principal, "trainer", "train")
 
 
 def jobs_owner_filter(principal: Principal, owner: str | None) -> tuple[bool, str | None]:

@@ -65,6 +65,13 @@ class VersionRecord(BaseModel):
     published_at: datetime
     lineage: Lineage = Field(default_factory=Lineage)
     artifacts: list[ArtifactRecord] = Field(default_factory=list)
+    yanked: bool = Field(
+        False,
+        description="withdrawn: not latest, not listed, still served by its exact version",
+    )
+    yanked_reason: str | None = None
+    yanked_at: datetime | None = None
+    yanked_by: str | None = None
 
 
 class ModuleRecord(BaseModel):
@@ -78,8 +85,13 @@ class ModuleRecord(BaseModel):
     groups: list[str] = Field(default_factory=list, description="who sees a 'group' module")
     deprecated: bool = False
     deprecation_message: str | None = None
-    latest_version: str | None = None
+    latest_version: str | None = Field(
+        None, description="the highest version not yanked; None when every version is yanked"
+    )
     aliases: dict[str, str] = Field(default_factory=dict)
+    yanked_versions: list[str] = Field(
+        default_factory=list, description="its yanked versions (an alias may still name one)"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -4,6 +4,16 @@ Versions are immutable: publishing an existing one is a Conflict. Each publish m
 ``latest`` alias (and the module's search text and facet terms) to the highest version by
 PEP 440 order; other aliases (``stable``, user-defined) move only when set.
 
+A version can be yanked (with a reason) and unyanked. A yanked version is never ``latest`` (it
+moves to the highest version left; a module whose every version is yanked has none) and is
+left out of version listings, but its exact number still names it, so that whatever used it
+can be reproduced. Aliases already pointing at it keep pointing at it (the module lists it in
+``yanked_versions``); a new alias cannot be pointed at it.
+
+A version published from a training job records the job (``job_id``), and
+``catalog_job_versions`` the version the job became, in the same transaction: a job is
+published once, a second publish is a Conflict naming the version.
+
 Each module has a visibility (public, group, private; see ``Visibility``); the registry stores
 it and filters name listings by an ``Audience``. Whether a caller may read or change a module
 is decided by ``modelport.auth.policy``.
@@ -29,13 +39,14 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
-from modelport.catalog.metadata import ModuleMetadata
+from modelport.catalog.metadata import ModuleMetadata, stored_metadata
 from modelport.catalog.search import visible_to
 from modelport.catalog.versions import check_alias, check_version
 from modelport.db.engine import transaction
 from modelport.db.tables import (
     catalog_aliases,
     catalog_artifacts,
+    catalog_job_versions,
     catalog_module_groups,
     catalog_modules,
     catalog_terms,
@@ -72,6 +83,33 @@ def check_visibility(visibility: Visibility, groups: Sequence[str]) -> list[str]
     if visibility is Visibility.GROUP and not chosen:
         raise InvalidInput({"groups": ["A 'group' module needs at least one group."]})
     return chosen if visibility is Visibility.GROUP else []
+
+
+#: The longest yank reason kept.
+MAX_REASON = 1000
+
+
+def check_reason(reason: object) -> str:
+    """A yank's reason, stripped; InvalidInput (``reason``) when empty or too long."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise InvalidInput({"reason": ["say why the version is yanked (e.g. 'wrong weights')"]})
+    if len(text) > MAX_REASON:
+        raise InvalidInput({"reason": [f"a reason has at most {MAX_REASON} characters"]})
+    return text
+
+
+def already_published(job_id: str, module: str, version: str) -> Conflict:
+    """The error for a second publish of a job."""
+    return Conflict(f"job {job_id} is already published as {module} {version}")
+
+
+def all_yanked(name: str) -> NotFound:
+    """The error for ``latest`` of a module whose every version is yanked."""
+    return NotFound(
+        f"every version of module '{name}' is yanked: there is no latest version; a yanked "
+        "version still answers by its exact number (versions/<version>)"
+    )
 
 
 def check_name(name: str) -> None:
@@ -153,6 +191,8 @@ class Registry:
             ).first()
             if exists is not None:
                 raise Conflict(f"{name} {version} is already published; versions are immutable")
+            if lineage.job_id is not None:
+                self._record_publication(conn, lineage.job_id, name, version)
             conn.execute(
                 insert(catalog_versions).values(
                     module=name,
@@ -180,6 +220,112 @@ class Registry:
             if latest is None or version_key(version) >= version_key(latest):
                 self._make_latest(conn, name, version, meta, now)
         return self.version(name, version)
+
+    @staticmethod
+    def _record_publication(conn: Connection, job_id: str, name: str, version: str) -> None:
+        """Record that the job became ``name version``; Conflict if it already became one.
+
+        Its row's primary key is the job: of two publishes of one job at once, the second
+        insert fails (a Conflict too) when the first commits.
+        """
+        earlier = conn.execute(
+            select(catalog_job_versions.c.module, catalog_job_versions.c.version).where(
+                catalog_job_versions.c.job_id == job_id
+            )
+        ).first()
+        if earlier is not None:
+            raise already_published(job_id, earlier.module, earlier.version)
+        conn.execute(
+            insert(catalog_job_versions).values(job_id=job_id, module=name, version=version)
+        )
+
+    def publication(self, job_id: str) -> tuple[str, str] | None:
+        """``(module, version)`` a job was published as; None if it was not (or is unknown)."""
+        with self._tx() as conn:
+            found = conn.execute(
+                select(catalog_job_versions.c.module, catalog_job_versions.c.version).where(
+                    catalog_job_versions.c.job_id == job_id
+                )
+            ).first()
+        return (str(found.module), str(found.version)) if found is not None else None
+
+    # -- yanking ------------------------------------------------------------------------------
+
+    def yank(self, name: str, version: str, reason: str, by: str | None = None) -> VersionRecord:
+        """Yank a version (an exact number, not an alias): hidden from latest and listings."""
+        reason = check_reason(reason)
+        with self._tx() as conn:
+            row = self._lock_version(conn, name, version)
+            if row.yanked_at is not None:
+                raise Conflict(
+                    f"{name} {version} is already yanked ({row.yanked_reason}): unyank it first "
+                    "to change the reason"
+                )
+            now = utcnow()
+            conn.execute(
+                update(catalog_versions)
+                .where(catalog_versions.c.module == name, catalog_versions.c.version == version)
+                .values(yanked_at=now, yanked_by=by, yanked_reason=reason)
+            )
+            self._refresh_latest(conn, name, now)
+        return self.version(name, version)
+
+    def unyank(self, name: str, version: str) -> VersionRecord:
+        """Undo a yank: the version is listed again (and latest again if it is the highest)."""
+        with self._tx() as conn:
+            row = self._lock_version(conn, name, version)
+            if row.yanked_at is None:
+                raise Conflict(f"{name} {version} is not yanked")
+            conn.execute(
+                update(catalog_versions)
+                .where(catalog_versions.c.module == name, catalog_versions.c.version == version)
+                .values(yanked_at=None, yanked_by=None, yanked_reason=None)
+            )
+            self._refresh_latest(conn, name, utcnow())
+        return self.version(name, version)
+
+    def _lock_version(self, conn: Connection, name: str, version: str) -> Any:
+        """The version's row, its module locked (PostgreSQL) until the transaction ends.
+
+        ``version`` must be an exact number: an alias (or anything else) is InvalidInput or
+        NotFound, never resolved, so that what is yanked is exactly what was named.
+        """
+        module = conn.execute(
+            select(catalog_modules.c.name).where(catalog_modules.c.name == name).with_for_update()
+        ).first()
+        if module is None:
+            raise NotFound(f"module '{name}' not found")
+        row = conn.execute(
+            select(catalog_versions.c.yanked_at, catalog_versions.c.yanked_reason).where(
+                catalog_versions.c.module == name, catalog_versions.c.version == version
+            )
+        ).first()
+        if row is None:
+            check_version(version)  # an alias or a typo: say what is expected
+            raise NotFound(f"module '{name}' has no version '{version}'")
+        return row
+
+    def _refresh_latest(self, conn: Connection, name: str, now: Any) -> None:
+        """Point ``latest`` at the highest version not yanked; none when all are yanked."""
+        rows = conn.execute(
+            select(catalog_versions.c.version, catalog_versions.c.metadata).where(
+                catalog_versions.c.module == name, catalog_versions.c.yanked_at.is_(None)
+            )
+        ).all()
+        if rows:
+            best = max(rows, key=lambda r: version_key(r.version))
+            self._make_latest(conn, name, best.version, stored_metadata(best.metadata), now)
+            return
+        conn.execute(
+            update(catalog_modules)
+            .where(catalog_modules.c.name == name)
+            .values(latest_version=None, updated_at=now)
+        )
+        conn.execute(
+            delete(catalog_aliases).where(
+                catalog_aliases.c.module == name, catalog_aliases.c.alias == LATEST
+            )
+        )
 
     def _make_latest(
         self, conn: Connection, name: str, version: str, meta: ModuleMetadata, now: Any
@@ -235,14 +381,33 @@ class Registry:
         """Point ``alias`` (e.g. ``stable``) at an existing version; ``latest`` is automatic."""
         check_alias(alias)
         with self._tx() as conn:
-            self.version(name, version)  # NotFound for an unknown module or version
+            target = self.version(name, version)  # NotFound for an unknown module or version
+            if target.yanked:
+                raise Conflict(
+                    f"{name} {target.version} is yanked ({target.yanked_reason}): point the "
+                    "alias at another version, or unyank it first"
+                )
             if conn.execute(
                 select(catalog_versions.c.version).where(
                     catalog_versions.c.module == name, catalog_versions.c.version == alias
                 )
             ).first():
                 raise Conflict(f"'{alias}' is a version of {name}: it cannot be an alias")
-            self._set_alias(conn, name, alias, version)
+            self._set_alias(conn, name, alias, target.version)
+        return self.module(name)
+
+    def remove_alias(self, name: str, alias: str) -> ModuleRecord:
+        """Remove an alias (``latest`` is the registry's own); NotFound if it is not set."""
+        check_alias(alias)
+        with self._tx() as conn:
+            removed = conn.execute(
+                delete(catalog_aliases).where(
+                    catalog_aliases.c.module == name, catalog_aliases.c.alias == alias
+                )
+            )
+            if removed.rowcount == 0:
+                self.module(name)  # NotFound for an unknown module first
+                raise NotFound(f"module '{name}' has no alias '{alias}'")
         return self.module(name)
 
     @staticmethod
@@ -324,8 +489,18 @@ class Registry:
                 .scalars()
                 .all()
             )
+            yanked = (
+                conn.execute(
+                    select(catalog_versions.c.version).where(
+                        catalog_versions.c.module == name, catalog_versions.c.yanked_at.is_not(None)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         data = {c: getattr(row, c) for c in row._fields if c in ModuleRecord.model_fields}
-        return ModuleRecord(aliases=aliases, groups=list(groups), **data)
+        ordered = sorted(yanked, key=version_key, reverse=True)
+        return ModuleRecord(aliases=aliases, groups=list(groups), yanked_versions=ordered, **data)
 
     def resolve(self, name: str, ref: str = LATEST) -> str:
         """The version a reference (a version or an alias) names."""
@@ -343,7 +518,9 @@ class Registry:
                 )
             ).first()
         if alias is None:
-            self.module(name)
+            module = self.module(name)
+            if ref == LATEST and module.latest_version is None and module.yanked_versions:
+                raise all_yanked(name)
             raise NotFound(f"module '{name}' has no version or alias '{ref}'")
         return str(alias.version)
 
@@ -382,26 +559,30 @@ class Registry:
                 ArtifactRecord(name=a.name, sha256=a.sha256, size=a.size, media_type=a.media_type)
                 for a in artifacts
             ],
+            yanked=row.yanked_at is not None,
+            yanked_reason=row.yanked_reason,
+            yanked_at=row.yanked_at,
+            yanked_by=row.yanked_by,
         )
 
-    def versions(self, name: str) -> list[VersionRecord]:
-        """Every version of a module, highest first."""
+    def versions(self, name: str, include_yanked: bool = False) -> list[VersionRecord]:
+        """The versions of a module, highest first (yanked ones only with ``include_yanked``)."""
         self.module(name)
+        query = select(catalog_versions.c.version).where(catalog_versions.c.module == name)
+        if not include_yanked:
+            query = query.where(catalog_versions.c.yanked_at.is_(None))
         with self._tx() as conn:
-            numbers = (
-                conn.execute(
-                    select(catalog_versions.c.version).where(catalog_versions.c.module == name)
-                )
-                .scalars()
-                .all()
-            )
+            numbers = conn.execute(query).scalars().all()
         ordered = sorted(numbers, key=version_key, reverse=True)
         return [self.version(name, v) for v in ordered]
 
-    def names(self, audience: Audience | None = None) -> list[str]:
-        """Every module name (visible to ``audience``; None: all), sorted."""
+    def names(self, audience: Audience | None = None, *, with_latest: bool = False) -> list[str]:
+        """Every module name (visible to ``audience``; None: all), sorted; ``with_latest``:
+        only those with a latest version (not every version yanked)."""
         query = select(catalog_modules.c.name).order_by(catalog_modules.c.name)
         if audience is not None:
             query = query.where(visible_to(audience))
+        if with_latest:
+            query = query.where(catalog_modules.c.latest_version.is_not(None))
         with self._tx() as conn:
             return list(conn.execute(query).scalars().all())

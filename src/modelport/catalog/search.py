@@ -8,6 +8,9 @@ Visibility: given an ``Audience``, only the modules it may see match (and count 
 public ones, its own, and 'group' ones shared with one of its groups -- one extra OR with an
 EXISTS on ``catalog_module_groups``' primary key. Admins and auth-off mode pass no audience and
 pay nothing for it.
+
+Yanked versions are never a module's latest, so they are never what a hit shows; a module whose
+every version is yanked (no latest) matches only with ``include_yanked``.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class _FacetIndex:
     position: dict[str, int]  # module name -> bit
     every: int  # all modules
     live: int  # the modules that are not deprecated
+    yanked: int  # the modules whose every version is yanked (no latest version)
     terms: dict[tuple[str, str], int]  # (facet, value) -> its modules
 
     def names(self, bits: int) -> list[str]:
@@ -162,15 +166,22 @@ def _generation(conn: Connection) -> tuple[Any, ...]:
 
 def _build_index(conn: Connection, generation: tuple[Any, ...]) -> _FacetIndex:
     """The facet index of the catalog as ``conn`` sees it now."""
-    modules = conn.execute(select(catalog_modules.c.name, catalog_modules.c.deprecated)).all()
-    position = {name: at for at, (name, _) in enumerate(modules)}
+    modules = conn.execute(
+        select(
+            catalog_modules.c.name, catalog_modules.c.deprecated, catalog_modules.c.latest_version
+        )
+    ).all()
+    position = {name: at for at, (name, _, _) in enumerate(modules)}
     size = (len(modules) + 8) // 8
     every = bytearray(size)
     live = bytearray(size)
-    for at, (_, deprecated) in enumerate(modules):
+    yanked = bytearray(size)
+    for at, (_, deprecated, latest) in enumerate(modules):
         every[at >> 3] |= 1 << (at & 7)
         if not deprecated:
             live[at >> 3] |= 1 << (at & 7)
+        if latest is None:
+            yanked[at >> 3] |= 1 << (at & 7)
     terms: dict[tuple[str, str], bytearray] = {}
     for module, facet, value in conn.execute(
         select(catalog_terms.c.module, catalog_terms.c.facet, catalog_terms.c.value)
@@ -184,10 +195,11 @@ def _build_index(conn: Connection, generation: tuple[Any, ...]) -> _FacetIndex:
         term[bit >> 3] |= 1 << (bit & 7)
     return _FacetIndex(
         generation=generation,
-        order=[name for name, _ in modules],
+        order=[name for name, _, _ in modules],
         position=position,
         every=int.from_bytes(every, "little"),
         live=int.from_bytes(live, "little"),
+        yanked=int.from_bytes(yanked, "little"),
         terms={key: int.from_bytes(bits, "little") for key, bits in terms.items()},
     )
 
@@ -198,11 +210,15 @@ def _found(
     *,
     filters: Mapping[str, Sequence[str]] | None,
     include_deprecated: bool,
+    include_yanked: bool,
     audience: Audience | None,
     full_text: Sequence[str] | None,
 ) -> int:
-    """The bitset of the matches: filters, deprecation, the audience's view, the full text."""
+    """The bitset of the matches: filters, deprecation, yanking, the audience's view, the full
+    text."""
     found = index.every if include_deprecated else index.live
+    if not include_yanked:
+        found &= ~index.yanked
     for facet, values in (filters or {}).items():
         for value in values:
             found &= index.terms.get((facet, value), 0)
@@ -233,12 +249,15 @@ def _score(row: Any, bm25: Mapping[str, float] | None) -> float:
 def _conditions(
     filters: Mapping[str, Sequence[str]] | None,
     include_deprecated: bool,
+    include_yanked: bool,
     audience: Audience | None,
 ) -> list[ColumnElement[bool]]:
-    """SQL: the deprecation, visibility and facet filters on ``catalog_modules``."""
+    """SQL: the deprecation, yanking, visibility and facet filters on ``catalog_modules``."""
     conditions: list[ColumnElement[bool]] = []
     if not include_deprecated:
         conditions.append(catalog_modules.c.deprecated.is_(False))
+    if not include_yanked:
+        conditions.append(catalog_modules.c.latest_version.is_not(None))
     if audience is not None:
         conditions.append(visible_to(audience))
     for facet, values in (filters or {}).items():
@@ -334,6 +353,7 @@ def search(
     *,
     filters: Mapping[str, Sequence[str]] | None = None,
     include_deprecated: bool = False,
+    include_yanked: bool = False,
     sort: str = "relevance",
     limit: int = 20,
     offset: int = 0,
@@ -362,7 +382,7 @@ def search(
             return SearchPage(total=0, limit=limit, offset=offset, modules=[], facets={})
         score, base, names_sql = found_text
     matches = base.where(
-        and_(true(), *_conditions(filters, include_deprecated, audience))
+        and_(true(), *_conditions(filters, include_deprecated, include_yanked, audience))
     ).subquery("matches")
     with engine.connect() as conn:
         index = (facet_indexes or FacetIndexes()).current(conn)
@@ -378,6 +398,7 @@ def search(
             index,
             filters=filters,
             include_deprecated=include_deprecated,
+            include_yanked=include_yanked,
             audience=audience,
             full_text=full_text,
         )

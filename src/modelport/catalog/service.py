@@ -1,4 +1,9 @@
-"""Catalog use cases: publish (directory, git, training job), bulk import, search, artifacts.
+"""Catalog use cases: publish (directory, git, training job), bulk import, search, artifacts,
+aliases, yanking.
+
+Every way a version enters the catalog ends in :meth:`Registry.publish`, which checks it with
+:func:`~modelport.catalog.versions.check_version` (PEP 440 or SemVer); the service checks it
+earlier too, before cloning or copying anything.
 
 Methods taking ``principal`` apply :mod:`modelport.auth.policy`: reads show only modules the
 caller may see (others are 404), writes need the publisher role and, on an existing module,
@@ -33,7 +38,7 @@ from modelport.catalog.domain import (
 from modelport.catalog.git import GitPolicy, fetch_repository
 from modelport.catalog.index import IndexEntryError, describe_error, read_index_modules
 from modelport.catalog.metadata import stored_metadata
-from modelport.catalog.registry import Registry
+from modelport.catalog.registry import Registry, already_published
 from modelport.catalog.search import FacetIndexes, search
 from modelport.catalog.sources import ModuleSource, read_module
 from modelport.catalog.versions import check_version
@@ -231,6 +236,7 @@ class CatalogService:
         check_version(version)
         if self.jobs is None:
             raise NotFound("no job store is configured")
+        earlier = self.registry.publication(job_id)  # before copying anything (and re-checked)
         expect_owner = None
         if principal is not None:
             policy.check_manage_module(principal, self.registry.module(module))
@@ -239,6 +245,8 @@ class CatalogService:
         job = self.jobs.get(job_id)
         if principal is not None:
             policy.check_see_job(principal, job)
+        if earlier is not None:
+            raise already_published(job_id, *earlier)
         if job.status is not JobStatus.SUCCEEDED:
             raise IllegalTransition(f"job {job_id} is {job.status.value}: only succeeded jobs")
         base = self.registry.version(module, base_version or "latest")
@@ -275,6 +283,16 @@ class CatalogService:
             self.registry.engine, query, audience=audience, facet_indexes=self.facets, **options
         )
 
+    def publication(
+        self, job_id: str, principal: Principal | None = None
+    ) -> tuple[str, str] | None:
+        """``(module, version)`` a job ``principal`` sees was published as; None if not yet."""
+        if principal is not None:
+            if self.jobs is None:
+                raise NotFound(f"job '{job_id}' not found")
+            policy.check_see_job(principal, self.jobs.get(job_id))
+        return self.registry.publication(job_id)
+
     def module(self, name: str, principal: Principal | None = None) -> ModuleRecord:
         """A module; NotFound too when ``principal`` may not see it."""
         record = self.registry.module(name)
@@ -289,15 +307,19 @@ class CatalogService:
         self.module(name, principal)
         return self.registry.version(name, ref)
 
-    def versions(self, name: str, principal: Principal | None = None) -> list[VersionRecord]:
-        """Every version of a module ``principal`` sees, highest first."""
+    def versions(
+        self, name: str, principal: Principal | None = None, *, include_yanked: bool = False
+    ) -> list[VersionRecord]:
+        """The versions of a module ``principal`` sees, highest first (yanked ones only with
+        ``include_yanked``)."""
         self.module(name, principal)
-        return self.registry.versions(name)
+        return self.registry.versions(name, include_yanked)
 
-    def names(self, principal: Principal | None = None) -> list[str]:
-        """The names of the modules ``principal`` sees, sorted."""
+    def names(self, principal: Principal | None = None, *, with_latest: bool = False) -> list[str]:
+        """The names of the modules ``principal`` sees, sorted (``with_latest``: those with a
+        latest version, i.e. not every version yanked)."""
         audience = policy.catalog_audience(principal) if principal is not None else None
-        return self.registry.names(audience)
+        return self.registry.names(audience, with_latest=with_latest)
 
     def _managed(self, name: str, principal: Principal | None) -> None:
         if principal is not None:
@@ -309,6 +331,32 @@ class CatalogService:
         """Point an alias at a version (owner or admin)."""
         self._managed(name, principal)
         return self.registry.set_alias(name, alias, version)
+
+    def remove_alias(
+        self, name: str, alias: str, principal: Principal | None = None
+    ) -> ModuleRecord:
+        """Remove an alias (owner or admin); ``latest`` cannot be removed."""
+        self._managed(name, principal)
+        return self.registry.remove_alias(name, alias)
+
+    def yank(
+        self,
+        name: str,
+        version: str,
+        reason: str,
+        principal: Principal | None = None,
+        yanked_by: str | None = None,
+    ) -> VersionRecord:
+        """Yank an exact version with a reason (owner or admin): no longer latest nor listed,
+        still served by its number."""
+        self._managed(name, principal)
+        by = principal.identity if principal is not None else yanked_by
+        return self.registry.yank(name, version, reason, by)
+
+    def unyank(self, name: str, version: str, principal: Principal | None = None) -> VersionRecord:
+        """Undo a yank (owner or admin)."""
+        self._managed(name, principal)
+        return self.registry.unyank(name, version)
 
     def deprecate(
         self,

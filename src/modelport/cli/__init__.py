@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from modelport.cli import catalog, check, deploy, jobs, models, new, predict, serve, train, up
+from modelport.cli import (
+    catalog,
+    check,
+    data,
+    deploy,
+    jobs,
+    models,
+    new,
+    predict,
+    serve,
+    train,
+    up,
+)
 
 app = typer.Typer(
     name="modelport",
@@ -19,6 +31,7 @@ models.register(app)
 predict.register(app)
 train.register(app)
 jobs.register(app)
+data.register(app)
 catalog.register(app)
 new.register(app)
 check.register(app)

@@ -6,11 +6,12 @@ the exit codes of :mod:`modelport.cli.exits`; ``validate`` and ``import`` also e
 metadata or an index entry they were given is invalid.
 
 ``search``, ``show``, ``versions``, ``publish`` (a git URL), ``alias``, ``deprecate`` and ``pull``
-work on a server's catalog instead with ``--url`` (or ``$MODELPORT_CATALOG_URL``; not
-``$MODELPORT_URL``, so that pointing ``jobs`` at a server leaves the catalog local), through
+work on a server's catalog instead with ``--url`` (or ``$MODELPORT_URL``, the one server setting of
+every remote command; ``$MODELPORT_CATALOG_URL`` is its deprecated alias), through
 :class:`modelport.Client`, with ``--token`` (``$MODELPORT_TOKEN``). They print the same as locally;
 ``--json`` prints the server's JSON. Errors the server answers end with ``<status>: <message>``,
-exit 2, as ``modelport jobs`` does.
+exit 2, as ``modelport jobs`` does. Each says on stderr which it acts on: the local store (its
+path) or the server (its URL).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import typer
 
 from modelport.catalog.domain import Visibility
 from modelport.cli.exits import USAGE, cli_errors, fail
-from modelport.cli.jobs import Token, remote
+from modelport.cli.target import OptionalUrl, Token, remote, say_local
 from modelport.errors import Conflict, InvalidInput, StoreError
 
 if TYPE_CHECKING:
@@ -50,27 +51,25 @@ app = typer.Typer(
 Name = Annotated[str, typer.Argument(help="The module's name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Facet = Annotated[list[str] | None, typer.Option(help="Only modules with this value (repeatable).")]
-Url = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        envvar="MODELPORT_CATALOG_URL",
-        help="A server's catalog instead of the local one. [env: MODELPORT_CATALOG_URL]",
-        show_default=False,
-    ),
-]
+Url = OptionalUrl
 
 
 def register(root: typer.Typer) -> None:
-    """Add the command group to ``root``."""
+    """Add the command group (with ``yank`` and ``unyank``) to ``root``."""
+    from modelport.cli import versions
+
+    versions.register(app)
     root.add_typer(app, name="catalog")
 
 
-def _service(settings: Settings | None = None) -> CatalogService:
+def _service(settings: Settings | None = None, elsewhere: str = "") -> CatalogService:
+    """The local catalog (said on stderr, with ``elsewhere``: how to use a server's instead)."""
     from modelport.catalog.setup import build_catalog_service
     from modelport.settings import Settings
 
-    return build_catalog_service(settings or Settings())
+    settings = settings or Settings()
+    say_local("catalog", settings, elsewhere)
+    return build_catalog_service(settings)
 
 
 def _console() -> Console:
@@ -304,7 +303,8 @@ def import_index(
     warnings on published modules are listed too.
     """
     with cli_errors():
-        report = _service().import_index(index, published_by=published_by or _user())
+        service = _service(elsewhere="import works on the local store only")
+        report = service.import_index(index, published_by=published_by or _user())
     for label in report.published:
         typer.echo(f"published {label}")
         for warning in report.warnings.get(label, []):

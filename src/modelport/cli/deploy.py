@@ -1,6 +1,7 @@
-"""``modelport deploy docker|kubernetes|ray|slurm MODULE --output DIR``: deployment artifacts.
+"""``modelport deploy docker|kubernetes|ray|slurm MODULE [--output DIR]``: deployment artifacts.
 
 MODULE is a module project directory, or an installed model's entry-point name or import path.
+They are written to ``./deploy/<platform>`` unless ``--output`` says where.
 Exit codes: 0 written; 2 unknown model or platform, bad options, unreadable project.
 """
 
@@ -12,6 +13,8 @@ from typing import Annotated
 import typer
 
 from modelport.cli.exits import USAGE, cli_errors, fail
+from modelport.cli.names import did_you_mean, unknown_model
+from modelport.errors import NotFound
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +27,15 @@ def deploy(
     module: Annotated[
         str, typer.Argument(help="Module directory, entry-point name or import path.")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write into.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory to write into. [default: ./deploy/PLATFORM]",
+            show_default=False,
+        ),
+    ] = None,
     image: Annotated[str | None, typer.Option(help="Image name [default: NAME:VERSION].")] = None,
     cpu: Annotated[float | None, typer.Option(min=0.001, help="CPU cores per replica.")] = None,
     memory_mb: Annotated[int | None, typer.Option(min=1, help="Memory per replica, MB.")] = None,
@@ -44,7 +55,8 @@ def deploy(
     from modelport.deploy import DeployOptions, Platform, write_artifacts
 
     if platform not in set(Platform):
-        fail(f"unknown platform '{platform}': use one of {', '.join(Platform)}", USAGE)
+        hint = did_you_mean(platform, list(Platform))
+        fail(f"unknown platform '{platform}'{hint} (use one of {', '.join(Platform)})", USAGE)
     options = DeployOptions(
         image,
         cpu,
@@ -59,8 +71,13 @@ def deploy(
     )
     with cli_errors():
         try:
-            written = write_artifacts(Platform(platform), module, output, options)
+            dest = output if output is not None else Path("deploy") / platform
+            written = write_artifacts(Platform(platform), module, dest, options)
         except ValueError as exc:
             fail(str(exc), USAGE)
+        except NotFound as exc:
+            if not exc.message.startswith(f"no model named '{module}'"):
+                raise
+            raise unknown_model(module) from None
     for path in written:
         typer.echo(str(path))

@@ -7,8 +7,9 @@ code    meaning
 1       the model raised (or returned an invalid result); a training failed; invalid metadata
         (``catalog validate``) or a failed index entry (``catalog import``); a quality check
         failed (``check``; with ``--strict``, also a warning)
-2       usage error: unknown model, invalid arguments, bad options, invalid configuration,
-        an error answered by the server (``jobs``: ``<status>: <message>``), not a module project
+2       usage error: unknown model, invalid arguments, bad options, invalid configuration, a
+        port already in use (``serve``, ``up``), an error answered by the server (``jobs``:
+        ``<status>: <message>``), not a module project
 3       a model failed to import, adapt or warm
 ======  ==========================================================
 """

@@ -1,65 +1,35 @@
 """``modelport jobs submit|list|show|logs|cancel|retry|artifacts --url URL``: jobs on a server.
 
-Every command talks to the server through :class:`modelport.Client`; ``--token`` (or
+Every command talks to the server (``--url``, else ``$MODELPORT_URL``, else
+http://127.0.0.1:5000; said on stderr) through :class:`modelport.Client`; ``--token`` (or
 ``$MODELPORT_TOKEN``) authenticates when the server has sign-in enabled.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from modelport.cli.exits import USAGE, fail
-from modelport.errors import InvalidInput, ModelportError
+from modelport.cli.target import DEFAULT_URL, Token, Url, remote
 
 if TYPE_CHECKING:
     from modelport.client import Client
 
+# Url, Token and remote live in cli/target.py; they are re-exported for the other remote commands.
+__all__ = ["DEFAULT_URL", "FINISHED", "Token", "Url", "app", "register", "remote"]
+
 app = typer.Typer(help="Training jobs on a modelport server.", no_args_is_help=True)
 
-Url = Annotated[
-    str,
-    typer.Option("--url", envvar="MODELPORT_URL", help="The server. [env: MODELPORT_URL]"),
-]
-Token = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        envvar="MODELPORT_TOKEN",
-        help="API or OIDC access token. [env: MODELPORT_TOKEN]",
-        show_default=False,
-    ),
-]
-DEFAULT_URL = os.environ.get("MODELPORT_URL", "http://127.0.0.1:5000")
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def register(root: typer.Typer) -> None:
     """Add the command group to ``root``."""
     root.add_typer(app, name="jobs")
-
-
-@contextmanager
-def remote(url: str, token: str | None) -> Iterator[Client]:
-    """A client for ``url``; its errors end the command with ``<status>: <message>``, exit 2."""
-    from modelport.api.errors import status_of
-    from modelport.client import Client
-
-    try:
-        with Client(url, token=token) as client:
-            yield client
-    except InvalidInput as exc:
-        typer.echo(json.dumps(exc.errors, indent=2), err=True)
-        fail(f"422: {exc.message}", USAGE)
-    except ModelportError as exc:
-        status = status_of(exc) if type(exc) is not ModelportError else None
-        fail(f"{status}: {exc.message}" if status else exc.message, USAGE)
 
 
 def _key_values(pairs: list[str]) -> dict[str, Any]:
@@ -95,7 +65,7 @@ def submit(
         )
         typer.echo(job["id"])
         if follow:
-            done = client.wait(job["id"], on_event=_print_log_event)
+            done = client.wait(job["id"], on_event=_print_log_event, raise_on_failure=False)
             typer.echo(json.dumps({k: done[k] for k in ("status", "result", "error")}, indent=2))
             if done["status"] != "succeeded":
                 raise typer.Exit(1)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from modelport.cli.exits import cli_errors
+from modelport.cli.names import load_model
 from modelport.contract import discovery
 
 
@@ -50,7 +51,7 @@ def metadata(
 ) -> None:
     """Print a model's metadata and argument schemas as JSON."""
     with cli_errors():
-        served = discovery.load(model)
+        served = load_model(model)
         doc = {
             **served.metadata(),
             "kind": served.kind,

@@ -13,11 +13,22 @@ from typing import Annotated
 
 import typer
 
-from modelport.cli.arguments import MODEL_COMMAND, argument_command, parse_options, raw_args
+from modelport.cli.arguments import (
+    MODEL_COMMAND,
+    argument_command,
+    model_or_help,
+    parse_options,
+    raw_args,
+)
 from modelport.cli.exits import USAGE, cli_errors, fail
-from modelport.contract import discovery
+from modelport.cli.names import load_model
 from modelport.contract.base import JSON_MEDIA_TYPE
 from modelport.runtime.runner import warm_model
+
+PREDICT_EPILOG = (
+    "Options of modelport predict itself: --output/-o FILE (write the result there), "
+    "--no-warm (skip warm()), --debug (print the model's traceback)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +38,12 @@ def register(app: typer.Typer) -> None:
 
 def predict(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="Entry-point name or import path.")],
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="Entry-point name or import path.", metavar="MODEL", show_default=False
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the result to this file.")
     ] = None,
@@ -37,9 +53,12 @@ def predict(
     """Run MODEL's predict once, no server. `modelport predict MODEL --help` lists its options."""
     import tempfile
 
+    model = model_or_help(ctx, model)
     with cli_errors(debug):
-        served = discovery.load(model)
-        command = argument_command(served.name, served.predict_signature, served.metadata())
+        served = load_model(model)
+        command = argument_command(
+            served.name, served.predict_signature, served.metadata(), epilog=PREDICT_EPILOG
+        )
         values = parse_options(command, f"modelport predict {model}", ctx.args)
         if values is None:
             return

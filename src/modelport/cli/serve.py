@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import signal
+import socket
+from contextlib import suppress
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
-from modelport.cli.exits import USAGE, cli_errors, fail
+from modelport.cli.exits import LOAD_FAILED, USAGE, cli_errors, fail
+from modelport.cli.names import load_model
 from modelport.settings import Settings
 
 # Options `serve` and `up` share.
@@ -158,10 +162,59 @@ def check_bind(settings: Settings) -> None:
     )
 
 
+def listen(settings: Settings) -> socket.socket:
+    """The server's socket, bound now, before any model loads or banner prints: a busy port
+    ends the command with one line naming it and how to pick another (exit 2)."""
+    host = settings.host.strip("[]")
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"port {settings.port} on {settings.host} is already in use (another modelport "
+                "or program listens there): stop it, or pick another port with --port N "
+                "(or MODELPORT_PORT=N)",
+                USAGE,
+            )
+        fail(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}; pick "
+            "another address with --host or another port with --port",
+            USAGE,
+        )
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url(settings: Settings, sock: socket.socket) -> str:
+    """The URL the server answers on (the port actually bound, even for ``--port 0``)."""
+    host = f"[{settings.host.strip('[]')}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{sock.getsockname()[1]}{settings.base_path}"
+
+
 def run_server(settings: Settings, specs: list[str]) -> None:
     """Load and warm the models (refusing to start on failure), then run uvicorn."""
     check_bind(settings)
+    sock = listen(settings)
+    try:
+        app, names = _serving_app(settings, specs)
+    except BaseException:
+        sock.close()
+        raise
+    url = base_url(settings, sock)
+    typer.echo(f"modelport serving {', '.join(names)} on {url}/v2/models/", err=True)
+    typer.echo(
+        f"  API documentation: {url}/api   OpenAPI: {url}/openapi.json   "
+        f"Swagger 2.0: {url}/swagger.json",
+        err=True,
+    )
+    run_uvicorn(app, settings, sock)
 
+
+def _serving_app(settings: Settings, specs: list[str]) -> tuple[Any, list[str]]:
+    """The app serving ``specs`` (or the default models), and the names of those models."""
     from modelport.api import create_app
     from modelport.contract import discovery
     from modelport.runtime import ModelRuntime
@@ -175,7 +228,7 @@ def run_server(settings: Settings, specs: list[str]) -> None:
             f"{discovery.DEEPAAS_GROUP} entry point",
             USAGE,
         )
-    runtime = ModelRuntime([discovery.load(s) for s in specs], settings, ServingMetrics())
+    runtime = ModelRuntime([load_model(s) for s in specs], settings, ServingMetrics())
     if settings.warm:
         runtime.warm_all()
     jobs = None
@@ -194,31 +247,25 @@ def run_server(settings: Settings, specs: list[str]) -> None:
         from modelport.ui import ui_router
 
         app.include_router(ui_router(settings, catalog, jobs))
-    url = f"http://{settings.host}:{settings.port}{settings.base_path}"
-    typer.echo(f"modelport serving {', '.join(runtime.runners)} on {url}/v2/models/", err=True)
-    typer.echo(
-        f"  API documentation: {url}/api   OpenAPI: {url}/openapi.json   "
-        f"Swagger 2.0: {url}/swagger.json",
-        err=True,
-    )
-    run_uvicorn(app, settings)
+    return app, list(runtime.runners)
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def run_uvicorn(app: Any, settings: Settings) -> None:
-    """Serve ``app`` within the connection limits of ``settings`` (see :func:`guarded_http`);
-    a SIGTERM stops it gracefully with exit status 0."""
+def run_uvicorn(app: Any, settings: Settings, sock: socket.socket | None = None) -> None:
+    """Serve ``app`` on ``sock`` (default: :func:`listen`) within the connection limits of
+    ``settings`` (see :func:`guarded_http`); a SIGTERM stops it gracefully with exit status 0."""
     import uvicorn
 
     from modelport.api.http_limits import guarded_http
 
+    sock = sock or listen(settings)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found: make
     # that an exit with status 0, as service managers expect of a clean stop (not death by signal)
     signal.signal(signal.SIGTERM, _stopped)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -228,3 +275,8 @@ def run_uvicorn(app: Any, settings: Settings) -> None:
         access_log=settings.debug,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    with suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C is a clean stop
+        server.run(sockets=[sock])
+    if not server.started:  # the app's startup failed (uvicorn logged why)
+        raise SystemExit(LOAD_FAILED)

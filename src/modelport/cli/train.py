@@ -15,12 +15,25 @@ from typing import Annotated, Any
 
 import typer
 
-from modelport.cli.arguments import MODEL_COMMAND, argument_command, parse_options, raw_args
+from modelport.cli.arguments import (
+    MODEL_COMMAND,
+    argument_command,
+    model_or_help,
+    parse_options,
+    raw_args,
+)
 from modelport.cli.exits import MODEL_FAILED, USAGE, cli_errors, fail
-from modelport.contract import discovery
+from modelport.cli.names import load_model
+from modelport.cli.target import say_local
 from modelport.settings import Settings
 
 CANCELLED_EXIT = 130
+
+
+TRAIN_EPILOG = (
+    "Options of modelport train itself: --cpu N (CPU cores the training needs), "
+    "--gpu N (GPUs it needs)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +43,12 @@ def register(app: typer.Typer) -> None:
 
 def train(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="Entry-point name or import path.")],
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="Entry-point name or import path.", metavar="MODEL", show_default=False
+        ),
+    ] = None,
     cpu: Annotated[float, typer.Option(help="CPU cores the training needs.")] = 1.0,
     gpu: Annotated[int, typer.Option(help="GPUs the training needs.")] = 0,
 ) -> None:
@@ -38,16 +56,20 @@ def train(
     from modelport.jobs.domain import JobStatus, Resources, utcnow
     from modelport.jobs.setup import build_job_service
 
-    settings = Settings(executor="local")
-    settings.executor_gpus = max(gpu, settings.executor_gpus)
+    model = model_or_help(ctx, model)
     with cli_errors():
-        served = discovery.load(model)
+        served = load_model(model)
         if served.train_signature is None:
             fail(f"model '{served.name}' cannot be trained (it has no train())", USAGE)
-        command = argument_command(served.name, served.train_signature, served.metadata())
+        command = argument_command(
+            served.name, served.train_signature, served.metadata(), epilog=TRAIN_EPILOG
+        )
         values = parse_options(command, f"modelport train {model}", ctx.args)
         if values is None:
             return
+        settings = Settings(executor="local")
+        settings.executor_gpus = max(gpu, settings.executor_gpus)
+        say_local("job", settings, "modelport jobs submit trains on a server")
         service = build_job_service(settings)
         with tempfile.TemporaryDirectory(prefix="modelport-train-") as workdir:
             raw = raw_args(served.train_signature, values, Path(workdir))

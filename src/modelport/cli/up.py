@@ -71,7 +71,11 @@ def up(
         ),
     ] = None,
     seed: Annotated[
-        bool, typer.Option("--seed/--no-seed", help="Publish the bundled examples if empty.")
+        bool,
+        typer.Option(
+            "--seed/--no-seed",
+            help="Publish the bundled examples the catalog lacks (by name; never over a module).",
+        ),
     ] = True,
     allow_insecure_bind: AllowInsecureBind = None,
     debug: Debug = None,
@@ -100,16 +104,21 @@ def up(
 
 def run_platform(settings: Settings, *, seed: bool = True) -> None:
     """Build the platform's services from ``settings`` and serve them with uvicorn."""
-    from modelport.cli.serve import check_bind, run_uvicorn
+    from modelport.cli.serve import base_url, check_bind, listen, run_uvicorn
 
     check_bind(settings)
+    sock = listen(settings)  # a busy port is said before anything else happens
 
-    from modelport.api.platform import build_platform
+    from modelport.api.platform import assemble_platform
 
-    app, published = build_platform(settings, seed=seed)
-    url = f"http://{settings.host}:{settings.port}{settings.base_path}"
-    if published:
-        typer.echo(f"published the bundled examples: {', '.join(published)}", err=True)
+    try:
+        app, examples = assemble_platform(settings, seed=seed)
+    except BaseException:
+        sock.close()
+        raise
+    url = base_url(settings, sock)
+    for line in examples.lines():
+        typer.echo(line, err=True)
     typer.echo(f"modelport platform on {url}", err=True)
     typer.echo(
         f"  dashboard: {url}/dashboard   API documentation: {url}/api   "
@@ -118,4 +127,4 @@ def run_platform(settings: Settings, *, seed: bool = True) -> None:
     )
     if settings.auth == "off":
         typer.echo("  auth: off (single-user mode: every caller is the local admin)", err=True)
-    run_uvicorn(app, settings)
+    run_uvicorn(app, settings, sock)

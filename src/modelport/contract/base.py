@@ -112,7 +112,12 @@ class Signature:
             if not values:
                 continue
             kind = prop.get("type")
-            if kind != "string" or is_file_schema(prop):
+            # a form's empty field is "not given", unless an empty string is a valid choice
+            if (
+                kind != "string"
+                or is_file_schema(prop)
+                or ("enum" in prop and "" not in prop["enum"])
+            ):
                 values = [v for v in values if not is_blank(v)]
                 if not values:
                     continue

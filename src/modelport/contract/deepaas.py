@@ -38,6 +38,7 @@ from modelport.contract.marshmallow_schema import (
     fields_schema,
 )
 from modelport.errors import (
+    InvalidInput,
     InvalidOutput,
     ModelError,
     ModelLoadError,
@@ -223,8 +224,14 @@ class DeepaasModel(ServedModel):
             value = func(**kwargs)
         except NotImplementedError as exc:
             raise NotImplementedByModel(self._not_implemented) from exc
+        except InvalidInput as exc:  # the caller's fault, as the module says
+            raise exc.redacted(_upload_names(kwargs.values())) from None
+        except self._mm.ValidationError as exc:  # the module validating with marshmallow
+            raise deepaas_args.invalid(exc.messages).redacted(
+                _upload_names(kwargs.values())
+            ) from None
         except Exception as exc:
-            raise ModelError(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
+            raise ModelError.raised(exc, traceback.format_exc()) from exc
         accept = kwargs.get(_ACCEPT, JSON_MEDIA_TYPE)
         if accept not in (JSON_MEDIA_TYPE, ANY_MEDIA_TYPE):
             return encode_raw(value, accept)
@@ -241,3 +248,18 @@ class DeepaasModel(ServedModel):
                 raise InvalidOutput(f"the model's output cannot be validated: {exc}") from exc
             return Prediction(encode_json(value), JSON_MEDIA_TYPE)
         return Prediction(encode_json({"status": "OK", "predictions": value}), JSON_MEDIA_TYPE)
+
+
+def _upload_names(values: Any) -> dict[str, str]:
+    """The uploads among predict's arguments (DEEPaaS's ``UploadedFile``, whatever its class):
+    their temporary path, and their own file name."""
+    names: dict[str, str] = {}
+    for value in values:
+        for item in value if isinstance(value, list) else [value]:
+            path, original = (
+                getattr(item, "filename", None),
+                getattr(item, "original_filename", None),
+            )
+            if isinstance(path, str) and path:
+                names[path] = original if isinstance(original, str) and original else "the upload"
+    return names

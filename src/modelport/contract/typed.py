@@ -30,7 +30,7 @@ from modelport.contract.base import (
     encode_raw,
     is_raw_result,
 )
-from modelport.contract.files import Binary
+from modelport.contract.files import RESOLVED, TRAINING, Binary, File
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError, NotFound
 
 #: The environment variable naming the directory of a served catalog version's artifacts.
@@ -249,7 +249,9 @@ class TypedModel(ServedModel):
         if self._train_args is None or self.train_signature is None:
             return super().prepare_train(raw)
         try:
-            parsed = self._train_args.model_validate(self.train_signature.collect(raw))
+            parsed = self._train_args.model_validate(
+                self.train_signature.collect(raw), context={TRAINING: True}
+            )
         except ValidationError as exc:
             raise InvalidInput(field_errors(exc)) from None
         return PreparedTraining(parsed.model_dump(mode="json"))
@@ -258,14 +260,33 @@ class TypedModel(ServedModel):
         """Call ``train(ctx, **args)`` (args re-validated from their stored JSON form)."""
         if self._train_args is None:
             return super().train(args, context)
-        parsed = self._train_args.model_validate(args)
+        # the stored JSON form: File arguments are paths now (the worker resolved data://)
+        parsed = self._train_args.model_validate(args, context={TRAINING: True, RESOLVED: True})
         kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
         return self.instance.train(context, **kwargs)  # type: ignore[attr-defined]
 
     def predict(self, kwargs: dict[str, Any]) -> Prediction:
-        """Call predict and encode the result by its declared return type."""
+        """Call predict and encode the result by its declared return type.
+
+        The model raising InvalidInput is the caller's fault (422, uploads named by their own
+        file names); any other exception is a ModelError.
+        """
         try:
             value = self.instance.predict(**kwargs)  # type: ignore[attr-defined]
+        except InvalidInput as exc:
+            raise exc.redacted(_upload_names(kwargs.values())) from None
         except Exception as exc:
-            raise ModelError(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
+            raise ModelError.raised(exc, traceback.format_exc()) from exc
         return self._output.encode(value, kwargs.get(_ACCEPT))
+
+
+def _upload_names(values: Any) -> dict[str, str]:
+    """The uploads among predict's arguments: their temporary path, and their own file name."""
+    names: dict[str, str] = {}
+    for value in values:
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, File):
+                names[str(item.path)] = (
+                    item.filename if item.filename != item.path.name else "the upload"
+                )
+    return names

@@ -133,6 +133,24 @@ catalog_versions = Table(
     Column("job_id", String(32)),
     Column("base_version", String(100)),
     Column("data_url", Text),
+    # a yanked version: hidden from latest and listings, still served by its exact number
+    Column("yanked_at", UTCDateTime()),
+    Column("yanked_by", String(500)),  # identity: <issuer>|<subject>
+    Column("yanked_reason", Text),
+)
+
+# the version a training job was published as: one per job (its primary key), written with it
+catalog_job_versions = Table(
+    "catalog_job_versions",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column(
+        "module",
+        String(200),
+        ForeignKey("catalog_modules.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", String(100), nullable=False),
 )
 
 catalog_aliases = Table(

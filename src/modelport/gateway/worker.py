@@ -214,17 +214,23 @@ class RequestServer:
             "state": {},
             **scope,
         }
+        error_id = None
         try:
             await self.app(full_scope, receive, send)
         except Exception:
-            if not response_done.is_set():
-                log.exception("the app failed on %s", scope.get("path"))
+            if not response_done.is_set():  # else the app's error handler answered and logged
+                error_id = _new_error_id()
+                log.exception("error %s: the app failed on %s", error_id, scope.get("path"))
         finally:
             response_done.set()
             self.bodies.pop(rid, None)
         if not started:
+            if error_id is None:
+                error_id = _new_error_id()
+                log.error("error %s: the app gave no answer on %s", error_id, scope.get("path"))
             status, headers = 500, [(b"content-type", b"application/json")]
-            parts = [b'{"message":"internal server error"}']
+            message = f"internal server error (error id {error_id})"
+            parts = [json.dumps({"message": message, "error_id": error_id}).encode()]
         else:
             status, headers = started["status"], [tuple(h) for h in started.get("headers", [])]
         await self._reply(("response", rid, status, headers, b"".join(parts)))
@@ -236,15 +242,20 @@ class RequestServer:
             args = runtime.get(self.module).model.prepare_train(raw)
         except ModelportError as exc:
             await self._reply(("error", rid, exc))
-        except Exception as exc:
-            error = ModelError(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            await self._reply(("error", rid, error))
+        except Exception as exc:  # the gateway logs it (traceback and error id) and answers 500
+            await self._reply(("error", rid, ModelError.raised(exc, traceback.format_exc())))
         else:
             await self._reply(("prepared", rid, (args.args, args.shown)))
 
     async def _reply(self, frame: tuple[Any, ...]) -> None:
         with contextlib.suppress(ConnectionError):  # the gateway is gone: we exit anyway
             await self.frames.send(frame)
+
+
+def _new_error_id() -> str:
+    from modelport.api.errors import new_error_id  # loaded by now: the app is built on it
+
+    return new_error_id()
 
 
 async def run(fd: int, config: dict[str, Any]) -> int:

@@ -25,6 +25,7 @@ from modelport.errors import Forbidden, InvalidInput
 from modelport.jobs.domain import EventKind, Job
 from modelport.jobs.recorder import JobRecorder
 from modelport.storage.paths import public_addresses, relative_name, safe_child, shown
+from modelport.storage.userdata import owner_area
 
 #: Set by the executor for a platform's job: the data roots it may read (``os.pathsep``-joined;
 #: present, even empty, means the job's data URLs are checked), and the hosts it may reach
@@ -62,6 +63,8 @@ class DataAccess:
         roots = [Path(p) for p in environ[DATA_ROOTS_ENV].split(os.pathsep) if p]
         roots += [Path(environ[STATE_DIR_ENV])] if environ.get(STATE_DIR_ENV) else []
         roots += [Path(job.model_dir)] if job.model_dir else []
+        area = owner_area(job.owner, environ)  # its owner's data (data:// arguments)
+        roots += [area] if area is not None else []
         hosts = [h.strip() for h in environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
         return cls(tuple(roots), tuple(hosts))
 

@@ -31,6 +31,7 @@ from modelport.jobs.domain import Job, JobStatus, Resources, new_job_id, utcnow
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.scheduler import Scheduler
 from modelport.jobs.store import JobPage, JobStore
+from modelport.storage.userdata import UserData
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,13 @@ class JobService:
         artifacts_root: str,
         cancel_grace: float = 1.5,
         quotas: QuotaConfig | None = None,
+        *,
+        user_data: UserData | None = None,
     ) -> None:
+        """``user_data`` (the platform): the users' data areas, which ``data://`` arguments
+        name (checked on submission; the job's worker reads them)."""
         self.store = store
+        self.user_data = user_data
         self.executor = executor
         self.cancel_grace = cancel_grace
         self.quotas = quotas or QuotaConfig()
@@ -160,6 +166,8 @@ class JobService:
             raise InvalidInput({"resources": [f"Can never run: {why}."]})
         if owner is None and principal is not None:
             owner = principal.identity
+        if self.user_data is not None:
+            self.user_data.check_references(owner, args)
         job = Job(
             model=model,
             model_spec=spec,

@@ -12,7 +12,8 @@ from modelport.jobs.executors.base import Executor
 from modelport.jobs.service import JobService
 from modelport.jobs.store import JobStore
 from modelport.sandbox.base import SandboxSpec
-from modelport.settings import Settings
+from modelport.settings import MiB, Settings
+from modelport.storage.userdata import USER_DATA_ENV, UserData, area_of
 
 
 def build_job_service(settings: Settings, *, confined: bool = False) -> JobService:
@@ -70,8 +71,17 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
             worker_env=rules,
             cpu_hours=cpu_hours,
         )
+    user_data = None
+    if confined:
+        quota = settings.user_data_quota_mb
+        user_data = UserData(settings.user_data_dir(), None if quota is None else quota * MiB)
     service = JobService(
-        store, executor, settings.artifacts_root(), settings.cancel_grace, settings.quotas
+        store,
+        executor,
+        settings.artifacts_root(),
+        settings.cancel_grace,
+        settings.quotas,
+        user_data=user_data,
     )
     return service
 
@@ -83,14 +93,19 @@ def job_data_rules(settings: Settings) -> dict[str, str]:
     return {
         DATA_ROOTS_ENV: os.pathsep.join(str(root) for root in settings.data_roots),
         ALLOWED_HOSTS_ENV: ",".join(settings.git_allowed_hosts),
+        USER_DATA_ENV: str(settings.user_data_dir()),
     }
 
 
 def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
-    """What a training of a catalog module may see: its model version's artifacts and the data
-    roots (read-only), its own artifact directory and its module's state directory."""
+    """What a training of a catalog module may see: its model version's artifacts, the data
+    roots and its owner's data area (read-only), its own artifact directory and its module's
+    state directory."""
     read_only = [Path(job.model_dir)] if job.model_dir else []
     read_only += [root for root in settings.data_roots if root.is_dir()]
+    if job.owner is not None:  # its owner's data area, which data:// arguments name
+        area = area_of(settings.user_data_dir(), job.owner)
+        read_only += [area] if area.is_dir() else []
     state = settings.module_state_dir(job.model)
     writable = [state]
     if job.artifacts_url and "://" not in job.artifacts_url:  # a local directory: bound

@@ -29,6 +29,7 @@ from modelport.jobs.capture import OutputCapture
 from modelport.jobs.context import DataAccess, TrainContext
 from modelport.jobs.domain import JobStatus, utcnow
 from modelport.jobs.recorder import JobRecorder
+from modelport.storage.userdata import owner_area, resolve_references
 
 EXIT_CANCELLED = 143
 PARENT_ENV = "MODELPORT_WORKER_PARENT"
@@ -96,7 +97,8 @@ def run_job(job_id: str, store: JobRecorder) -> int:
             context = TrainContext(
                 store, job_id, job.artifacts_url or "", data_access=DataAccess.for_worker(job)
             )
-            result = model.train(job.args, context)
+            args = resolve_references(job.args, owner_area(job.owner))
+            result = model.train(args, context)
             stored = json.loads(encode_json(result))
         except Terminated:
             print(

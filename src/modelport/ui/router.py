@@ -20,7 +20,8 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from modelport import __version__
 from modelport.api.auth import current_principal
-from modelport.api.errors import status_of
+from modelport.api.errors import public_message, status_of
+from modelport.api.landing import DASHBOARD_ROUTE
 from modelport.auth import policy
 from modelport.auth.config import Principal, split_identity
 from modelport.errors import ModelportError, NotFound, Unauthorized
@@ -81,6 +82,7 @@ class Renderer:
             "asset_version": __version__,
             "auth_on": settings.auth != "off",
             "training": training,
+            "docs_on": settings.docs,  # Swagger UI at {base}/api
         }
 
     def page(
@@ -128,7 +130,9 @@ def page_route_class(renderer: Renderer) -> type[APIRoute]:
                     await signed_in(request)
                     return await handler(request)
                 except ModelportError as exc:
-                    return renderer.error(request, status_of(exc), exc.message)
+                    status = status_of(exc)
+                    shown = public_message(exc) if status >= 500 else exc.message
+                    return renderer.error(request, status, shown)
 
             return handle
 
@@ -194,7 +198,7 @@ def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) 
     """The catalog, module, version, try-it and train pages."""
 
     @router.get("")
-    @router.get("/")
+    @router.get("/", name=DASHBOARD_ROUTE)  # where a browser at / lands (api/landing.py)
     def catalog_page(request: Request) -> Response:
         viewer = require_viewer(request)
         query = pages.SearchQuery.parse(_multi(request))
@@ -222,6 +226,11 @@ def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) 
     def _module(request: Request, name: str, ref: str | None) -> Response:
         viewer = require_viewer(request)
         module = catalog.module(name, viewer)
+        manage = can_manage(viewer, module)
+        # its owner sees yanked versions (with their reasons), to unyank them
+        versions = catalog.versions(name, viewer, include_yanked=manage)
+        if ref is None and module.latest_version is None and versions:
+            ref = versions[0].version  # every version yanked: the page shows the highest
         record = catalog.version(name, ref or "latest", viewer)
         server = render.server_url(request)
         return render.page(
@@ -231,12 +240,11 @@ def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) 
             record=record,
             meta=record.metadata,
             pinned=ref is not None,
-            versions=catalog.versions(name, viewer),
+            versions=versions,
+            manage=manage,
             resources=pages.resource_rows(record.metadata),
             citation=pages.citation(record, f"{server}/dashboard/modules/{name}"),
-            curl=pages.curl_snippet(server, name),
-            python=pages.python_snippet(server, name),
-            server=server,
+            **snippets(server, name),
         )
 
     @router.get("/modules/{name}/try")
@@ -245,7 +253,15 @@ def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) 
         module = catalog.module(name, viewer)
         version = request.query_params.get("version")
         record = catalog.version(name, version or "latest", viewer)
-        return render.page(request, "try.html", module=module, record=record, pinned=version)
+        server = render.server_url(request)
+        return render.page(
+            request,
+            "try.html",
+            module=module,
+            record=record,
+            pinned=version,
+            **snippets(server, name),
+        )
 
     @router.get("/modules/{name}/train")
     def train_page(request: Request, name: str) -> Response:
@@ -280,6 +296,13 @@ def job_pages(
         pages_total = max(1, -(-found.total // JOBS_PAGE_SIZE)) if found else 1
         return render.page(request, name, found=found, page=number, pages=pages_total)
 
+    @router.get("/data")
+    def data_page(request: Request) -> Response:
+        require_viewer(request)
+        if jobs is None or jobs.user_data is None:
+            raise NotFound("this server keeps no data of its users (no training facility)")
+        return render.page(request, "data.html")
+
     @router.get("/jobs/{job_id}")
     def job_page(request: Request, job_id: str) -> Response:
         viewer = require_viewer(request)
@@ -298,8 +321,27 @@ def job_pages(
             job=job,
             artifacts=jobs.artifacts(job_id),
             module=module,
+            published=catalog.publication(job_id),  # (module, version) once published
             suggested=pages.next_version(module.latest_version if module else None),
         )
+
+
+def can_manage(viewer: Principal, module: ModuleRecord) -> bool:
+    """Whether ``viewer`` may yank its versions and edit its aliases (its owner, an admin)."""
+    try:
+        policy.check_manage_module(viewer, module)
+    except ModelportError:
+        return False
+    return True
+
+
+def snippets(server: str, name: str) -> dict[str, Any]:
+    """The "call it from code" box's context (snippets.js fills in the model's arguments)."""
+    return {
+        "server": server,
+        "curl": pages.curl_snippet(server, name),
+        "python": pages.python_snippet(server, name),
+    }
 
 
 def _multi(request: Request) -> dict[str, list[str]]:

@@ -6,17 +6,29 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
 from image_classifier.dataset import DEMO_DATA, make_demo_zip, read_class_folders
-from image_classifier.features import PRETRAINED, load_extractor, pixels
+from image_classifier.features import PRETRAINED, Array, load_extractor, pixels
 from image_classifier.head import SoftmaxHead
 from image_classifier.training import fit_head
 from modelport import Field, File, Model, TrainContext
-from modelport.errors import NotFound
+from modelport.errors import InvalidInput, NotFound
 
 #: the artifact a training writes, and that a version published from it is served with
 HEAD_ARTIFACT = "head.npz"
+#: what an ``image`` may be, as said to a caller who sent something else
+IMAGE_FORMATS = "an image: PNG, JPEG, GIF, BMP, TIFF or WebP"
+#: What the dashboard's file input offers, and the snippets name their example file by.
+IMAGE_MEDIA_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+    "image/webp",
+)
 
 
 class Label(BaseModel):
@@ -51,12 +63,14 @@ class ImageClassifier(Model):
 
     def predict(
         self,
-        image: File,
+        image: File = Field(
+            description="The photo to classify",
+            json_schema_extra={"x-modelport-media-types": list(IMAGE_MEDIA_TYPES)},
+        ),
         top_k: int = Field(3, ge=1, le=20, description="How many classes to return"),
     ) -> list[Label]:
         """The ``top_k`` most likely classes of the image, most likely first."""
-        with image.open() as handle:
-            probs = self.head.probabilities(self.extractor(pixels(handle)))[0]
+        probs = self.head.probabilities(self.extractor(read_image(image)))[0]
         order = probs.argsort()[::-1][:top_k]
         return [
             Label(label=self.head.classes[i], probability=round(float(probs[i]), 6)) for i in order
@@ -68,10 +82,15 @@ class ImageClassifier(Model):
         *,
         data: str = Field(
             description=(
-                'A zip of class folders: a path or URL (file, s3, http); or "demo" for a '
-                "small demo set of handwritten digits (0, 1, 7) generated on the fly, offline"
+                "A zip of class folders: a file of your data (data://digits.zip), a path or URL "
+                '(file, s3, http); or "demo" for a small demo set of handwritten digits '
+                "(0, 1, 7) generated on the fly, offline"
             ),
             examples=[DEMO_DATA],
+            # the dashboard's training form: upload a zip, choose one of your data, or the demo
+            json_schema_extra={
+                "x-modelport-data": {"media_types": ["application/zip"], "demo": DEMO_DATA}
+            },
         ),
         epochs: int = Field(30, ge=1, le=1000, description="Passes over the training images"),
         learning_rate: float = Field(0.05, gt=0, le=10, description="Gradient step size"),
@@ -121,3 +140,18 @@ class ImageClassifier(Model):
         ctx.save_artifact("summary.json", summary)
         self.head = fit.head
         return summary
+
+
+def read_image(image: File) -> Array:
+    """The upload's pixels; InvalidInput naming ``image`` when it is not an image PIL reads."""
+    try:
+        with image.open() as handle:
+            return pixels(handle)
+    except Image.DecompressionBombError:
+        why = "has too many pixels to be read"
+    except UnidentifiedImageError:
+        why = "is not an image"
+    # PIL's other ways of refusing a broken file (a truncated or corrupt image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        why = f"is a broken image ({exc})"
+    raise InvalidInput({"image": [f"{image.filename!r} {why}. Expected {IMAGE_FORMATS}."]})

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from modelport import Field, File, Model, TrainContext
-from sim_postprocess.npz import NpzReader
-from sim_postprocess.postprocess import postprocess
+from modelport.errors import InvalidInput
+from sim_postprocess.npz import READ_ERRORS, NpzReader
+from sim_postprocess.postprocess import NotNumeric, Report, UnknownVariable, postprocess
 from sim_postprocess.synthetic import DEMO_DATA, write_demo
+
+#: what ``file`` must be, as said to a caller who sent something else
+NPZ_FORMAT = "the simulation output as a NumPy .npz file (numpy.savez writes one)"
 
 
 class SimulationPostprocessor(Model):
@@ -29,7 +33,11 @@ class SimulationPostprocessor(Model):
 
     def predict(
         self,
-        file: File | None = Field(None, description="The simulation output (.npz) to summarise"),
+        file: File | None = Field(
+            None,
+            description="The simulation output (.npz) to summarise",
+            json_schema_extra={"x-modelport-media-types": ["application/x-npz"]},
+        ),
         demo: bool = Field(
             False,
             description="Summarise a small synthetic output generated on the fly instead of a file",
@@ -42,14 +50,13 @@ class SimulationPostprocessor(Model):
     ) -> dict[str, Any]:
         """Summary statistics of an uploaded ``.npz`` file (no plots, no per-step series)."""
         if file is None and not demo:
-            raise ValueError("upload the simulation output (.npz) as `file`, or set demo=true")
+            raise InvalidInput({"file": [f"Missing: upload {NPZ_FORMAT}, or set demo to true."]})
         with tempfile.TemporaryDirectory() as workdir:
             opened = (
                 file.open() if file is not None else write_demo(Path(workdir) / "d.npz").open("rb")
             )
             with opened as handle:
-                reader = NpzReader(handle)
-                report = postprocess(reader, variables, chunk_steps=chunk_steps, plots=False)
+                report = summarise(handle, file, variables, chunk_steps)
         for entry in report.summary["variables"].values():
             entry.pop("per_step")
             entry.pop("histogram", None)
@@ -94,3 +101,25 @@ class SimulationPostprocessor(Model):
             name: {k: entry[k] for k in ("shape", "mean", "std", "min", "max", "nans")}
             for name, entry in report.summary["variables"].items()
         } | {"plots": sorted(report.plots)}
+
+
+def summarise(
+    handle: IO[bytes], file: File | None, variables: list[str] | None, chunk_steps: int
+) -> Report:
+    """Post-process an open ``.npz`` (no plots); InvalidInput naming ``file`` when it cannot
+    be read, ``variables`` when they are not in it."""
+    try:
+        reader = NpzReader(handle)
+        return postprocess(reader, variables, chunk_steps=chunk_steps, plots=False)
+    except UnknownVariable as exc:
+        unknown = ", ".join(map(repr, exc.unknown))
+        known = ", ".join(exc.known) or "none"
+        message = f"Unknown variable {unknown}: the file's variables are {known}."
+        raise InvalidInput({"variables": [message]}) from None
+    except NotNumeric as exc:
+        raise InvalidInput({"variables": [f"{exc}: no statistics of it."]}) from None
+    except READ_ERRORS as exc:
+        name = repr(file.filename) if file is not None else "the demo output"
+        raise InvalidInput(
+            {"file": [f"{name} cannot be read: {exc}. Expected {NPZ_FORMAT}."]}
+        ) from None

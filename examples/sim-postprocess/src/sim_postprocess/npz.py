@@ -9,6 +9,7 @@ over s3, http, webdav...
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -29,6 +30,14 @@ class ArrayInfo:
     def row_size(self) -> int:
         """Values in one step (one index of the first axis)."""
         return int(np.prod(self.shape[1:], dtype=np.int64))
+
+
+class NpzError(ValueError):
+    """A file that is not an ``.npz`` this reader reads; the message says why."""
+
+
+#: What reading a damaged zip member may raise besides NpzError.
+READ_ERRORS = (NpzError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 def _header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
@@ -56,30 +65,33 @@ class NpzReader:
         try:
             self.archive = zipfile.ZipFile(source)
         except zipfile.BadZipFile as exc:
-            raise ValueError(f"not an .npz file: {exc}") from None
+            raise NpzError(f"not an .npz file: {exc}") from None
         members = self.archive.infolist()
         if len(members) > MAX_MEMBERS:
-            raise ValueError(f"the .npz has {len(members)} members: at most {MAX_MEMBERS} are read")
+            raise NpzError(f"the .npz has {len(members)} members: at most {MAX_MEMBERS} are read")
         self.arrays: dict[str, ArrayInfo] = {}
         total = 0
         for member in members:
             if member.filename.endswith(".npy"):
-                with self.archive.open(member) as handle:
-                    shape, fortran, dtype = _header(handle)
+                try:
+                    with self.archive.open(member) as handle:
+                        shape, fortran, dtype = _header(handle)
+                except (ValueError, *READ_ERRORS) as exc:
+                    raise NpzError(f"{member.filename}: not a .npy array ({exc})") from None
                 if dtype.hasobject:
-                    raise ValueError(
+                    raise NpzError(
                         f"{member.filename}: object arrays are not read (they need pickle)"
                     )
                 name = member.filename.removesuffix(".npy")
                 if fortran and len(shape) > 1:
-                    raise ValueError(f"{name}: Fortran-ordered arrays cannot be read by rows")
+                    raise NpzError(f"{name}: Fortran-ordered arrays cannot be read by rows")
                 size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                 if size > member.file_size:
-                    raise ValueError(f"{name}: its header claims more data than it holds")
+                    raise NpzError(f"{name}: its header claims more data than it holds")
                 total += size
                 if total > MAX_TOTAL_BYTES:
                     limit = MAX_TOTAL_BYTES // 1024**3
-                    raise ValueError(f"the arrays hold more than {limit} GiB: not read")
+                    raise NpzError(f"the arrays hold more than {limit} GiB: not read")
                 self.arrays[name] = ArrayInfo(name, shape, dtype)
 
     def chunks(self, name: str, rows: int) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
@@ -93,7 +105,7 @@ class NpzReader:
                 want = count * max(info.row_size, 1) * info.dtype.itemsize
                 data = handle.read(want)
                 if len(data) != want:
-                    raise ValueError(f"{name}: the file ends inside the array (truncated?)")
+                    raise NpzError(f"{name}: the file ends inside the array (truncated?)")
                 block = np.frombuffer(data, dtype=info.dtype).reshape((count, *info.shape[1:]))
                 yield start, block
 

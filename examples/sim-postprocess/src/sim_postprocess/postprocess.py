@@ -12,6 +12,8 @@ from sim_postprocess.npz import NpzReader
 from sim_postprocess.plots import field_plot, histogram_plot, series_plot
 from sim_postprocess.stats import Histogram, RunningStats
 
+#: the kinds of arrays with statistics: booleans, integers, floats
+_NUMERIC = "biuf"
 #: called after each chunk with (chunks done, chunks in all, a message)
 ChunkHook = Callable[[int, int, str], None]
 
@@ -24,14 +26,39 @@ class Report:
     plots: dict[str, bytes] = field(default_factory=dict)
 
 
+class UnknownVariable(ValueError):
+    """Variables asked for that the file does not hold: ``unknown``, and what it has."""
+
+    def __init__(self, unknown: list[str], known: list[str]) -> None:
+        super().__init__(f"no variable {unknown} in the file; it has {known}")
+        self.unknown = unknown
+        self.known = known
+
+
+class NotNumeric(ValueError):
+    """A variable whose values are not numbers (strings, objects...): no statistics."""
+
+    def __init__(self, name: str, dtype: np.dtype[Any]) -> None:
+        super().__init__(f"{name} holds {dtype} values, not numbers")
+        self.name = name
+
+
 def fields_of(reader: NpzReader, wanted: Sequence[str] | None) -> list[str]:
-    """The variables to process: those asked for, else every array of 2 or more dimensions."""
-    if wanted:
-        unknown = sorted(set(wanted) - set(reader.arrays))
-        if unknown:
-            raise ValueError(f"no variable {unknown} in the file; it has {sorted(reader.arrays)}")
-        return list(wanted)
-    return [name for name, info in reader.arrays.items() if len(info.shape) >= 2]
+    """The variables to process: those asked for (UnknownVariable, NotNumeric if they cannot
+    be), else every numeric array of 2 or more dimensions."""
+    if not wanted:
+        return [
+            name
+            for name, info in reader.arrays.items()
+            if len(info.shape) >= 2 and info.dtype.kind in _NUMERIC
+        ]
+    unknown = sorted(set(wanted) - set(reader.arrays))
+    if unknown:
+        raise UnknownVariable(unknown, sorted(reader.arrays))
+    for name in wanted:
+        if reader.arrays[name].dtype.kind not in _NUMERIC:
+            raise NotNumeric(name, reader.arrays[name].dtype)
+    return list(wanted)
 
 
 def postprocess(

@@ -6,12 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from modelport import Field, File, Model, TrainContext
-from modelport.errors import NotFound
+from modelport.errors import InvalidInput, NotFound
 from stream_anomaly.detector import Detector
-from stream_anomaly.records import Protocol, TrafficRecord, parse_batch
+from stream_anomaly.records import (
+    BATCH_FORMAT,
+    Protocol,
+    TrafficRecord,
+    field_errors,
+    parse_batch,
+)
 from stream_anomaly.state import StateStore
 from stream_anomaly.traffic import generate
 
@@ -24,6 +30,12 @@ DEMO_DATA = "demo"
 DEMO_RECORDS = 500
 #: the fewest records a detector is fitted on
 MIN_RECORDS = 10
+#: what a batch that holds no record is told
+NO_RECORDS = f"No records in it. Expected {BATCH_FORMAT}."
+
+
+#: Batch files the dashboard offers (and the snippets name their example by).
+BATCH_MEDIA_TYPES = ("application/x-ndjson", "text/csv")
 
 
 class ScoredRecord(BaseModel):
@@ -95,7 +107,11 @@ class StreamAnomalyDetector(Model):
             examples=["2024-01-01T12:00:00Z"],
         ),
         records: str | None = Field(None, description="A batch: NDJSON lines or CSV text"),
-        batch: File | None = Field(None, description="A batch: an NDJSON or CSV file"),
+        batch: File | None = Field(
+            None,
+            description="A batch: an NDJSON or CSV file",
+            json_schema_extra={"x-modelport-media-types": list(BATCH_MEDIA_TYPES)},
+        ),
         learn: bool = Field(True, description="Let normal records update the detector"),
     ) -> Scores:
         """Score the record (or batch), append it to the history, and learn from normal ones."""
@@ -109,18 +125,16 @@ class StreamAnomalyDetector(Model):
         }
         given: list[TrafficRecord] = []
         if any(v is not None for v in fields.values()):
-            extra = {"timestamp": timestamp} if timestamp else {}
-            given.append(
-                TrafficRecord.model_validate(
-                    {k: v for k, v in fields.items() if v is not None} | extra
-                )
-            )
+            given.append(one_record(fields, timestamp))
         if records:
-            given += parse_batch(records)
+            given += read_batch("records", records)
         if batch is not None:
-            given += parse_batch(batch.read_text())
+            given += read_batch("batch", batch_text(batch))
         if not given:
-            raise ValueError("give one record's fields, a batch in `records`, or a `batch` file")
+            if records or batch is not None:
+                raise InvalidInput({"batch" if batch is not None else "records": [NO_RECORDS]})
+            hint = "Missing: give this field of one record, or a batch in `records` or `batch`."
+            raise InvalidInput({name: [hint] for name in fields})
         return self.score(given, learn=learn)
 
     def score(self, given: list[TrafficRecord], *, learn: bool = True) -> Scores:
@@ -155,10 +169,14 @@ class StreamAnomalyDetector(Model):
         data: str | None = Field(
             None,
             description=(
-                'More records: NDJSON/CSV by path or URL; or "demo" for synthetic traffic '
+                "More records: NDJSON/CSV, a file of your data (data://traffic.ndjson), a path "
+                'or URL; or "demo" for synthetic traffic '
                 f"({DEMO_RECORDS} records, about 2% attacks) generated on the fly, offline"
             ),
             examples=[DEMO_DATA],
+            json_schema_extra={
+                "x-modelport-data": {"media_types": list(BATCH_MEDIA_TYPES), "demo": DEMO_DATA}
+            },
         ),
         threshold: float = Field(5.0, gt=0, description="Score above which a record is anomalous"),
         alpha: float = Field(0.01, ge=0, le=1, description="Online update rate (0 = frozen)"),
@@ -188,6 +206,39 @@ class StreamAnomalyDetector(Model):
         ctx.save_artifact(DETECTOR_ARTIFACT, detector.to_json())
         ctx.save_artifact("summary.json", summary)
         return summary
+
+
+def one_record(fields: dict[str, Any], timestamp: str | None) -> TrafficRecord:
+    """The record given field by field; InvalidInput naming each missing or bad field."""
+    extra = {"timestamp": timestamp} if timestamp else {}
+    try:
+        return TrafficRecord.model_validate(
+            {k: v for k, v in fields.items() if v is not None} | extra
+        )
+    except ValidationError as exc:
+        raise InvalidInput(field_errors(exc)) from None
+
+
+def batch_text(batch: File) -> str:
+    """The batch file as text; InvalidInput naming ``batch`` when it is not text."""
+    data = batch.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\0" in text:
+        raise InvalidInput(
+            {"batch": [f"{batch.filename!r} is not UTF-8 text. Expected {BATCH_FORMAT}."]}
+        )
+    return text
+
+
+def read_batch(field: str, text: str) -> list[TrafficRecord]:
+    """The records of a batch; InvalidInput naming ``field`` and the line at fault."""
+    try:
+        return parse_batch(text)
+    except ValueError as exc:
+        raise InvalidInput({field: [f"{exc}. Expected {BATCH_FORMAT}."]}) from None
 
 
 def evaluate(ctx: TrainContext, detector: Detector, records: list[TrafficRecord]) -> dict[str, Any]:

@@ -25,6 +25,15 @@ FEATURES = (
 )
 
 
+#: the fields every record has, in the order a CSV header may list them
+RECORD_FIELDS = ("duration", "bytes_in", "bytes_out", "packets", "port", "protocol")
+#: what a batch is, as said to a caller who sent something else
+BATCH_FORMAT = (
+    "NDJSON (one JSON object a line) or CSV with a header row, with the fields "
+    + ", ".join(RECORD_FIELDS)
+)
+
+
 class TrafficRecord(BaseModel):
     """A network connection; other keys (timestamp, label, ...) are kept in the history."""
 
@@ -53,6 +62,9 @@ def parse_batch(text: str) -> list[TrafficRecord]:
                     raise ValueError(f"line {number}: not JSON: {exc.msg}") from None
     else:
         reader = csv.DictReader(io.StringIO(body))
+        missing = [name for name in RECORD_FIELDS if name not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"line 1: not a CSV header with the columns {', '.join(missing)}")
         rows = [(number, row) for number, row in enumerate(reader, 2)]
     records = []
     for number, row in rows:
@@ -60,10 +72,20 @@ def parse_batch(text: str) -> list[TrafficRecord]:
             records.append(TrafficRecord.model_validate(row))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in exc.errors()
             )
             raise ValueError(f"line {number}: {problems}") from None
     return records
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """A record's validation errors by field (the shape of a 422's body)."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        field = ".".join(map(str, error["loc"])) or "record"
+        message = "Missing data for required field." if error["type"] == "missing" else error["msg"]
+        errors.setdefault(field, []).append(message)
+    return errors
 
 
 def rarity(counts: dict[str, float], value: str) -> float:

@@ -17,8 +17,12 @@
     return String(Math.round(value * 1000) / 1000);
   }
 
-  /** Draw ``points`` ([{x, y}], x = step) of metric ``name`` into ``figure`` (replacing it). */
-  function draw(figure, name, points) {
+  /**
+   * Draw ``points`` ([{x, y}], x = step) of metric ``name`` into ``figure`` (replacing it);
+   * ``options.xLabel`` names the x axis ("step" by default).
+   */
+  function draw(figure, name, points, options) {
+    const xLabel = (options && options.xLabel) || "step";
     const { el } = window.mp;
     figure.replaceChildren();
     const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
@@ -31,14 +35,14 @@
     const last = points[points.length - 1];
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart", "data-metric": name, "data-points": points.length });
     const title = svg("title", {});
-    title.textContent = `${name} over steps: ${points.length} points, latest ${fmt(last.y)} at step ${last.x}`;
+    title.textContent = `${name} over ${xLabel}s: ${points.length} points, latest ${fmt(last.y)} at ${xLabel} ${last.x}`;
     root.append(title);
     const axes = svg("path", { d: `M${PAD.left},${PAD.top} V${H - PAD.bottom} H${W - PAD.right}`, class: "axis" });
     root.append(axes);
     const labels = [
       [PAD.left - 6, sy(y1) + 4, fmt(y1), "end"], [PAD.left - 6, sy(y0), fmt(y0), "end"],
       [sx(x0), H - PAD.bottom + 16, fmt(x0), "middle"], [sx(x1), H - PAD.bottom + 16, fmt(x1), "middle"],
-      [(W + PAD.left) / 2, H - 4, "step", "middle"],
+      [(W + PAD.left) / 2, H - 4, xLabel, "middle"],
     ];
     for (const [x, y, text, anchor] of labels) {
       const node = svg("text", { x, y, "text-anchor": anchor, class: "tick" });
@@ -50,10 +54,10 @@
     for (const p of points.slice(-200)) root.append(svg("circle", { cx: sx(p.x), cy: sy(p.y), r: 3, class: "dot" }));
     const rows = points.slice(-20).map((p) => el("tr", {}, el("td", {}, fmt(p.x)), el("td", {}, fmt(p.y))));
     figure.append(
-      el("figcaption", {}, el("strong", {}, name), ` — latest ${fmt(last.y)} at step ${fmt(last.x)}`),
+      el("figcaption", {}, el("strong", {}, name), ` — latest ${fmt(last.y)} at ${xLabel} ${fmt(last.x)}`),
       root,
       el("details", {}, el("summary", {}, `Data (last ${rows.length} points)`),
-        el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "step"), el("th", { scope: "col" }, name))), el("tbody", {}, rows))),
+        el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, xLabel), el("th", { scope: "col" }, name))), el("tbody", {}, rows))),
     );
   }
 

@@ -1,7 +1,7 @@
 /* Try-it and training forms generated from a model's OpenAPI document, and result rendering. */
 "use strict";
 (function () {
-  const { el, api, messageOf, showFieldErrors, clearErrors, base, ui } = window.mp;
+  const { el, api, messageOf, clearErrors, ui } = window.mp;
 
   // -- the model's OpenAPI document ------------------------------------------------------------
 
@@ -101,30 +101,95 @@
 
   // -- fields ----------------------------------------------------------------------------------
 
+  /** The bounds of a number in words ("from 1 to 10", "more than 0, at most 100"). */
   function bounds(s) {
-    const lo = s.minimum ?? s.exclusiveMinimum, hi = s.maximum ?? s.exclusiveMaximum;
-    if (lo !== undefined && hi !== undefined) return `from ${lo} to ${hi}`;
-    if (lo !== undefined) return `at least ${lo}`;
-    if (hi !== undefined) return `at most ${hi}`;
-    return "";
+    const lo = s.minimum ?? (typeof s.exclusiveMinimum === "number" ? s.exclusiveMinimum : undefined);
+    const hi = s.maximum ?? (typeof s.exclusiveMaximum === "number" ? s.exclusiveMaximum : undefined);
+    const loOpen = s.minimum === undefined && lo !== undefined, hiOpen = s.maximum === undefined && hi !== undefined;
+    if (lo !== undefined && hi !== undefined && !loOpen && !hiOpen) return `from ${lo} to ${hi}`;
+    const parts = [];
+    if (lo !== undefined) parts.push(`${loOpen ? "more than" : "at least"} ${lo}`);
+    if (hi !== undefined) parts.push(`${hiOpen ? "less than" : "at most"} ${hi}`);
+    return parts.join(", ");
   }
 
-  /** One labelled control for an argument; returns {node, read()} (read → value or undefined). */
-  function field(doc, name, raw, required) {
+  /** The value a form starts with: the schema's first example, else its default. */
+  function initial(s) {
+    if (Array.isArray(s.examples) && s.examples.length && s.examples[0] !== null) return s.examples[0];
+    if (s.example !== undefined && s.example !== null) return s.example;
+    return s.default ?? undefined;
+  }
+
+  /** File extensions for common media types: file pickers filter by these where they ignore types. */
+  const EXTENSIONS = {
+    "application/zip": [".zip"], "application/x-zip-compressed": [".zip"], "application/gzip": [".gz", ".tgz"],
+    "application/x-tar": [".tar"], "application/json": [".json"], "application/x-ndjson": [".ndjson", ".jsonl"],
+    "application/jsonl": [".jsonl", ".ndjson"], "text/csv": [".csv"], "text/plain": [".txt"], "application/pdf": [".pdf"],
+    "application/x-npz": [".npz"], "application/x-numpy": [".npy", ".npz"], "application/x-netcdf": [".nc"],
+    "application/x-hdf5": [".h5", ".hdf5"], "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"],
+    "image/tiff": [".tif", ".tiff"], "audio/wav": [".wav"], "audio/x-wav": [".wav"],
+  };
+
+  const splitTypes = (v) => [].concat(v || []).flatMap((t) => String(t).split(",")).map((t) => t.trim()).filter(Boolean);
+
+  /**
+   * The media types a file argument declares: ``contentMediaType``, the
+   * ``x-modelport-data.media_types`` / ``x-modelport-media-types`` extensions, or the multipart
+   * ``encoding.{name}.contentType`` of the operation's request body.
+   */
+  function mediaTypes(s, encoding) {
+    const found = [
+      ...splitTypes(s.contentMediaType), ...splitTypes(s["x-modelport-media-types"]),
+      ...splitTypes((s["x-modelport-data"] || {}).media_types), ...splitTypes(encoding && encoding.contentType),
+    ];
+    return [...new Set(found)].filter((t) => t !== "application/octet-stream" && t !== "*/*");
+  }
+
+  /** The ``accept`` attribute for media types (with extensions), or null when any file goes. */
+  function acceptFor(types) {
+    if (!types.length) return null;
+    return [...new Set(types.flatMap((t) => [t, ...(EXTENSIONS[t] || [])]))].join(",");
+  }
+
+  const TEXT_MEDIA = /^text\/|ndjson|jsonl|csv|yaml|xml/;
+  const MULTILINE_WORDS = /\b(lines?|multi-?line|ndjson|jsonl|csv|paragraphs?|text)\b/i;
+
+  /** Whether a string argument wants a textarea: declared multi-line or text media, long, or said so. */
+  function multiline(s, value) {
+    if (["textarea", "multiline", "multi-line"].includes(s.format) || s["x-multiline"] === true) return true;
+    if (s.contentMediaType && TEXT_MEDIA.test(s.contentMediaType)) return true;
+    if ((s.maxLength || 0) > 200) return true;
+    if (typeof value === "string" && value.includes("\n")) return true;
+    return !s.maxLength && !s.enum && !s.format && MULTILINE_WORDS.test(s.description || "");
+  }
+
+  /**
+   * One labelled control for an argument; returns {name, schema, node, read()} (read → value
+   * or undefined; throws {field, message} when what was entered cannot be sent).
+   * ``ctx``: {kind: "predict" | "train", encoding (the multipart encoding map)}.
+   */
+  function field(doc, name, raw, required, ctx) {
     const s = resolve(doc, raw);
     const id = "arg-" + name;
     const hintId = "hint-" + name, errId = "err-" + name;
+    const start = initial(s);
     const hints = [s.description, bounds(s)].filter(Boolean);
     if (s.default !== undefined && s.default !== null && !isFile(s)) hints.push("default " + JSON.stringify(s.default));
+    const labelText = s.title && s.title.toLowerCase() !== name.replace(/_/g, " ") ? `${s.title} (${name})` : name;
+    const types = mediaTypes(s.type === "array" ? { ...resolve(doc, s.items || {}), ...s } : s, (ctx.encoding || {})[name]);
+    if (ctx.kind === "train" && window.mpData && window.mpData.isDataField(s)) {
+      const data = window.mpData.control({ name, schema: s, label: labelText, required, hints, types, accept: acceptFor(types) });
+      return { name, schema: s, node: data.node, read: data.read };
+    }
     const described = [hints.length ? hintId : null, errId].filter(Boolean).join(" ");
-    const label = el("label", { for: id }, s.title && s.title.toLowerCase() !== name.replace(/_/g, " ") ? `${s.title} (${name})` : name,
-      required ? el("span", { class: "req" }, " (required)") : null);
+    const label = el("label", { for: id }, labelText, required ? el("span", { class: "req" }, " (required)") : null);
     let control, read, preview = null;
     const common = { id, name, "aria-describedby": described, required: required || null };
 
     if (isFile(s) || (s.type === "array" && s.items && isFile(resolve(doc, s.items)))) {
       const many = s.type === "array";
-      control = el("input", { ...common, type: "file", multiple: many || null, accept: s.contentMediaType || null });
+      control = el("input", { ...common, type: "file", multiple: many || null, accept: acceptFor(types) });
+      if (types.length) hints.push("accepts " + types.join(", "));
       preview = el("div", { class: "preview", "aria-live": "polite" });
       control.addEventListener("change", () => {
         preview.replaceChildren();
@@ -136,24 +201,25 @@
       });
       read = () => (control.files.length ? Array.from(control.files) : undefined);
     } else if (Array.isArray(s.enum)) {
+      const chosen = start !== undefined ? start : undefined;
       control = el("select", common,
-        !required || s.default === undefined ? el("option", { value: "" }, required ? "— choose —" : "(default)") : null,
-        s.enum.map((v) => el("option", { value: String(v), selected: s.default === v || null }, String(v))));
+        !required || chosen === undefined ? el("option", { value: "" }, required ? "— choose —" : "(default)") : null,
+        s.enum.map((v) => el("option", { value: String(v), selected: chosen === v || null }, String(v))));
       read = () => (control.value === "" ? undefined : s.enum.find((v) => String(v) === control.value));
     } else if (s.type === "boolean") {
-      control = el("input", { ...common, type: "checkbox", checked: s.default === true || null, required: null });
+      control = el("input", { ...common, type: "checkbox", checked: start === true || null, required: null });
       read = () => control.checked;
     } else if (s.type === "integer" || s.type === "number") {
       control = el("input", {
         ...common, type: "number", inputmode: s.type === "integer" ? "numeric" : "decimal",
         step: s.type === "integer" ? 1 : "any",
         min: s.minimum ?? s.exclusiveMinimum, max: s.maximum ?? s.exclusiveMaximum,
-        value: s.default ?? null,
+        value: typeof start === "number" ? start : null,
       });
       read = () => (control.value === "" ? undefined : Number(control.value));
     } else if (s.type === "array") {
       control = el("textarea", { ...common, rows: 3 });
-      control.value = Array.isArray(s.default) ? s.default.join("\n") : "";
+      control.value = Array.isArray(start) ? start.join("\n") : "";
       hints.push("one item per line");
       const itemType = resolve(doc, s.items || {}).type;
       read = () => {
@@ -163,37 +229,118 @@
       };
     } else if (s.type === "object" || s.contentMediaType === "application/json" || s.type === undefined) {
       control = el("textarea", { ...common, rows: 4, class: "code" });
-      control.value = s.default !== undefined && s.default !== null ? JSON.stringify(s.default, null, 2) : "";
+      const json = typeof start === "string" && s.contentMediaType === "application/json" ? start : start !== undefined ? JSON.stringify(start, null, 2) : "";
+      control.value = json;
       hints.push("JSON");
       read = () => {
         if (!control.value.trim()) return undefined;
         try { return { json: JSON.parse(control.value) }; } catch (err) { throw { field: name, message: "Not valid JSON: " + err.message }; }
       };
     } else {
-      const long = (s.maxLength || 0) > 200;
-      control = el(long ? "textarea" : "input", { ...common, type: long ? null : "text", minlength: s.minLength, maxlength: s.maxLength, pattern: s.pattern });
-      control.value = s.default ?? "";
+      const value = start === undefined ? "" : String(start);
+      const long = multiline(s, value);
+      control = el(long ? "textarea" : "input", {
+        ...common, type: long ? null : "text", rows: long ? 6 : null, class: long && s.contentMediaType && TEXT_MEDIA.test(s.contentMediaType) ? "code" : null,
+        minlength: s.minLength, maxlength: s.maxLength, pattern: long ? null : s.pattern,
+      });
+      control.value = value;
       read = () => (control.value === "" ? undefined : control.value);
     }
     const node = el("div", { class: "field" + (s.type === "boolean" ? " check" : "") },
       s.type === "boolean" ? [control, label] : [label, control],
       hints.length ? el("p", { class: "hint", id: hintId }, hints.join(" · ")) : null,
       preview,
-      el("p", { class: "error", id: errId, role: "alert" }));
+      el("p", { class: "error", id: errId }));
     return { name, schema: s, node, read };
   }
 
-  function buildFields(form, doc, schema) {
+  function buildFields(form, doc, schema, ctx) {
     const required = new Set(schema.required || []);
-    const fields = Object.entries(schema.properties || {}).map(([name, prop]) => field(doc, name, prop, required.has(name)));
+    const fields = Object.entries(schema.properties || {}).map(([name, prop]) => field(doc, name, prop, required.has(name), ctx));
     if (!fields.length) form.append(el("p", { class: "empty" }, "This model takes no arguments."));
     for (const f of fields) form.append(f.node);
     return fields;
   }
 
-  /** Every field's value, or show the reading errors next to their fields and return null. */
-  function readFields(form, fields) {
+  // -- errors ----------------------------------------------------------------------------------
+
+  /** {"a": ["m"], "b": {"c": ["m"]}} → [["a", "m"], ["b.c", "m"]] (DEEPaaS nests a legacy module's fields). */
+  function flatErrors(errors, prefix) {
+    const out = [];
+    for (const [key, value] of Object.entries(errors || {})) {
+      const name = prefix ? `${prefix}.${key}` : key;
+      if (value && typeof value === "object" && !Array.isArray(value)) out.push(...flatErrors(value, name));
+      else out.push([name, [].concat(value).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")]);
+    }
+    return out;
+  }
+
+  /** The form's error summary (created at its top on first use). */
+  function summaryBox(form) {
+    let box = form.querySelector(":scope > .error-summary");
+    if (!box) {
+      box = el("div", { class: "error-summary", tabindex: -1, role: "alert", "aria-labelledby": form.id + "-summary-title", hidden: true });
+      form.prepend(box);
+    }
+    return box;
+  }
+
+  function clearFormErrors(form) {
     clearErrors(form);
+    const box = form.querySelector(":scope > .error-summary");
+    if (box) { box.hidden = true; box.replaceChildren(); }
+  }
+
+  /**
+   * Show every field's message at once: next to its field (aria-invalid; the message is one
+   * of the control's aria-describedby), and all of them in a summary at the top of the form,
+   * each linking to its field. Messages for no field of the form are listed in the summary.
+   * ``prefixes`` are stripped from names first ("args." for a job's arguments).
+   */
+  function showErrors(form, errors, prefixes) {
+    clearFormErrors(form);
+    const items = [];
+    for (const [key, message] of flatErrors(errors)) {
+      let name = key;
+      for (const prefix of prefixes || []) if (name.startsWith(prefix)) name = name.slice(prefix.length);
+      let slot = document.getElementById("err-" + name);
+      if (!(slot && form.contains(slot))) {
+        const top = name.split(".")[0];
+        const other = document.getElementById("err-" + top);
+        if (other && form.contains(other)) { slot = other; name = top; }
+        else slot = null;
+      }
+      if (!slot) { items.push(el("li", {}, `${key}: ${message}`)); continue; }
+      slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+      const control = document.getElementById("arg-" + name) || form.querySelector('[aria-describedby~="err-' + CSS.escape(name) + '"]');
+      if (control && form.contains(control)) control.setAttribute("aria-invalid", "true");
+      const target = control && control.id ? "#" + control.id : null;
+      items.push(el("li", {}, target ? el("a", { href: target, "data-field": name }, `${name}: ${message}`) : `${name}: ${message}`));
+    }
+    if (!items.length) return;
+    const box = summaryBox(form);
+    const count = items.length;
+    box.replaceChildren(
+      el("h3", { id: form.id + "-summary-title" }, count === 1 ? "1 problem to fix" : `${count} problems to fix`),
+      el("ul", {}, items));
+    box.hidden = false;
+    box.querySelectorAll("a[data-field]").forEach((link) => link.addEventListener("click", (event) => {
+      const target = document.querySelector(link.getAttribute("href"));
+      if (target) { event.preventDefault(); target.focus(); target.scrollIntoView({ block: "center" }); }
+    }));
+    box.focus();
+  }
+
+  /** A failure's message, with the error id the server logged it under when it gives one. */
+  function failureText(status, data) {
+    const message = messageOf({ status, data });
+    const id = data && (data.error_id || data.errorId);
+    return id && !message.includes(String(id)) ? `${message} (error id ${id})` : message;
+  }
+
+  /** Every field's value, or show every reading error next to its field and return null. */
+  function readFields(form, fields) {
+    clearFormErrors(form);
     const values = {}, errors = {};
     for (const f of fields) {
       try {
@@ -201,9 +348,12 @@
         if (v !== undefined) values[f.name] = v;
       } catch (err) { errors[err.field || f.name] = [err.message || String(err)]; }
     }
-    if (Object.keys(errors).length) { showFieldErrors(form, errors, null); return null; }
+    if (Object.keys(errors).length) { showErrors(form, errors); return null; }
     return values;
   }
+
+  /** Whether a 422 body is DEEPaaS field errors (not a {"message"} failure). */
+  const fieldErrors = (status, data) => status === 422 && data && typeof data === "object" && !Array.isArray(data) && typeof data.message !== "string";
 
   // -- try it ----------------------------------------------------------------------------------
 
@@ -225,8 +375,9 @@
     if (fallback && !target.path.includes("/versions/{")) {
       form.append(el("p", { class: "hint", role: "note" }, `This server serves one version of ${model}: the prediction uses it, not necessarily version ${version}.`));
     }
-    const schema = argsSchema(doc, target.op, ["multipart/form-data", "application/x-www-form-urlencoded", "application/json"]);
-    const fields = buildFields(form, doc, schema);
+    const preferred = ["multipart/form-data", "application/x-www-form-urlencoded", "application/json"];
+    const schema = argsSchema(doc, target.op, preferred);
+    const fields = buildFields(form, doc, schema, { kind: "predict", encoding: requestEncoding(target.op, preferred) });
     // accept: the Accept header (typed models; legacy ones that declare it a header) or an
     // argument like the others (a legacy module's accept without a location, as DEEPaaS reads it)
     const acceptParam = (target.op.parameters || []).find((p) => p.name === "accept" && (p.in === "header" || p.in === "query"));
@@ -238,9 +389,22 @@
     }
     const general = el("p", { class: "error", id: "predict-error", role: "alert" });
     const button = el("button", { type: "submit", class: "primary" }, "Run prediction");
-    form.append(button, general);
+    const clear = el("button", { type: "button", class: "secondary" }, "Clear the form");
+    clear.addEventListener("click", () => {
+      clearFormErrors(form);
+      for (const f of fields) {
+        for (const control of f.node.querySelectorAll("input, textarea, select")) {
+          if (control.type === "checkbox") continue;
+          if (control.tagName === "SELECT") control.selectedIndex = control.options[0] && control.options[0].value === "" ? 0 : control.selectedIndex;
+          else control.value = "";
+        }
+        f.node.querySelector(".preview")?.replaceChildren();
+      }
+    });
+    form.append(el("div", { class: "actions" }, button, clear), general);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      general.textContent = "";
       const values = readFields(form, fields);
       if (!values) return;
       const body = new FormData();
@@ -274,98 +438,29 @@
       if (!response.ok) {
         let data = null;
         try { data = await response.json(); } catch (err) { data = null; }
-        const answer = { status: response.status, data };
-        if (response.status === 422 && data && !data.message) showFieldErrors(form, data, general);
-        else general.textContent = messageOf(answer);
-        result.replaceChildren(el("p", { class: "error-box" }, `The prediction failed (HTTP ${response.status}); see the messages next to the form.`));
+        let text;
+        if (fieldErrors(response.status, data)) {
+          showErrors(form, data);
+          text = "see the messages next to the form's fields";
+        } else {
+          text = failureText(response.status, data);
+          general.textContent = text;
+        }
+        result.replaceChildren(el("p", { class: "error-box" }, `The prediction failed (HTTP ${response.status}): ${text}.`));
         return;
       }
-      clearErrors(form);
-      await renderResult(result, response, elapsed);
+      clearFormErrors(form);
+      await window.mpResults.render(result, response, { model, version, elapsed });
+      // on a narrow screen the result is below the form: bring it into view
+      if (result.getBoundingClientRect().top > window.innerHeight) result.scrollIntoView({ block: "start" });
     });
   }
 
-  // -- results ---------------------------------------------------------------------------------
-
-  const LABEL_KEYS = ["label", "class", "class_name", "name", "category", "species"];
-  const SCORE_KEYS = ["probability", "prob", "score", "confidence"];
-
-  /** [{label, value}] when ``data`` looks like class probabilities, else null. */
-  function probabilities(data) {
-    if (Array.isArray(data) && data.length && data.every((d) => d && typeof d === "object" && !Array.isArray(d))) {
-      const lk = LABEL_KEYS.find((k) => data.every((d) => typeof d[k] === "string"));
-      const sk = SCORE_KEYS.find((k) => data.every((d) => typeof d[k] === "number" && d[k] >= 0 && d[k] <= 1));
-      return lk && sk ? data.map((d) => ({ label: d[lk], value: d[sk] })) : null;
-    }
-    if (data && typeof data === "object" && !Array.isArray(data)) {
-      const entries = Object.entries(data);
-      if (entries.length >= 2 && entries.every(([, v]) => typeof v === "number" && v >= 0 && v <= 1)) {
-        return entries.map(([label, value]) => ({ label, value }));
-      }
-      for (const key of ["predictions", "probabilities", "classes", "results"]) {
-        if (key in data) { const inner = probabilities(data[key]); if (inner) return inner; }
-      }
-    }
-    return null;
-  }
-
-  function bars(items) {
-    const sorted = [...items].sort((a, b) => b.value - a.value);
-    return el("figure", { class: "bars-figure" },
-      el("figcaption", {}, "Class probabilities"),
-      el("ul", { class: "bars", "aria-label": "Class probabilities" }, sorted.map((item) => {
-        const pct = (item.value * 100).toFixed(1) + "%";
-        return el("li", {},
-          el("span", { class: "bar-label" }, item.label),
-          el("span", { class: "bar-track", "aria-hidden": "true" }, el("span", { class: "bar", style: `width: ${item.value * 100}%` })),
-          el("span", { class: "bar-value" }, pct));
-      })));
-  }
-
-  function table(data) {
-    if (!Array.isArray(data) || !data.length || !data.every((d) => d && typeof d === "object" && !Array.isArray(d))) return null;
-    const keys = [...new Set(data.flatMap(Object.keys))];
-    if (keys.some((k) => data.some((d) => d[k] !== null && typeof d[k] === "object"))) return null;
-    return el("table", { class: "result-table" },
-      el("thead", {}, el("tr", {}, keys.map((k) => el("th", { scope: "col" }, k)))),
-      el("tbody", {}, data.map((d) => el("tr", {}, keys.map((k) => el("td", {}, d[k] === undefined ? "" : String(d[k])))))));
-  }
-
-  /** JSON as a tree of disclosure widgets. */
-  function tree(value, key) {
-    const name = key === undefined ? null : el("span", { class: "key" }, key + ": ");
-    if (value !== null && typeof value === "object") {
-      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
-      const kind = Array.isArray(value) ? `[${entries.length}]` : `{${entries.length}}`;
-      return el("li", {}, el("details", { open: true },
-        el("summary", {}, name, el("span", { class: "kind" }, kind)),
-        el("ul", {}, entries.map(([k, v]) => tree(v, k)))));
-    }
-    return el("li", {}, name, el("span", { class: "value t-" + (value === null ? "null" : typeof value) }, JSON.stringify(value)));
-  }
-
-  async function renderResult(container, response, elapsed) {
-    const type = (response.headers.get("content-type") || "").split(";")[0].trim();
-    const parts = [el("p", { class: "hint", role: "status" }, `Answered in ${elapsed} ms (${type || "no type"}).`)];
-    if (type.includes("json")) {
-      let data = await response.json();
-      if (data && typeof data === "object" && data.status === "OK" && "predictions" in data) data = data.predictions;
-      const probs = probabilities(data);
-      const grid = probs ? null : table(data);
-      if (probs) parts.push(bars(probs));
-      if (grid) parts.push(grid);
-      parts.push(el("details", { class: "json", open: !(probs || grid) || null },
-        el("summary", {}, "JSON"), el("ul", { class: "tree" }, tree(data))));
-    } else if (type.startsWith("image/")) {
-      const url = URL.createObjectURL(await response.blob());
-      parts.push(el("img", { class: "result-image", src: url, alt: "The predicted image" }));
-    } else if (type.startsWith("text/") || !type) {
-      parts.push(el("pre", { class: "result-text", tabindex: 0 }, await response.text()));
-    } else {
-      const url = URL.createObjectURL(await response.blob());
-      parts.push(el("a", { href: url, download: "prediction" }, `Download the result (${type})`));
-    }
-    container.replaceChildren(el("div", { class: "result" }, parts));
+  /** The request body's multipart (or form) ``encoding`` map of an operation, or {}. */
+  function requestEncoding(op, preferred) {
+    const content = (op.requestBody || {}).content || {};
+    const media = preferred.find((m) => content[m]) || Object.keys(content)[0];
+    return (media && content[media].encoding) || {};
   }
 
   // -- training --------------------------------------------------------------------------------
@@ -381,16 +476,18 @@
         " " + (answer.ok ? "It has no train() function." : messageOf(answer)))));
       return;
     }
-    const schema = argsSchema(answer.data, op.op, ["application/json", "application/x-www-form-urlencoded"]);
+    const preferred = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
+    const schema = argsSchema(answer.data, op.op, preferred);
     const heading = el("fieldset", { class: "args" }, el("legend", {}, "Training arguments"));
     form.append(heading);
-    const fields = buildFields(heading, answer.data, schema);
+    const fields = buildFields(heading, answer.data, schema, { kind: "train", encoding: requestEncoding(op.op, preferred) });
     form.append(template.content.cloneNode(true));
     const general = el("p", { class: "error", id: "train-error", role: "alert" });
     const button = el("button", { type: "submit", class: "primary" }, "Start training");
     form.append(button, general);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      general.textContent = "";
       const values = readFields(form, fields);
       if (!values) return;
       for (const [k, v] of Object.entries(values)) if (v && typeof v === "object" && "json" in v) values[k] = v.json;
@@ -401,55 +498,18 @@
       const result = await api("POST", "/jobs", { json: { model, version, args: values, resources, priority: number("priority") || 0 } });
       button.disabled = false;
       if (result.ok) { window.location.assign(`${ui}/jobs/${result.data.id}`); return; }
-      if (result.status === 422 && result.data && !result.data.message) showFieldErrors(form, result.data, general, ["args."]);
-      else general.textContent = messageOf(result);
+      if (fieldErrors(result.status, result.data)) showErrors(form, result.data, ["args."]);
+      else general.textContent = failureText(result.status, result.data);
     });
   }
 
-  // -- API snippets on the module page ---------------------------------------------------------
-
-  async function fillSnippets(box) {
-    const model = box.dataset.model, server = box.dataset.server, version = box.dataset.version;
-    let answer, target = null, fallback = false;
-    if (version) ({ answer, target, fallback } = await versionTarget(model, version));
-    else {
-      answer = await modelDocument(model);
-      target = answer.ok ? predictOperation(answer.data, model, null) : null;
-    }
-    if (!answer.ok || !target) return;
-    const pinned = version && !fallback;
-    const schema = argsSchema(answer.data, target.op, ["multipart/form-data", "application/json"]);
-    const required = new Set(schema.required || []);
-    const curl = [`curl -X POST '${server.replace(new RegExp(base + "$"), "")}${target.url}'`, "  -H 'Accept: application/json'"];
-    const files = [], args = [];
-    for (const [name, raw] of Object.entries(schema.properties || {})) {
-      const s = resolve(answer.data, raw);
-      if (isFile(s)) {
-        curl.push(`  -F '${name}=@photo.jpg'`);
-        files.push(`"${name}": Path("photo.jpg")`);
-        continue;
-      }
-      let value = s.default ?? (s.enum ? s.enum[0] : undefined) ?? s.examples?.[0];
-      if (value === undefined && !required.has(name)) continue;
-      if (value === undefined) value = s.type === "integer" || s.type === "number" ? (s.minimum ?? 1) : "...";
-      if (Array.isArray(value) || (value && typeof value === "object")) continue;
-      curl.push(`  -F '${name}=${value}'`);
-      const py = typeof value === "string" ? JSON.stringify(value) : typeof value === "boolean" ? (value ? "True" : "False") : String(value);
-      args.push(`${name}=${py}`);
-    }
-    box.querySelector('[data-snippet="curl"]').textContent = curl.join(" \\\n");
-    const call = [`"${model}"`, files.length ? `files={${files.join(", ")}}` : null, pinned ? `version=${JSON.stringify(version)}` : null, ...args].filter(Boolean).join(", ");
-    box.querySelector('[data-snippet="python"]').textContent =
-      (files.length ? "from pathlib import Path\n\n" : "") + "from modelport import Client\n\n" +
-      `with Client("${server}") as client:\n    result = client.predict(${call})\n    print(result)`;
-  }
+  /** What the module page's snippets (snippets.js) and other scripts share with the forms. */
+  window.mpForms = { modelDocument, versionTarget, predictOperation, trainOperation, argsSchema, resolve, isFile, initial, mediaTypes, acceptFor, showErrors };
 
   document.addEventListener("DOMContentLoaded", () => {
     const predict = document.getElementById("predict-form");
     if (predict) setUpPredict(predict);
     const train = document.getElementById("train-form");
     if (train) setUpTrain(train);
-    const snippets = document.querySelector("[data-snippets]");
-    if (snippets) fillSnippets(snippets);
   });
 })();
