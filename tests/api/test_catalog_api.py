@@ -866,9 +866,13 @@ async def test_on_the_platform_a_yanked_version_still_serves_by_its_number(
         by_name = await p.http.post(predict, headers=bob)
         assert by_name.status_code == 200, by_name.text
         assert by_name.headers["x-modelport-model-version"] == "1.0.0"
+        assert "warning" not in by_name.headers
         pinned = await p.http.post(exact.format("1.1.0"), headers=bob)
         assert pinned.status_code == 200, pinned.text
         assert pinned.headers["x-modelport-model-version"] == "1.1.0"
+        assert pinned.headers["warning"] == (
+            '299 modelport "version 1.1.0 is yanked: trained on the wrong split"'
+        )
 
         # the admin yanks the last one: no latest, but every version still answers by number
         assert (await p.http.post(yank.format("1.0.0"), json=body, headers=root)).status_code == 200
@@ -909,3 +913,15 @@ async def test_on_the_platform_a_yanked_version_still_serves_by_its_number(
             "1.2.0",
             ["1.1.0", "1.0.0"],
         )
+
+
+def test_a_yank_warning_is_one_quoted_line_of_ascii_whatever_the_reason() -> None:
+    from modelport.api.gateway import yank_warning
+
+    value = yank_warning("1.0.0", 'labels "swapped"\r\nSet-Cookie: x=1 \\ café ' + "y" * 400)
+    text = value.decode("ascii")
+    assert text.startswith('299 modelport "version 1.0.0 is yanked: labels swapped Set-Cookie')
+    assert text.endswith('"')
+    assert text.count('"') == 2
+    assert not set(text) & {"\r", "\n", "\\"}
+    assert len(text) < 330

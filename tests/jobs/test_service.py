@@ -1,4 +1,5 @@
-"""JobService on a real store (SQLite and PostgreSQL): enqueue, quotas, ownership of jobs.
+"""JobService on a real store (SQLite and PostgreSQL): enqueue, quotas, ownership of jobs,
+what the edges read of a job (metrics, logs, events).
 
 The executor is real but never started: jobs stay queued unless a test moves them.
 """
@@ -13,7 +14,7 @@ import pytest
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.auth.quotas import Quota, QuotaConfig
 from modelport.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
-from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
+from modelport.jobs.domain import EventKind, Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.local import LocalExecutor
 from modelport.jobs.service import JobService
 from modelport.jobs.store import JobStore
@@ -187,3 +188,77 @@ def test_scopes_and_roles_of_the_caller(service: JobService) -> None:
     scoped_admin = ADMIN.model_copy(update={"scopes": frozenset({"read"})})
     with pytest.raises(NotFound):
         service.get(job.id, principal=scoped_admin)
+
+
+def record_output(service: JobService, job: Job) -> None:
+    """A running job that reported a metric and wrote three log lines."""
+    service.store.transition(job.id, JobStatus.RUNNING, started_at=utcnow())
+    service.store.report(job.id, metrics={"loss": 0.5}, step=1)
+    lines = [("stdout", "one"), ("stdout", "two"), ("stderr", "three")]
+    service.store.append_logs(job.id, lines)
+
+
+def test_metrics_logs_and_events_of_a_job(service: JobService) -> None:
+    job = enqueue(service, ADA)
+    record_output(service, job)
+    for who in (ADA, ADMIN, None):
+        points = service.metrics(job.id, principal=who)
+        assert [(m.name, m.value, m.step) for m in points] == [("loss", 0.5, 1)]
+        assert service.logs(job.id, principal=who) == ["one", "two", "three"]
+        assert service.logs(job.id, offset=1, limit=1, principal=who) == ["two"]
+        events = service.events(job.id, principal=who)
+        assert events == service.store.events(job.id)
+        assert [e.kind for e in events][:2] == [EventKind.STATUS, EventKind.STATUS]
+        after = service.events(job.id, after=events[1].id, kinds=[EventKind.LOG], principal=who)
+        assert [e.data["line"] for e in after] == ["one", "two", "three"]
+        assert len(service.events(job.id, limit=2, principal=who)) == 2
+
+
+def test_watch_reads_the_job_then_its_events(service: JobService) -> None:
+    job = enqueue(service, ADA)
+    seen, events = service.watch(job.id, principal=ADA)
+    assert seen.status is JobStatus.QUEUED
+    assert [e.data for e in events] == [{"status": "queued"}]
+    assert service.watch(job.id, after=events[-1].id)[1] == []
+    service.store.transition(job.id, JobStatus.RUNNING, started_at=utcnow())
+    seen, more = service.watch(job.id, after=events[-1].id)
+    assert seen.status is JobStatus.RUNNING
+    assert [e.data for e in more] == [{"status": "running"}]
+
+
+def test_what_a_job_wrote_is_hidden_as_the_job_is(service: JobService) -> None:
+    job = enqueue(service, ADA)
+    record_output(service, job)
+    missing = f"job '{job.id}' not found"
+    for attempt in (
+        lambda who, job_id: service.metrics(job_id, principal=who),
+        lambda who, job_id: service.logs(job_id, principal=who),
+        lambda who, job_id: service.events(job_id, principal=who),
+        lambda who, job_id: service.watch(job_id, principal=who),
+    ):
+        with pytest.raises(NotFound) as hidden:
+            attempt(BOB, job.id)  # another user's job: as if it did not exist
+        assert hidden.value.message == missing
+        with pytest.raises(NotFound, match="job 'nope' not found"):
+            attempt(None, "nope")  # even for a trusted caller
+        predictor = ADA.model_copy(update={"scopes": frozenset({"predict"})})
+        with pytest.raises(Forbidden, match="'read' or 'train' scope"):
+            attempt(predictor, job.id)
+
+
+def test_run_now_starts_a_queued_job_outside_the_scheduler(
+    service: JobService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[Job] = []
+
+    def start(job: Job) -> str:
+        started.append(job)
+        return "ref"
+
+    monkeypatch.setattr(service.executor, "start", start)
+    job = enqueue(service, None)
+    running = service.run_now(job.id)
+    assert (running.status, running.attempts, running.executor) == (JobStatus.RUNNING, 1, "local")
+    assert running.started_at is not None
+    assert [j.id for j in started] == [job.id]
+    assert service.get(job.id).status is JobStatus.RUNNING

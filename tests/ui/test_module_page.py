@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,6 +314,23 @@ def test_the_owner_yanks_unyanks_and_edits_aliases(page: Page, platform: str) ->
     pinned = page.request.get("/dashboard/modules/classifier/versions/1.0.0")
     assert pinned.status == 200  # ...still reachable by its number, saying why
     assert "mislabelled owls" in pinned.text()
+    # an answer of the yanked version says so (once the gateway's catalog cache has it)
+    deadline = time.monotonic() + 20
+    while (
+        "warning"
+        not in httpx.post(
+            f"{platform}/v2/models/classifier/versions/1.0.0/predict/", files={"image": png()}
+        ).headers
+    ):
+        assert time.monotonic() < deadline, "no Warning header on the yanked version's answer"
+        time.sleep(0.5)
+    page.goto("/dashboard/modules/classifier/try?version=1.0.0")
+    page.locator("#arg-image").set_input_files(
+        files=[{"name": "owl.png", "mimeType": "image/png", "buffer": png()}]
+    )
+    page.get_by_role("button", name="Run prediction").click()
+    expect(page.locator(".yanked-answer")).to_contain_text("yanked: mislabelled owls")
+    page.goto("/dashboard/modules/classifier")
 
     page.get_by_role("button", name="Unyank 1.0.0").click()
     expect(row.locator(".badge")).to_have_count(0)

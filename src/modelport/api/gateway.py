@@ -4,7 +4,8 @@ The model list and a module's metadata come from the catalog, without loading an
 (the latest version, or any version or alias), a version's metadata and a module's own OpenAPI
 document are proxied to the module's worker process, started on first use: the worker's app
 parses, validates and answers, so responses are byte-for-byte those of ``modelport serve``.
-Proxied responses name the version that answered (``X-Modelport-Model-Version``); one that
+Proxied responses name the version that answered (``X-Modelport-Model-Version``; a yanked one adds
+``Warning: 299 modelport "version V is yanked: <reason>"``); one that
 waited for the worker to start says how long (``X-Modelport-Cold-Start`` in seconds, and
 ``Server-Timing: cold-start;dur=<ms>``).
 """
@@ -96,10 +97,20 @@ def _catalog_documents(registry: Registry, base: str) -> list[tuple[ModuleRecord
     return [(module, catalog_model_document(record, base)) for module, record in found]
 
 
+def yank_warning(version: str, reason: str) -> bytes:
+    """A ``Warning: 299`` header value saying that ``version`` is yanked and why (one line of
+    printable ASCII; quotes and backslashes dropped, as a quoted-string needs)."""
+    text = f"version {version} is yanked: {reason}"
+    text = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else " " for c in text)
+    return f'299 modelport "{" ".join(text.split())[:300]}"'.encode()
+
+
 def proxied_response(result: GatewayResponse) -> Response:
     """The worker's response, plus the version and cold-start headers."""
     response = Response(status_code=result.status)
     extra = [(b"x-modelport-model-version", result.version.encode("latin-1", "replace"))]
+    if result.yanked_reason is not None:  # still served by its number; say so to whoever asks
+        extra.append((b"warning", yank_warning(result.version, result.yanked_reason)))
     if result.cold_start is not None:
         extra.append((b"x-modelport-cold-start", f"{result.cold_start:.3f}".encode()))
         extra.append((b"server-timing", f"cold-start;dur={result.cold_start * 1000:.1f}".encode()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -16,7 +16,7 @@ from starlette.responses import StreamingResponse
 from modelport.api.auth import CurrentPrincipal
 from modelport.auth import policy
 from modelport.contract.base import RawArgs
-from modelport.jobs.domain import Job, JobStatus, Metric, Resources
+from modelport.jobs.domain import Job, JobEvent, JobStatus, Metric, Resources
 from modelport.jobs.service import JobService
 from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
@@ -70,7 +70,6 @@ def _sse(event_id: int, kind: str, data: dict[str, Any]) -> bytes:
 def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) -> APIRouter:
     """The ``/jobs`` routes (what a submission names is resolved by ``targets``)."""
     router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])
-    store = jobs.store
 
     @router.post("", status_code=201, summary="Submit a training job")
     async def submit(request: JobRequest, principal: CurrentPrincipal) -> Job:
@@ -113,8 +112,7 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
 
     @router.get("/{job_id}/metrics", summary="A job's metrics, as time series points")
     def metrics(job_id: str, principal: CurrentPrincipal) -> list[Metric]:
-        jobs.get(job_id, principal=principal)
-        return store.metrics(job_id)
+        return jobs.metrics(job_id, principal=principal)
 
     @router.get("/{job_id}/logs", summary="A job's log lines")
     def logs(
@@ -123,8 +121,7 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     ) -> LogPage:
-        jobs.get(job_id, principal=principal)
-        lines = store.logs(job_id, offset=offset, limit=limit)
+        lines = jobs.logs(job_id, offset=offset, limit=limit, principal=principal)
         return LogPage(lines=lines, offset=offset, next_offset=offset + len(lines))
 
     @router.post("/{job_id}/cancel", summary="Cancel a job (409 if it already finished)")
@@ -174,16 +171,12 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
         last_event_id: Annotated[str | None, Header()] = None,
         after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
     ) -> StreamingResponse:
-        await anyio.to_thread.run_sync(partial(jobs.get, job_id, principal=principal))
         start = after if after is not None else int(last_event_id or 0)
+        # the first look checks the caller may see the job, before the stream starts (404)
+        watch = partial(jobs.watch, job_id, principal=principal)
+        first = await anyio.to_thread.run_sync(partial(watch, after=start))
         return StreamingResponse(
-            _follow(
-                store_events=store.events,
-                get_job=store.get,
-                job_id=job_id,
-                after=start,
-                request=request,
-            ),
+            _follow(watch=watch, first=first, after=start, request=request),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -191,28 +184,34 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
     return router
 
 
+Watch = Callable[..., tuple[Job, list[JobEvent]]]
+
+
 async def _follow(
-    *, store_events: Any, get_job: Any, job_id: str, after: int, request: Request
+    *, watch: Watch, first: tuple[Job, list[JobEvent]], after: int, request: Request
 ) -> AsyncIterator[bytes]:
-    """Stream events after ``after`` until the job has finished and everything was sent."""
+    """Stream events after ``after`` until the job has finished and everything was sent.
+
+    ``watch(after=...)`` reads the job's status first: every event written before it finished
+    is then in the batch; ``first`` is its first answer.
+    """
     idle = 0.0
+    job, batch = first
     while True:
-        # read the status first: every event written before it finished is then in the batch
-        job = await anyio.to_thread.run_sync(get_job, job_id)
-        batch = await anyio.to_thread.run_sync(partial(store_events, job_id, after=after))
         for event in batch:
             after = event.id
             yield _sse(event.id, event.kind.value, {**event.data, "at": event.at.isoformat()})
         if batch:
             idle = 0.0
-            continue
-        if job.status.finished:
-            yield _sse(after, "end", {"status": job.status.value})
-            return
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(POLL_SECONDS)
-        idle += POLL_SECONDS
-        if idle >= HEARTBEAT_SECONDS:
-            idle = 0.0
-            yield b": keep-alive\n\n"
+        else:
+            if job.status.finished:
+                yield _sse(after, "end", {"status": job.status.value})
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(POLL_SECONDS)
+            idle += POLL_SECONDS
+            if idle >= HEARTBEAT_SECONDS:
+                idle = 0.0
+                yield b": keep-alive\n\n"
+        job, batch = await anyio.to_thread.run_sync(partial(watch, after=after))

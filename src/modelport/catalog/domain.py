@@ -73,6 +73,11 @@ class VersionRecord(BaseModel):
     yanked_at: datetime | None = None
     yanked_by: str | None = None
 
+    @property
+    def yanked_because(self) -> str | None:
+        """Why it was yanked ("yanked" when no reason was given); None if it was not."""
+        return (self.yanked_reason or "yanked") if self.yanked else None
+
 
 class ModuleRecord(BaseModel):
     """A module: its identity, latest version and aliases."""

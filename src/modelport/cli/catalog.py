@@ -17,9 +17,7 @@ path) or the server (its URL).
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
-from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +29,8 @@ from modelport.cli.target import OptionalUrl, Token, remote, say_local
 from modelport.errors import Conflict, InvalidInput, StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.console import Console
 
     from modelport.catalog.domain import ArtifactRecord, ModuleRecord, SearchPage, VersionRecord
@@ -499,28 +499,21 @@ def _default_dest(record: VersionRecord) -> Path:
 def _write_verified(store: ArtifactStore, artifact: ArtifactRecord, dest: Path) -> None:
     """Write one artifact under ``dest``, hashing while writing; nothing is left on mismatch."""
     from modelport.storage.paths import safe_child
+    from modelport.storage.verified import write_verified
 
     target = safe_child(dest, artifact.name, "artifacts")
-    partial = target.with_name(f".{target.name}.part")
-    hasher, size = hashlib.sha256(), 0
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("wb") as out:
-            for chunk in store.iter_chunks(artifact.sha256):
-                hasher.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-        if hasher.hexdigest() != artifact.sha256 or size != artifact.size:
-            raise StoreError(
-                f"checksum mismatch for {artifact.name}: expected sha256 {artifact.sha256} "
-                f"({artifact.size} bytes), got {hasher.hexdigest()} ({size} bytes); not written"
-            )
-        partial.replace(target)
-    except OSError as exc:
-        raise StoreError(f"cannot write {target}: {exc.strerror}") from exc
-    finally:
-        with suppress(OSError):  # cleanup must not hide the outcome
-            partial.unlink(missing_ok=True)
+    write_verified(
+        _chunks(store, artifact.sha256),
+        target,
+        sha256=artifact.sha256,
+        size=artifact.size,
+        name=artifact.name,
+    )
+
+
+def _chunks(store: ArtifactStore, sha256: str) -> Iterator[bytes]:
+    # Lazy, as before: the store is asked for the object inside the write's error handling.
+    yield from store.iter_chunks(sha256)
 
 
 def _write_metadata(record: VersionRecord, dest: Path) -> None:

@@ -53,7 +53,7 @@ def train(
     gpu: Annotated[int, typer.Option(help="GPUs the training needs.")] = 0,
 ) -> None:
     """Train MODEL in the foreground. `modelport train MODEL --help` lists its options."""
-    from modelport.jobs.domain import JobStatus, Resources, utcnow
+    from modelport.jobs.domain import JobStatus, Resources
     from modelport.jobs.setup import build_job_service
 
     model = model_or_help(ctx, model)
@@ -76,13 +76,9 @@ def train(
             job = service.submit(
                 served, raw, resources=Resources(cpu=min(cpu, settings.executor_cpus), gpu=gpu)
             )
-        # run only this job: a server sharing the store keeps scheduling its own
-        running = service.store.transition(
-            job.id, JobStatus.RUNNING, started_at=utcnow(), attempts=1, executor="local"
-        )
-        service.executor.start(running)
+        service.run_now(job.id)  # only this job: a server sharing the store runs its own
     status = _follow(service, job.id)
-    final = service.store.get(job.id)
+    final = service.get(job.id)
     if status is JobStatus.SUCCEEDED:
         typer.echo(json.dumps(final.result, indent=2))
         return
@@ -112,8 +108,8 @@ def _follow(service: Any, job_id: str) -> Any:
         bar = progress.add_task("queued", total=1.0)
         try:
             while True:
-                job = service.store.get(job_id)
-                for event in service.store.events(job_id, after=after):
+                job, batch = service.watch(job_id, after=after)
+                for event in batch:
                     after = event.id
                     data = event.data
                     if event.kind is EventKind.LOG:
@@ -127,7 +123,7 @@ def _follow(service: Any, job_id: str) -> Any:
                         progress.update(bar, description=data["message"])
                     elif event.kind is EventKind.STATUS:
                         progress.update(bar, description=data["status"])
-                if job.status.finished and not service.store.events(job_id, after=after):
+                if job.status.finished and not service.events(job_id, after=after):
                     if job.status.value == "succeeded":
                         progress.update(bar, completed=1.0)
                     return job.status

@@ -6,7 +6,6 @@ read-only and never the artifact store); a Ray Serve replica fetches them itself
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from typing import Any, Final
 from modelport.errors import InvalidInput, StoreError
 from modelport.storage import ArtifactStore
 from modelport.storage.paths import safe_child
+from modelport.storage.verified import write_verified
 
 CHUNK: Final = 1024 * 1024
 _COMPLETE: Final = ".modelport-complete"
@@ -34,18 +34,16 @@ def _artifact_path(staging: Path, name: str) -> Path:
 
 
 def _copy_verified(store: ArtifactStore, artifact: dict[str, Any], dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    hasher = hashlib.sha256()
-    size = 0
-    with store.open(artifact["sha256"]) as source, dest.open("wb") as out:
-        while chunk := source.read(CHUNK):
-            hasher.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    if hasher.hexdigest() != artifact["sha256"] or size != artifact["size"]:
-        raise StoreError(
-            f"artifact '{artifact['name']}' is corrupt in the store: its bytes do not match "
-            f"sha256:{artifact['sha256']} ({artifact['size']} bytes)"
+    with store.open(artifact["sha256"]) as source:
+        write_verified(
+            iter(lambda: source.read(CHUNK), b""),
+            dest,
+            sha256=artifact["sha256"],
+            size=artifact["size"],
+            mismatch=(
+                f"artifact '{artifact['name']}' is corrupt in the store: its bytes do not match "
+                f"sha256:{artifact['sha256']} ({artifact['size']} bytes)"
+            ),
         )
 
 

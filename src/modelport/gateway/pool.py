@@ -169,9 +169,8 @@ class ModelPool:
         if worker.timeouts_in_a_row >= self.settings.predict_concurrency:
             # every one of its prediction threads may be stuck past its deadline
             self._retire_stuck(worker, f"{worker.timeouts_in_a_row} predictions in a row timed out")
-        return GatewayResponse(
-            status, response_headers(headers_back), content, cold_start, record.version
-        )
+        answer = (status, response_headers(headers_back), content, cold_start, record.version)
+        return GatewayResponse(*answer, record.yanked_because)
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs

@@ -81,6 +81,8 @@ class GatewayResponse:
     body: bytes
     cold_start: float | None
     version: str
+    #: why the version that answered was yanked (None: it was not)
+    yanked_reason: str | None = None
 
 
 @dataclass(frozen=True)

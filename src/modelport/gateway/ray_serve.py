@@ -259,9 +259,8 @@ class RayServePool:
         if cold:
             cold_start = time.perf_counter() - started
             self.metrics.cold_start.labels(record.module).observe(cold_start)
-        return GatewayResponse(
-            status, response_headers(headers_back), content, cold_start, record.version
-        )
+        answer = (status, response_headers(headers_back), content, cold_start, record.version)
+        return GatewayResponse(*answer, record.yanked_because)
 
     async def prepare_train(
         self, module: str, ref: str, raw: RawArgs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,16 @@ from modelport.errors import (
     NotFound,
     NotImplementedByModel,
 )
-from modelport.jobs.domain import Job, JobStatus, Resources, new_job_id, utcnow
+from modelport.jobs.domain import (
+    EventKind,
+    Job,
+    JobEvent,
+    JobStatus,
+    Metric,
+    Resources,
+    new_job_id,
+    utcnow,
+)
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.scheduler import Scheduler
 from modelport.jobs.store import JobPage, JobStore
@@ -212,6 +222,44 @@ class JobService:
             policy.check_see_job(principal, job)
         return job
 
+    def metrics(self, job_id: str, principal: Principal | None = None) -> list[Metric]:
+        """Every metric point of a job, oldest first; NotFound as for :meth:`get`."""
+        self.get(job_id, principal=principal)
+        return self.store.metrics(job_id)
+
+    def logs(
+        self,
+        job_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 1000,
+        principal: Principal | None = None,
+    ) -> list[str]:
+        """Log lines ``offset`` .. ``offset + limit`` of a job; NotFound as for :meth:`get`."""
+        self.get(job_id, principal=principal)
+        return self.store.logs(job_id, offset=offset, limit=limit)
+
+    def events(
+        self,
+        job_id: str,
+        *,
+        after: int = 0,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int = 1000,
+        principal: Principal | None = None,
+    ) -> list[JobEvent]:
+        """Events of a job with id > ``after``, oldest first; NotFound as for :meth:`get`."""
+        self.get(job_id, principal=principal)
+        return self.store.events(job_id, after=after, kinds=kinds, limit=limit)
+
+    def watch(
+        self, job_id: str, *, after: int = 0, principal: Principal | None = None
+    ) -> tuple[Job, list[JobEvent]]:
+        """A job now, then its events with id > ``after`` (read in that order: when the job
+        shows finished, every event it wrote is in the list or an earlier one)."""
+        job = self.get(job_id, principal=principal)
+        return job, self.store.events(job_id, after=after)
+
     def list_jobs(
         self,
         principal: Principal | None = None,
@@ -236,6 +284,15 @@ class JobService:
         return self.store.find(
             model=model, status=status, owner=owner, dismissed=dismissed, limit=limit, offset=offset
         )
+
+    def run_now(self, job_id: str) -> Job:
+        """Start a queued job at once, outside the scheduler (``modelport train``: a server
+        sharing the store keeps scheduling its own jobs); the job as it started."""
+        running = self.store.transition(
+            job_id, JobStatus.RUNNING, started_at=utcnow(), attempts=1, executor=self.executor.name
+        )
+        self.executor.start(running)
+        return running
 
     def cancel(self, job_id: str, wait: float = 0.0, principal: Principal | None = None) -> Job:
         """Cancel a job (Conflict if it already finished); wait up to ``wait`` s for its end."""

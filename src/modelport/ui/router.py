@@ -289,7 +289,7 @@ def job_pages(
         found = None
         if jobs is not None:
             owner = None if settings.auth == "off" else viewer.identity  # *my* jobs
-            found = jobs.store.find(
+            found = jobs.list_jobs(
                 owner=owner, limit=JOBS_PAGE_SIZE, offset=(number - 1) * JOBS_PAGE_SIZE
             )
         name = "_jobs_table.html" if request.headers.get("hx-request") else "jobs.html"

@@ -203,6 +203,8 @@
     const parts = [el("p", { class: "answered", role: "status" },
       answered ? ["Answered by ", el("strong", { class: "who" }, `${info.model} ${answered}`)] : `Answered by ${info.model}`,
       ` in ${info.elapsed} ms (${type || "no type"}).`)];
+    const warning = /^299 modelport "(.*)"$/.exec(response.headers.get("warning") || "");
+    if (warning) parts.push(el("p", { class: "notice yanked-answer", role: "note" }, warning[1][0].toUpperCase() + warning[1].slice(1) + "."));
     if (type.includes("json")) {
       let data = await response.json();
       if (isRecord(data) && data.status === "OK" && "predictions" in data) data = data.predictions;
