@@ -30,23 +30,31 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from modelport.api.auth import CurrentPrincipal
+from modelport.api.catalog_bodies import (
+    AliasRequest,
+    DeprecateRequest,
+    JobPublication,
+    JobPublishRequest,
+    ModuleDetail,
+    PublishRequest,
+    VersionSummary,  # noqa: F401  (re-exported: the bodies were defined here)
+    VisibilityRequest,
+    YankRequest,
+    summarize,
+)
 from modelport.catalog.domain import (
     ArtifactRecord,
-    Lineage,
     ModuleRecord,
     SearchPage,
     VersionRecord,
-    Visibility,
 )
 from modelport.catalog.git import GitPolicy
 from modelport.catalog.license import normalize_license
@@ -57,91 +65,6 @@ from modelport.settings import MiB, Settings
 
 JSON_LD = "application/ld+json"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-# -- request and response bodies ------------------------------------------------------------------
-
-
-class PublishRequest(BaseModel):
-    """Publish a module from a git repository URL or a directory on the server."""
-
-    source: str = Field(
-        description="a git repository's https:// URL (ssh too where the server allows it), "
-        "or (admins) a path on the server"
-    )
-    ref: str | None = Field(None, description="git branch or tag")
-    version: str | None = Field(None, description="version to publish; default: the module's")
-    visibility: Visibility | None = Field(
-        None, description="who sees the module; default: public (new), unchanged (existing)"
-    )
-    groups: list[str] = Field(default_factory=list, description="who sees a 'group' module")
-
-
-class VisibilityRequest(BaseModel):
-    """Who sees a module: everybody signed in, members of ``groups``, or its owner only."""
-
-    visibility: Visibility
-    groups: list[str] = Field(default_factory=list, description="for 'group': these groups")
-
-
-class AliasRequest(BaseModel):
-    """Point an alias at a version."""
-
-    version: str
-
-
-class YankRequest(BaseModel):
-    """Why a version is yanked (shown wherever the version is)."""
-
-    reason: str = Field(description="why: shown with the version (at most 1000 characters)")
-
-
-class JobPublication(BaseModel):
-    """Whether a training job's artifacts were published, and as which version."""
-
-    job_id: str
-    published: bool
-    module: str | None = None
-    version: str | None = None
-
-
-class DeprecateRequest(BaseModel):
-    """Flag or unflag a module as deprecated."""
-
-    deprecated: bool = True
-    message: str | None = None
-
-
-class JobPublishRequest(BaseModel):
-    """Publish a succeeded training job's artifacts as a new version."""
-
-    job_id: str
-    version: str
-    base_version: str | None = Field(None, description="version trained from; default: latest")
-    data_url: str | None = Field(None, description="training data; default: from the job's args")
-
-
-class VersionSummary(BaseModel):
-    """A version without its metadata."""
-
-    version: str
-    published_at: datetime
-    published_by: str | None = None
-    source_url: str | None = None
-    commit: str | None = None
-    lineage: Lineage
-    artifacts: list[ArtifactRecord]
-
-
-class ModuleDetail(ModuleRecord):
-    """A module with a summary of its latest version."""
-
-    latest: VersionSummary | None = None
-
-
-def summarize(record: VersionRecord) -> VersionSummary:
-    """A version record without its metadata."""
-    return VersionSummary(**record.model_dump(exclude={"module", "metadata"}))
-
 
 # -- JSON-LD (DCAT-AP) ----------------------------------------------------------------------------
 
@@ -283,7 +206,6 @@ def metadata_response(request: Request, settings: Settings, record: VersionRecor
 def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
     """The ``/catalog`` routes and the AI4OS ``/v1/catalog`` read routes."""
     router = APIRouter(prefix=settings.base_path)
-    registry = catalog.registry
     git = GitPolicy.for_publishers(
         allow_ssh=settings.git_allow_ssh,
         allowed_hosts=settings.git_allowed_hosts,
@@ -337,21 +259,17 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
         summary="Publish a module from a git repository or a server directory",
     )
     def publish(request: PublishRequest, principal: CurrentPrincipal) -> VersionRecord:
-        local = Path(request.source)
         options: dict[str, Any] = {
             "version": request.version,
             "visibility": request.visibility,
             "groups": request.groups,
             "principal": principal,
         }
-        if "://" not in request.source and local.is_dir() and request.ref is None:
-            return catalog.publish_directory(local, **options)
-        return catalog.publish_repository(request.source, request.ref, git=git, **options)
+        return catalog.publish(request.source, request.ref, git=git, **options)
 
     @router.get("/catalog/modules/{name}", tags=tags, summary="A module and its latest version")
     def get_module(name: str, principal: CurrentPrincipal) -> ModuleDetail:
-        module = catalog.module(name, principal)
-        latest = registry.version(name) if module.latest_version else None
+        module, latest = catalog.module_detail(name, principal)
         return ModuleDetail(**module.model_dump(), latest=latest and summarize(latest))
 
     @router.get(
@@ -502,7 +420,7 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
     @router.get("/v1/catalog/modules/detail", tags=ai4os, summary="Module summaries (AI4OS)")
     def v1_detail(principal: CurrentPrincipal) -> list[dict[str, Any]]:
         names = catalog.names(principal, with_latest=True)
-        return [ai4os_summary(n, registry.version(n).metadata) for n in names]
+        return [ai4os_summary(n, catalog.version(n).metadata) for n in names]
 
     @router.get(
         "/v1/catalog/modules/{name}/metadata",

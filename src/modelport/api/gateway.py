@@ -28,7 +28,6 @@ from modelport.api.models import add_paths
 from modelport.auth import policy
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
-from modelport.catalog.registry import Registry
 from modelport.catalog.service import CatalogService
 from modelport.errors import BadRequest, Forbidden, ModelportError, NotFound
 from modelport.gateway.base import ModelServer
@@ -87,11 +86,13 @@ def catalog_model_document(record: VersionRecord, base: str) -> dict[str, Any]:
     return doc
 
 
-def _catalog_documents(registry: Registry, base: str) -> list[tuple[ModuleRecord, dict[str, Any]]]:
+def _catalog_documents(
+    catalog: CatalogService, base: str
+) -> list[tuple[ModuleRecord, dict[str, Any]]]:
     found = []
-    for name in registry.names():
+    for name in catalog.names():
         try:
-            found.append((registry.module(name), registry.version(name, LATEST)))
+            found.append((catalog.module(name), catalog.version(name, LATEST)))
         except NotFound:  # removed meanwhile, or no version yet
             continue
     return [(module, catalog_model_document(record, base)) for module, record in found]
@@ -128,7 +129,6 @@ def gateway_router(
     """The ``{base}/v2/models/...`` routes for every published catalog module."""
     router = APIRouter()
     base = settings.base_path
-    registry = catalog.registry
 
     async def allowed(request: Request, name: str) -> ModuleRecord:
         module = await pool.records.module(name)
@@ -154,7 +154,7 @@ def gateway_router(
         return response
 
     async def list_models(request: Request) -> dict[str, Any]:
-        docs = await asyncio.to_thread(_catalog_documents, registry, base)
+        docs = await asyncio.to_thread(_catalog_documents, catalog, base)
         visible = []
         for module, doc in docs:
             if authorize is not None:

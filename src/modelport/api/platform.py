@@ -62,8 +62,6 @@ def assemble_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI
     jobs = build_job_service(settings, confined=True)
     runtime = ModelRuntime([], settings, ServingMetrics())
     pool = build_model_server(settings, catalog, runtime.metrics.registry)
-    app = create_app(
-        settings, runtime, jobs, catalog, pool=pool, auth_engine=catalog.registry.engine
-    )
+    app = create_app(settings, runtime, jobs, catalog, pool=pool, auth_engine=catalog.engine)
     app.include_router(ui_router(settings, catalog, jobs))
     return app, examples

@@ -25,13 +25,10 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from modelport.catalog.domain import (
-    FACETS,
     LATEST,
-    NAME_PATTERN,
     ArtifactRecord,
     Audience,
     Lineage,
@@ -39,7 +36,22 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
-from modelport.catalog.metadata import ModuleMetadata, stored_metadata
+from modelport.catalog.metadata import ModuleMetadata
+from modelport.catalog.registry_checks import (
+    MAX_REASON,
+    all_yanked,
+    already_published,
+    check_name,
+    check_reason,
+    check_visibility,
+)
+from modelport.catalog.registry_latest import (
+    facet_terms,
+    make_latest,
+    refresh_latest,
+    version_key,
+    write_alias,
+)
 from modelport.catalog.search import visible_to
 from modelport.catalog.versions import check_alias, check_version
 from modelport.db.engine import transaction
@@ -49,75 +61,24 @@ from modelport.db.tables import (
     catalog_job_versions,
     catalog_module_groups,
     catalog_modules,
-    catalog_terms,
     catalog_versions,
 )
-from modelport.errors import Conflict, Forbidden, InvalidInput, NotFound
+from modelport.errors import Conflict, Forbidden, NotFound
 from modelport.jobs.domain import utcnow
 
-
-def version_key(version: str) -> tuple[int, Any]:
-    """Sort key: PEP 440 versions in order, anything else after them as text."""
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
-
-
-def facet_terms(meta: ModuleMetadata) -> set[tuple[str, str]]:
-    """The (facet, value) pairs a version contributes to facet counts and filters."""
-    dumped = meta.model_dump(by_alias=True, mode="json")
-    terms: set[tuple[str, str]] = set()
-    for facet in FACETS:
-        value = dumped.get(facet)
-        values = value if isinstance(value, list) else [value] if value else []
-        terms.update((facet, str(v)[:200]) for v in values)
-    return terms
-
-
-def check_visibility(visibility: Visibility, groups: Sequence[str]) -> list[str]:
-    """The groups to store for ``visibility``; InvalidInput for a 'group' module without any."""
-    chosen = sorted({g.strip() for g in groups if g.strip()})
-    if any(len(g) > 200 for g in chosen):
-        raise InvalidInput({"groups": ["Group names have at most 200 characters."]})
-    if visibility is Visibility.GROUP and not chosen:
-        raise InvalidInput({"groups": ["A 'group' module needs at least one group."]})
-    return chosen if visibility is Visibility.GROUP else []
-
-
-#: The longest yank reason kept.
-MAX_REASON = 1000
-
-
-def check_reason(reason: object) -> str:
-    """A yank's reason, stripped; InvalidInput (``reason``) when empty or too long."""
-    text = reason.strip() if isinstance(reason, str) else ""
-    if not text:
-        raise InvalidInput({"reason": ["say why the version is yanked (e.g. 'wrong weights')"]})
-    if len(text) > MAX_REASON:
-        raise InvalidInput({"reason": [f"a reason has at most {MAX_REASON} characters"]})
-    return text
-
-
-def already_published(job_id: str, module: str, version: str) -> Conflict:
-    """The error for a second publish of a job."""
-    return Conflict(f"job {job_id} is already published as {module} {version}")
-
-
-def all_yanked(name: str) -> NotFound:
-    """The error for ``latest`` of a module whose every version is yanked."""
-    return NotFound(
-        f"every version of module '{name}' is yanked: there is no latest version; a yanked "
-        "version still answers by its exact number (versions/<version>)"
-    )
-
-
-def check_name(name: str) -> None:
-    """Module names: lowercase letters, digits, '.', '_' and '-' (URL- and path-safe)."""
-    if not NAME_PATTERN.match(name):
-        raise InvalidInput(
-            {"name": ["Must be lowercase letters, digits, '.', '_' or '-' (1-200 characters)."]}
-        )
+# The checks and errors live in catalog/registry_checks.py, the latest-version bookkeeping in
+# catalog/registry_latest.py; they are re-exported for the registry's callers.
+__all__ = [
+    "MAX_REASON",
+    "Registry",
+    "all_yanked",
+    "already_published",
+    "check_name",
+    "check_reason",
+    "check_visibility",
+    "facet_terms",
+    "version_key",
+]
 
 
 class Registry:
@@ -218,7 +179,7 @@ class Registry:
                 )
             latest = module.latest_version if module is not None else None
             if latest is None or version_key(version) >= version_key(latest):
-                self._make_latest(conn, name, version, meta, now)
+                make_latest(conn, self.dialect, name, version, meta, now=now)
         return self.version(name, version)
 
     @staticmethod
@@ -267,7 +228,7 @@ class Registry:
                 .where(catalog_versions.c.module == name, catalog_versions.c.version == version)
                 .values(yanked_at=now, yanked_by=by, yanked_reason=reason)
             )
-            self._refresh_latest(conn, name, now)
+            refresh_latest(conn, self.dialect, name, now)
         return self.version(name, version)
 
     def unyank(self, name: str, version: str) -> VersionRecord:
@@ -281,7 +242,7 @@ class Registry:
                 .where(catalog_versions.c.module == name, catalog_versions.c.version == version)
                 .values(yanked_at=None, yanked_by=None, yanked_reason=None)
             )
-            self._refresh_latest(conn, name, utcnow())
+            refresh_latest(conn, self.dialect, name, utcnow())
         return self.version(name, version)
 
     def _lock_version(self, conn: Connection, name: str, version: str) -> Any:
@@ -305,78 +266,6 @@ class Registry:
             raise NotFound(f"module '{name}' has no version '{version}'")
         return row
 
-    def _refresh_latest(self, conn: Connection, name: str, now: Any) -> None:
-        """Point ``latest`` at the highest version not yanked; none when all are yanked."""
-        rows = conn.execute(
-            select(catalog_versions.c.version, catalog_versions.c.metadata).where(
-                catalog_versions.c.module == name, catalog_versions.c.yanked_at.is_(None)
-            )
-        ).all()
-        if rows:
-            best = max(rows, key=lambda r: version_key(r.version))
-            self._make_latest(conn, name, best.version, stored_metadata(best.metadata), now)
-            return
-        conn.execute(
-            update(catalog_modules)
-            .where(catalog_modules.c.name == name)
-            .values(latest_version=None, updated_at=now)
-        )
-        conn.execute(
-            delete(catalog_aliases).where(
-                catalog_aliases.c.module == name, catalog_aliases.c.alias == LATEST
-            )
-        )
-
-    def _make_latest(
-        self, conn: Connection, name: str, version: str, meta: ModuleMetadata, now: Any
-    ) -> None:
-        conn.execute(
-            update(catalog_modules)
-            .where(catalog_modules.c.name == name)
-            .values(title=meta.title, summary=meta.summary, latest_version=version, updated_at=now)
-        )
-        self._set_alias(conn, name, LATEST, version)
-        conn.execute(delete(catalog_terms).where(catalog_terms.c.module == name))
-        terms = facet_terms(meta)
-        if terms:
-            conn.execute(
-                insert(catalog_terms),
-                [{"module": name, "facet": f, "value": v} for f, v in sorted(terms)],
-            )
-        self._index_text(conn, name, meta)
-
-    def _index_text(self, conn: Connection, name: str, meta: ModuleMetadata) -> None:
-        tags = " ".join(meta.tags)
-        if self.dialect == "sqlite":
-            conn.execute(text("DELETE FROM catalog_fts WHERE name = :name"), {"name": name})
-            conn.execute(
-                text(
-                    "INSERT INTO catalog_fts (name, title, summary, description, tags) "
-                    "VALUES (:name, :title, :summary, :description, :tags)"
-                ),
-                {
-                    "name": name,
-                    "title": meta.title,
-                    "summary": meta.summary,
-                    "description": meta.description,
-                    "tags": tags,
-                },
-            )
-        elif self.dialect == "postgresql":
-            conn.execute(
-                text("UPDATE catalog_modules SET search_text = :t WHERE name = :name"),
-                {"t": f"{meta.description} {tags} {name}", "name": name},
-            )
-
-    @staticmethod
-    def _set_alias(conn: Connection, name: str, alias: str, version: str) -> None:
-        conn.execute(
-            delete(catalog_aliases).where(
-                catalog_aliases.c.module == name, catalog_aliases.c.alias == alias
-            )
-        )
-        conn.execute(insert(catalog_aliases).values(module=name, alias=alias, version=version))
-
     def set_alias(self, name: str, alias: str, version: str) -> ModuleRecord:
         """Point ``alias`` (e.g. ``stable``) at an existing version; ``latest`` is automatic."""
         check_alias(alias)
@@ -393,7 +282,7 @@ class Registry:
                 )
             ).first():
                 raise Conflict(f"'{alias}' is a version of {name}: it cannot be an alias")
-            self._set_alias(conn, name, alias, target.version)
+            write_alias(conn, name, alias, target.version)
         return self.module(name)
 
     def remove_alias(self, name: str, alias: str) -> ModuleRecord:

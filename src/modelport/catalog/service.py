@@ -23,6 +23,7 @@ from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from sqlalchemy import Engine
 
 from modelport.auth import policy
 from modelport.auth.config import Principal
@@ -196,6 +197,17 @@ class CatalogService:
             )
             return self.publish_source(read_module(checkout, source_url=url), **options)
 
+    def publish(
+        self, source: str, ref: str | None = None, *, git: GitPolicy | None = None, **options: Any
+    ) -> VersionRecord:
+        """Publish ``source``: a directory on this machine (no ``ref``, no ``://``) as
+        :meth:`publish_directory`, anything else as a git repository
+        (:meth:`publish_repository`, ``ref`` and ``git`` passed on). The one place that decides
+        which."""
+        if "://" not in source and Path(source).is_dir() and ref is None:
+            return self.publish_directory(Path(source), **options)
+        return self.publish_repository(source, ref, git=git, **options)
+
     def import_index(self, index: str | Path, published_by: str | None = None) -> ImportReport:
         """Publish every module of an index (file, catalog checkout or catalog repository URL;
         ``catalog/index.py``); known versions are skipped, each failure is reported."""
@@ -292,6 +304,19 @@ class CatalogService:
                 raise NotFound(f"job '{job_id}' not found")
             policy.check_see_job(principal, self.jobs.get(job_id))
         return self.registry.publication(job_id)
+
+    @property
+    def engine(self) -> Engine:
+        """The database the catalog lives on (the platform keeps sign-in's tokens there too)."""
+        return self.registry.engine
+
+    def module_detail(
+        self, name: str, principal: Principal | None = None
+    ) -> tuple[ModuleRecord, VersionRecord | None]:
+        """A module ``principal`` sees and its latest version (None: none, e.g. all yanked)."""
+        record = self.module(name, principal)
+        latest = self.registry.version(name) if record.latest_version else None
+        return record, latest
 
     def module(self, name: str, principal: Principal | None = None) -> ModuleRecord:
         """A module; NotFound too when ``principal`` may not see it."""

@@ -160,8 +160,8 @@ def show(
     else:
         with cli_errors():
             service = _service()
-            module = service.registry.module(name)
-            record = service.registry.version(name, version or "latest")
+            module = service.module(name)
+            record = service.version(name, version or "latest")
         doc = {"module": module.model_dump(mode="json"), "version": record.model_dump(mode="json")}
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
@@ -183,7 +183,7 @@ def versions(name: Name, as_json: AsJson = False, url: Url = None, token: Token 
         records = [_version(doc) for doc in docs]
     else:
         with cli_errors():
-            records = _service().registry.versions(name)
+            records = _service().versions(name)
         docs = [r.model_dump(mode="json") for r in records]
     if as_json:
         typer.echo(json.dumps(docs, indent=2))
@@ -247,10 +247,7 @@ def publish(
         # the operator's own command: any URL git takes, local paths too, within the size cap
         git = GitPolicy(max_bytes=settings.git_max_size_mb * MiB)
         try:
-            if Path(source).is_dir() and ref is None:
-                record = service.publish_directory(Path(source).resolve(), **options)
-            else:
-                record = service.publish_repository(_clone_url(source), ref, git=git, **options)
+            record = service.publish(_clone_url(source), ref, git=git, **options)
         except Conflict as exc:
             fail(f"{exc.message}. Publish it as a new version (--version).", USAGE)
     count = len(record.artifacts)
@@ -379,7 +376,7 @@ def alias(
             module = _module(client.set_alias(name, alias, version))
     else:
         with cli_errors():
-            module = _service().registry.set_alias(name, alias, version)
+            module = _service().set_alias(name, alias, version)
     typer.echo(f"{module.name}: {alias} → {module.aliases[alias]}")
 
 
@@ -397,7 +394,7 @@ def deprecate(
             module = _module(client.deprecate(name, not undo, message))
     else:
         with cli_errors():
-            module = _service().registry.deprecate(name, not undo, message)
+            module = _service().deprecate(name, not undo, message)
     state = "deprecated" if module.deprecated else "not deprecated"
     typer.echo(
         f"{module.name}: {state}" + (f" ({message})" if module.deprecated and message else "")
@@ -418,7 +415,7 @@ def pull(
         return
     with cli_errors():
         service = _service()
-        record = service.registry.version(name, version or "latest")
+        record = service.version(name, version or "latest")
         target = dest or _default_dest(record)
         if target.exists() and not target.is_dir():
             fail(f"{target} exists and is not a directory", USAGE)

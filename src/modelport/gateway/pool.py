@@ -13,9 +13,10 @@ in-flight requests with a ModelError naming the module and how it died; the next
 fresh one. A worker that fails to start is remembered for ``start_backoff`` seconds: calls
 meanwhile answer 503 (ModelNotReady) with the cause at once instead of spawning a process each.
 
-Request bodies are read here, within ``max_upload_size``: up to 1 MiB they travel inline in the
-request frame, larger ones are spooled to a private temporary file (0600) whose path travels
-instead and which is deleted once the response is back, whatever happened.
+Request bodies are read here, within ``max_upload_size`` (see ``modelport.gateway.pool_body``):
+up to 1 MiB they travel inline in the request frame, larger ones are spooled to a private
+temporary file (0600) whose path travels instead and which is deleted once the response is back,
+whatever happened.
 """
 
 from __future__ import annotations
@@ -24,29 +25,25 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
-import tempfile
 import time
 from collections.abc import AsyncIterable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelport.contract.base import PreparedTraining, RawArgs
 from modelport.contract.files import UploadedFile
 from modelport.errors import (
-    BadRequest,
     InvalidInput,
     ModelError,
     ModelNotReady,
     ModelportError,
     Overloaded,
-    PayloadTooLarge,
     PredictTimeout,
 )
 from modelport.gateway.artifacts import materialize
 from modelport.gateway.exposure import response_headers, worker_scope
 from modelport.gateway.metrics import GatewayMetrics
+from modelport.gateway.pool_body import INLINE_BODY_LIMIT, Body, read_body
 from modelport.gateway.process import (
     GatewayResponse,
     Headers,
@@ -67,29 +64,17 @@ if TYPE_CHECKING:
     from modelport.catalog.service import CatalogService
     from modelport.settings import Settings
 
+# INLINE_BODY_LIMIT lives in gateway/pool_body.py; it is re-exported for the pool's callers.
+__all__ = ["INLINE_BODY_LIMIT", "RESPONSE_GRACE", "ROOM_RETRY_AFTER", "START_BACKOFF", "ModelPool"]
+
 log = logging.getLogger(__name__)
 
-#: Bodies up to this size travel inside the request frame; larger ones through a spooled file.
-INLINE_BODY_LIMIT = 1024 * 1024
 #: Seconds a module whose worker failed to start answers 503 at once instead of retrying.
 START_BACKOFF = 10.0
 #: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
 RESPONSE_GRACE = 30.0
 #: Seconds a caller refused for lack of room is told to wait (Retry-After).
 ROOM_RETRY_AFTER = 5
-
-
-@dataclass
-class _Body:
-    """A request body: inline bytes, or the path of the spooled file holding it."""
-
-    inline: bytes | None
-    path: str | None
-
-    def discard(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
 
 
 class ModelPool:
@@ -479,42 +464,9 @@ class ModelPool:
 
     # -- requests -------------------------------------------------------------------------------
 
-    async def _read_body(self, headers: Headers, chunks: AsyncIterable[bytes]) -> _Body:
-        limit = self.settings.max_upload_size
-        declared = next((v for k, v in headers if k.lower() == b"content-length"), None)
-        if declared is not None:
-            try:
-                if int(declared) > limit:
-                    raise PayloadTooLarge(limit)
-            except ValueError:
-                raise BadRequest("invalid Content-Length header") from None
-        parts: list[bytes] = []
-        size = 0
-        spool: Any = None
-        path: str | None = None
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(limit)
-                if spool is None and size > INLINE_BODY_LIMIT:
-                    fd, path = tempfile.mkstemp(prefix="modelport-gateway-", dir=self.spool_dir)
-                    spool = os.fdopen(fd, "wb")  # mkstemp: 0600, ours alone
-                    spool.write(b"".join(parts))
-                    parts = []
-                if spool is not None:
-                    spool.write(chunk)  # chunks are small (64 KiB); the page cache absorbs them
-                else:
-                    parts.append(chunk)
-        except BaseException:
-            if spool is not None:
-                spool.close()
-            _Body(None, path).discard()
-            raise
-        if spool is not None:
-            spool.close()
-            return _Body(None, path)
-        return _Body(b"".join(parts), None)
+    async def _read_body(self, headers: Headers, chunks: AsyncIterable[bytes]) -> Body:
+        """The request's body, within ``max_upload_size`` (see ``gateway/pool_body.py``)."""
+        return await read_body(headers, chunks, self.settings.max_upload_size, self.spool_dir)
 
 
 def _no_room(module: str, limit: int, why: str) -> Overloaded:

@@ -86,6 +86,12 @@ class JobService:
         for job_id in self.executor.shutdown():
             self._requeue_or_fail(self.store.get(job_id), SERVER_STOPPED)
 
+    def close(self) -> None:
+        """Release what a service made for one use holds (``modelport check``'s smoke training):
+        its executor's processes, ended and not re-queued, and its database connections."""
+        self.executor.shutdown()
+        self.store.engine.dispose()
+
     def recover(self) -> list[Job]:
         """Jobs left running by a dead server: make sure they are gone, then fail or re-queue."""
         recovered = []

@@ -62,7 +62,7 @@ def train_once(
     timeout: float = TRAIN_TIMEOUT,
 ) -> TrainingRun:
     """Run one training job (``args``, else generated minimal ones) through the local executor."""
-    from modelport.jobs.domain import EventKind, JobStatus, Resources, utcnow
+    from modelport.jobs.domain import EventKind, Resources
     from modelport.jobs.setup import build_job_service
     from modelport.settings import Settings
 
@@ -81,24 +81,20 @@ def train_once(
     service = build_job_service(settings)
     try:
         job = service.submit(served, raw, resources=Resources(cpu=min(1.0, settings.executor_cpus)))
-        running = service.store.transition(
-            job.id, JobStatus.RUNNING, started_at=utcnow(), attempts=1, executor="local"
-        )
-        service.executor.start(running)
+        service.run_now(job.id)
         deadline = time.monotonic() + timeout
-        while not (job := service.store.get(job.id)).status.finished:
+        while not (job := service.get(job.id)).status.finished:
             if time.monotonic() > deadline:
                 job = service.cancel(job.id, wait=service.cancel_grace + 2)
                 break
             time.sleep(_POLL)
         log = [
             str(e.data.get("line", ""))
-            for e in service.store.events(job.id, kinds=[EventKind.LOG], limit=100_000)
+            for e in service.events(job.id, kinds=[EventKind.LOG], limit=100_000)
         ]
         return TrainingRun(job, service.artifacts(job.id), log)
     finally:
-        service.executor.shutdown()
-        service.store.engine.dispose()
+        service.close()
 
 
 def check_metadata_call(served: ServedModel) -> CheckResult:
