@@ -221,6 +221,7 @@ def install_auth(
     from modelport.api.auth_routes import auth_router
     from modelport.auth.authenticator import build_authenticator
     from modelport.auth.signin import SignIn
+    from modelport.auth.token_service import TokenService
 
     authenticator = build_authenticator(settings, engine)
     assert authenticator is not None
@@ -233,7 +234,7 @@ def install_auth(
         pending = PendingSignins(authenticator.tokens.engine)
         signin = SignIn(settings, authenticator.verifier, pending)
     app.state.authenticator = authenticator
-    app.include_router(auth_router(authenticator.tokens, signin, settings))
+    app.include_router(auth_router(TokenService(authenticator.tokens), signin, settings))
     app.add_middleware(AuthenticationMiddleware, authenticator=authenticator, settings=settings)
 
     def close() -> None:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -25,14 +24,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
 from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal, check_same_origin
-from modelport.auth.config import Principal
 from modelport.auth.signin import SignIn
-from modelport.auth.tokens import ApiToken, IssuedToken, TokenStore, grantable_scopes
-from modelport.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from modelport.auth.token_service import MAX_TOKEN_DAYS, ApiToken, IssuedToken, TokenService
+from modelport.errors import BadRequest, NotFound
 from modelport.settings import Settings
 
-MAX_TOKEN_DAYS = 365
-SESSION_TOKEN_NAME = "browser session"  # noqa: S105 - a label, not a secret
 SIGNIN_COOKIE = "modelport_signin"
 Scope = Literal["predict", "train", "publish", "read", "admin"]
 
@@ -59,11 +55,6 @@ class TokenRequest(BaseModel):
     expires_in_days: int | None = Field(
         None, ge=1, le=MAX_TOKEN_DAYS, description="default: the server's api_token_days"
     )
-
-
-def display_name(principal: Principal) -> str | None:
-    """What to call the owner of a token: name, else username, else email (None: the subject)."""
-    return principal.name or principal.preferred_username or principal.email
 
 
 def safe_next(value: str | None, base: str) -> str:
@@ -95,7 +86,7 @@ def _secure(request: Request, settings: Settings) -> bool:
     return (settings.public_url or str(request.url)).startswith("https://")
 
 
-def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -> APIRouter:
+def auth_router(tokens: TokenService, signin: SignIn | None, settings: Settings) -> APIRouter:
     """The ``/auth`` routes over ``tokens``; browser sign-in only with ``signin``."""
     router = APIRouter(prefix=f"{settings.base_path}/auth", tags=["auth"])
 
@@ -108,37 +99,19 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
             roles=sorted(principal.roles),
             groups=list(principal.groups),
             scopes=sorted(principal.scopes) if principal.scopes is not None else None,
-            grantable_scopes=grantable_scopes(principal),
+            grantable_scopes=tokens.grantable(principal),
             token_id=principal.token_id,
         )
 
     def create_token(body: TokenRequest, principal: CurrentPrincipal) -> IssuedToken:
-        allowed = grantable_scopes(principal)
-        beyond = sorted(set(body.scopes) - set(allowed))
-        if beyond:
-            raise Forbidden(
-                f"you may not grant the scope(s) {', '.join(beyond)}; "
-                f"yours: {', '.join(allowed) or 'none'}"
-            )
         days = body.expires_in_days or settings.api_token_days
-        # minted with an API token (not a signed-in browser): bounded by it, revoked with it
-        parent = tokens.get(principal.token_id) if principal.token_id else None
-        return tokens.issue(
-            principal.identity,
-            body.name,
-            body.scopes,
-            timedelta(days=min(days, MAX_TOKEN_DAYS)),
-            roles=sorted(principal.roles),
-            groups=principal.groups,
-            owner_name=display_name(principal),
-            parent=parent if parent is not None and not parent.session else None,
-        )
+        return tokens.issue(principal, body.name, body.scopes, days)
 
     def list_tokens(principal: CurrentPrincipal) -> list[ApiToken]:
-        return tokens.owned_by(principal.identity)
+        return tokens.owned(principal)
 
     def revoke_token(token_id: str, principal: CurrentPrincipal) -> ApiToken:
-        return tokens.revoke(token_id, None if principal.is_admin else principal.identity)
+        return tokens.revoke(principal, token_id)
 
     def route(path: str, endpoint: Any, method: str, **kw: Any) -> None:
         router.add_api_route(path, endpoint, methods=[method], **kw)
@@ -156,7 +129,7 @@ def auth_router(tokens: TokenStore, signin: SignIn | None, settings: Settings) -
 
 
 def _browser_signin(
-    tokens: TokenStore, signin: SignIn | None, settings: Settings
+    tokens: TokenService, signin: SignIn | None, settings: Settings
 ) -> tuple[Any, Any, Any]:
     """The endpoints of browser sign-in: login, the provider's callback, logout."""
     cookie_path, signin_path = settings.base_path or "/", f"{settings.base_path}/auth"
@@ -190,18 +163,8 @@ def _browser_signin(
         flow = configured()
         binding = request.cookies.get(SIGNIN_COOKIE)
         signed_in = await anyio.to_thread.run_sync(flow.finish, code, state, error, binding)
-        principal = signed_in.principal
         issued = await anyio.to_thread.run_sync(
-            lambda: tokens.issue(
-                principal.identity,
-                SESSION_TOKEN_NAME,
-                grantable_scopes(principal) or ["read"],
-                timedelta(hours=settings.session_hours),
-                roles=sorted(principal.roles),
-                groups=principal.groups,
-                owner_name=display_name(principal),
-                session=True,
-            )
+            tokens.start_session, signed_in.principal, settings.session_hours
         )
         response = RedirectResponse(signed_in.next_path, status_code=302)
         hours = int(settings.session_hours * 3600)
@@ -223,7 +186,7 @@ def _browser_signin(
         session = request.cookies.get(SESSION_COOKIE)
         if session:
             check_same_origin(request, settings)
-            await anyio.to_thread.run_sync(_end_session, tokens, session)
+            await anyio.to_thread.run_sync(tokens.end_session, session)
         # a plain HTML form (no JavaScript) gets a page to land on; scripts and APIs get 204
         response: Response = Response(status_code=204)
         if next_path is not None:
@@ -260,12 +223,3 @@ def _cookie(
         httponly=True,
         samesite="lax",
     )
-
-
-def _end_session(tokens: TokenStore, session: str) -> None:
-    """Revoke the session token ``session`` if it is still valid."""
-    try:
-        record = tokens.verify(session)
-    except Unauthorized:
-        return
-    tokens.revoke(record.id, record.owner)

@@ -11,7 +11,9 @@ every remote command; ``$MODELPORT_CATALOG_URL`` is its deprecated alias), throu
 :class:`modelport.Client`, with ``--token`` (``$MODELPORT_TOKEN``). They print the same as locally;
 ``--json`` prints the server's JSON. Errors the server answers end with ``<status>: <message>``,
 exit 2, as ``modelport jobs`` does. Each says on stderr which it acts on: the local store (its
-path) or the server (its URL).
+path) or the server (its URL). Both are a :class:`~modelport.catalog.port.CatalogPort`, given by
+:func:`~modelport.cli.catalog_remote.open_catalog`, so each command prints one way; ``publish``
+and ``pull`` differ by target (``cli/catalog_transfer.py``).
 """
 
 from __future__ import annotations
@@ -24,23 +26,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from modelport.catalog.domain import Visibility
+from modelport.cli.catalog_remote import local_service as _service
+from modelport.cli.catalog_remote import open_catalog
+from modelport.cli.catalog_transfer import (
+    METADATA_FILENAME,
+    publish_remote,
+    pull_local,
+    pull_remote,
+)
 from modelport.cli.exits import USAGE, cli_errors, fail
-from modelport.cli.target import OptionalUrl, Token, remote, say_local
-from modelport.errors import Conflict, InvalidInput, StoreError
+from modelport.cli.target import OptionalUrl, Token
+from modelport.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from rich.console import Console
 
-    from modelport.catalog.domain import ArtifactRecord, ModuleRecord, SearchPage, VersionRecord
-    from modelport.catalog.service import CatalogService
-    from modelport.settings import Settings
-    from modelport.storage import ArtifactStore
+    from modelport.catalog.domain import SearchPage, VersionRecord
 
 #: Exit code of ``validate`` (invalid metadata) and ``import`` (an entry failed).
 INVALID = 1
-METADATA_FILENAME = "ai4-metadata.yml"
+__all__ = ["INVALID", "METADATA_FILENAME", "app", "register"]
 #: ``[user@]host:path``, git's scp-like syntax for ssh.
 
 app = typer.Typer(
@@ -60,16 +65,6 @@ def register(root: typer.Typer) -> None:
 
     versions.register(app)
     root.add_typer(app, name="catalog")
-
-
-def _service(settings: Settings | None = None, elsewhere: str = "") -> CatalogService:
-    """The local catalog (said on stderr, with ``elsewhere``: how to use a server's instead)."""
-    from modelport.catalog.setup import build_catalog_service
-    from modelport.settings import Settings
-
-    settings = settings or Settings()
-    say_local("catalog", settings, elsewhere)
-    return build_catalog_service(settings)
 
 
 def _console() -> Console:
@@ -108,26 +103,8 @@ def search(
         "license": license,
     }
     filters = {facet: values for facet, values in given.items() if values}
-    if url is not None:
-        from modelport.catalog.domain import SearchPage
-
-        params = {key.replace("-", "_"): values for key, values in filters.items()}
-        with remote(url, token) as client:
-            doc = client.search(
-                query,
-                **params,
-                sort=sort,
-                limit=limit,
-                offset=offset,
-                include_deprecated=deprecated,
-            )
-        if as_json:
-            typer.echo(json.dumps(doc, indent=2))
-            return
-        _render_page(SearchPage.model_validate(doc))
-        return
-    with cli_errors():
-        page = _service().search(
+    with open_catalog(url, token) as catalog:
+        page = catalog.search(
             query,
             filters=filters,
             sort=sort,
@@ -135,8 +112,9 @@ def search(
             offset=offset,
             include_deprecated=deprecated,
         )
-    if as_json:
-        typer.echo(page.model_dump_json(indent=2))
+    if as_json:  # the store's JSON as pydantic writes it, a server's as it sent it
+        dump = page.model_dump(mode="json")
+        typer.echo(page.model_dump_json(indent=2) if url is None else json.dumps(dump, indent=2))
         return
     _render_page(page)
 
@@ -150,20 +128,11 @@ def show(
     token: Token = None,
 ) -> None:
     """Show a module: aliases, a version's metadata summary, artifacts and lineage."""
-    if url is not None:
-        with remote(url, token) as client:
-            doc = {
-                "module": client.module(name),
-                "version": client.version(name, version or "latest"),
-            }
-        module, record = _module(doc["module"]), _version(doc["version"])
-    else:
-        with cli_errors():
-            service = _service()
-            module = service.module(name)
-            record = service.version(name, version or "latest")
+    with open_catalog(url, token) as catalog:
+        module = catalog.module(name)
+        record = catalog.version(name, version or "latest")
+    if as_json:  # a server's module comes with what it adds (its latest version's summary)
         doc = {"module": module.model_dump(mode="json"), "version": record.model_dump(mode="json")}
-    if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
     console = _console()
@@ -177,15 +146,10 @@ def show(
 @app.command("versions")
 def versions(name: Name, as_json: AsJson = False, url: Url = None, token: Token = None) -> None:
     """List a module's versions, highest first."""
-    if url is not None:
-        with remote(url, token) as client:
-            docs = client.versions(name)
-        records = [_version(doc) for doc in docs]
-    else:
-        with cli_errors():
-            records = _service().versions(name)
-        docs = [r.model_dump(mode="json") for r in records]
+    with open_catalog(url, token) as catalog:
+        records = catalog.versions(name)
     if as_json:
+        docs = [r.model_dump(mode="json") for r in records]
         typer.echo(json.dumps(docs, indent=2))
         return
     from rich.table import Table
@@ -229,7 +193,7 @@ def publish(
     if url is not None:
         if artifact or published_by:
             fail("--artifact and --published-by are not supported with --url", USAGE)
-        _publish_remote(url, token, source, ref, version, visibility, group or [])
+        publish_remote(url, token, source, ref, version, visibility, group or [])
         return
     options: dict[str, Any] = {
         "version": version,
@@ -250,35 +214,6 @@ def publish(
             record = service.publish(_clone_url(source), ref, git=git, **options)
         except Conflict as exc:
             fail(f"{exc.message}. Publish it as a new version (--version).", USAGE)
-    count = len(record.artifacts)
-    typer.echo(f"published {record.module} {record.version} ({count} artifacts)")
-
-
-def _publish_remote(
-    url: str,
-    token: str | None,
-    source: str,
-    ref: str | None,
-    version: str | None,
-    visibility: Visibility | None,
-    groups: list[str],
-) -> None:
-    if Path(source).is_dir():
-        fail(
-            f"publishing a local directory ({source}) to a remote server is not supported: push "
-            "it to a git repository and publish the repository's URL",
-            USAGE,
-        )
-    from modelport.catalog.git import is_git_url
-
-    if not is_git_url(source):
-        fail(f"{source!r} is not a git URL: with --url, publish takes a git repository URL", USAGE)
-    with remote(url, token) as client:
-        try:
-            doc = client.publish(source, ref, version, visibility=visibility, groups=groups)
-        except Conflict as exc:
-            fail(f"409: {exc.message}. Publish it as a new version (--version).", USAGE)
-    record = _version(doc)
     count = len(record.artifacts)
     typer.echo(f"published {record.module} {record.version} ({count} artifacts)")
 
@@ -371,12 +306,8 @@ def alias(
     token: Token = None,
 ) -> None:
     """Point an alias of a module at one of its versions."""
-    if url is not None:
-        with remote(url, token) as client:
-            module = _module(client.set_alias(name, alias, version))
-    else:
-        with cli_errors():
-            module = _service().set_alias(name, alias, version)
+    with open_catalog(url, token) as catalog:
+        module = catalog.set_alias(name, alias, version)
     typer.echo(f"{module.name}: {alias} → {module.aliases[alias]}")
 
 
@@ -389,12 +320,8 @@ def deprecate(
     token: Token = None,
 ) -> None:
     """Flag a module as deprecated (hidden from search unless asked), or unflag it."""
-    if url is not None:
-        with remote(url, token) as client:
-            module = _module(client.deprecate(name, not undo, message))
-    else:
-        with cli_errors():
-            module = _service().deprecate(name, not undo, message)
+    with open_catalog(url, token) as catalog:
+        module = catalog.deprecate(name, not undo, message)
     state = "deprecated" if module.deprecated else "not deprecated"
     typer.echo(
         f"{module.name}: {state}" + (f" ({message})" if module.deprecated and message else "")
@@ -411,58 +338,12 @@ def pull(
 ) -> None:
     """Download a version's artifacts (each checked against its sha256) and its metadata."""
     if url is not None:
-        _pull_remote(url, token, name, version, dest)
-        return
-    with cli_errors():
-        service = _service()
-        record = service.version(name, version or "latest")
-        target = dest or _default_dest(record)
-        if target.exists() and not target.is_dir():
-            fail(f"{target} exists and is not a directory", USAGE)
-        for artifact in record.artifacts:
-            _write_verified(service.artifacts, artifact, target)
-            typer.echo(f"{target / artifact.name} ({artifact.size} bytes, sha256 ok)")
-        _write_metadata(record, target)
-    typer.echo(f"pulled {record.module} {record.version} into {target}")
-
-
-def _pull_remote(
-    url: str, token: str | None, name: str, version: str | None, dest: Path | None
-) -> None:
-    with remote(url, token) as client:
-        record = _version(client.version(name, version or "latest"))
-        with cli_errors():
-            from modelport.storage.paths import safe_child
-
-            target = dest or _default_dest(record)
-            for artifact in record.artifacts:  # the server's names, checked before any write
-                safe_child(target, artifact.name, "artifacts")
-        if target.exists() and not target.is_dir():
-            fail(f"{target} exists and is not a directory", USAGE)
-        try:  # checked and written here: a mismatch or a full disk is not the server's answer
-            client.pull(record.module, target, record.version)
-        except StoreError as exc:
-            fail(exc.message, USAGE)
-    for artifact in record.artifacts:
-        typer.echo(f"{target / artifact.name} ({artifact.size} bytes, sha256 ok)")
-    with cli_errors():
-        _write_metadata(record, target)
-    typer.echo(f"pulled {record.module} {record.version} into {target}")
+        pull_remote(url, token, name, version, dest)
+    else:
+        pull_local(name, version, dest)
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _module(doc: dict[str, Any]) -> ModuleRecord:
-    from modelport.catalog.domain import ModuleRecord
-
-    return ModuleRecord.model_validate(doc)
-
-
-def _version(doc: dict[str, Any]) -> VersionRecord:
-    from modelport.catalog.domain import VersionRecord
-
-    return VersionRecord.model_validate(doc)
 
 
 def _user() -> str | None:
@@ -480,52 +361,6 @@ def _artifact_path(path: Path) -> Path:
 def _clone_url(source: str) -> str:
     path = Path(source)
     return str(path.resolve()) if path.is_dir() else source
-
-
-def _default_dest(record: VersionRecord) -> Path:
-    """``./NAME-VERSION``: refused (InvalidInput) if the name or version would lead elsewhere."""
-    from modelport.storage.paths import safe_child
-
-    name = f"{record.module}-{record.version}"
-    if "/" in name:
-        raise InvalidInput({"version": [f"{record.version!r} cannot name a directory"]})
-    safe_child(Path.cwd(), name, "version")
-    return Path(name)
-
-
-def _write_verified(store: ArtifactStore, artifact: ArtifactRecord, dest: Path) -> None:
-    """Write one artifact under ``dest``, hashing while writing; nothing is left on mismatch."""
-    from modelport.storage.paths import safe_child
-    from modelport.storage.verified import write_verified
-
-    target = safe_child(dest, artifact.name, "artifacts")
-    write_verified(
-        _chunks(store, artifact.sha256),
-        target,
-        sha256=artifact.sha256,
-        size=artifact.size,
-        name=artifact.name,
-    )
-
-
-def _chunks(store: ArtifactStore, sha256: str) -> Iterator[bytes]:
-    # Lazy, as before: the store is asked for the object inside the write's error handling.
-    yield from store.iter_chunks(sha256)
-
-
-def _write_metadata(record: VersionRecord, dest: Path) -> None:
-    """Write the version's metadata as ai4-metadata.yml, unless an artifact has that name."""
-    from modelport.catalog.files import dump_metadata
-    from modelport.catalog.metadata import stored_metadata
-
-    if any(a.name == METADATA_FILENAME for a in record.artifacts):
-        return
-    text = dump_metadata(stored_metadata(record.metadata), METADATA_FILENAME)
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / METADATA_FILENAME).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise StoreError(f"cannot write {dest / METADATA_FILENAME}: {exc.strerror}") from exc
 
 
 def _render_page(page: SearchPage) -> None:

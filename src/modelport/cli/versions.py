@@ -13,16 +13,12 @@ Added to ``modelport catalog`` by :func:`register`.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from modelport.cli.exits import cli_errors
-from modelport.cli.target import OptionalUrl, Token, remote, say_local
-
-if TYPE_CHECKING:
-    from modelport.catalog.domain import VersionRecord
-    from modelport.catalog.service import CatalogService
+from modelport.cli.catalog_remote import open_catalog
+from modelport.cli.target import OptionalUrl, Token
 
 Name = Annotated[str, typer.Argument(help="The module's name.", show_default=False)]
 Version = Annotated[
@@ -53,13 +49,8 @@ def yank(
     token: Token = None,
 ) -> None:
     """Yank a version: no longer latest nor listed, still callable by its exact number."""
-    if url is not None:
-        with remote(url, token) as client:
-            doc = client.yank(name, version, reason)
-        _print(doc, as_json)
-        return
-    with cli_errors():
-        record = _service().yank(name, version, reason, yanked_by=_user())
+    with open_catalog(url, token) as catalog:
+        record = catalog.yank(name, version, reason, yanked_by=_user())
     _print(record.model_dump(mode="json"), as_json)
 
 
@@ -71,13 +62,8 @@ def unyank(
     token: Token = None,
 ) -> None:
     """Undo a yank: the version is listed again (and latest again if it is the highest)."""
-    if url is not None:
-        with remote(url, token) as client:
-            doc = client.unyank(name, version)
-        _print(doc, as_json)
-        return
-    with cli_errors():
-        record: VersionRecord = _service().unyank(name, version)
+    with open_catalog(url, token) as catalog:
+        record = catalog.unyank(name, version)
     _print(record.model_dump(mode="json"), as_json)
 
 
@@ -92,15 +78,6 @@ def _print(doc: dict[str, Any], as_json: bool) -> None:
         typer.echo(f"no longer latest nor listed; still callable by its exact version: {path}")
     else:
         typer.echo(f"{label}: not yanked (listed again)")
-
-
-def _service() -> CatalogService:
-    from modelport.catalog.setup import build_catalog_service
-    from modelport.settings import Settings
-
-    settings = Settings()
-    say_local("catalog", settings)
-    return build_catalog_service(settings)
 
 
 def _user() -> str | None:
