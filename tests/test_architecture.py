@@ -53,12 +53,13 @@ NOT_SERVICES: Final = frozenset({"metrics", "self", "cls"})
 
 # Every package-level import edge that lies on a cycle today (A -> B with B reaching A back),
 # with the modules that make it. Two knots, as found when this test was written:
-#   1. auth, catalog, examples, jobs, runtime, settings and the facade (modelport/__init__.py);
+#   1. auth, catalog, examples, jobs, settings and the facade (modelport/__init__.py) (runtime
+#      left it when the training targets moved beside what they adapt, and auth stopped
+#      importing jobs for its clock);
 #   2. api, gateway, ui.
 KNOWN_CYCLE_EDGES: Final = frozenset(
     {
         ("auth", "catalog"),  # auth/policy.py (lazy) -> catalog.domain
-        ("auth", "jobs"),  # auth/pending.py, auth/tokens.py -> jobs.domain
         ("auth", "settings"),  # auth/authenticator.py, auth/signin.py -> settings
         ("catalog", "auth"),  # catalog/service.py -> auth, auth.config
         ("catalog", "examples"),  # catalog/bundled.py, setup.py (both lazy) -> examples.iris
@@ -67,11 +68,8 @@ KNOWN_CYCLE_EDGES: Final = frozenset(
         ("examples", FACADE),  # examples/iris.py -> modelport (Field, Model)
         ("examples", "settings"),  # examples/iris.py -> settings
         ("jobs", "auth"),  # jobs/service.py, store.py, targets.py -> auth, auth.config, auth.quotas
-        ("jobs", "catalog"),  # jobs/targets.py -> catalog.domain
-        ("jobs", "runtime"),  # jobs/targets.py -> runtime
         ("jobs", "settings"),  # jobs/setup.py -> settings
         (FACADE, "jobs"),  # modelport/__init__.py (lazy TrainContext) -> jobs.context
-        ("runtime", "settings"),  # runtime/runner.py -> settings
         ("settings", "auth"),  # settings.py -> auth.config, auth.quotas
         ("api", "gateway"),  # api/gateway.py, api/platform.py -> gateway.*
         ("api", "ui"),  # api/platform.py (lazy) -> ui

@@ -143,7 +143,9 @@ def _include_area_routes(
         # imported here: serving models that cannot train never loads the job stack
         from modelport.api.jobs import jobs_router
         from modelport.api.training import training_router
-        from modelport.jobs.targets import CatalogTargets, ServedTargets, TrainingTargets
+        from modelport.gateway.targets import CatalogTargets
+        from modelport.jobs.targets import TrainingTargets
+        from modelport.runtime.targets import ServedTargets
 
         targets: TrainingTargets = ServedTargets(runtime) if pool is None else CatalogTargets(pool)
         app.include_router(training_router(targets, jobs, settings, uploads))

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, insert, select
 
+from modelport.clock import utcnow
 from modelport.db.engine import transaction
 from modelport.db.tables import pending_signins
-from modelport.jobs.domain import utcnow
 
 PER_CLIENT = 20
 

@@ -23,10 +23,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from modelport.auth.config import Principal
+from modelport.clock import utcnow
 from modelport.db.engine import transaction
 from modelport.db.tables import api_tokens
 from modelport.errors import InvalidInput, NotFound, Unauthorized
-from modelport.jobs.domain import utcnow
 
 PREFIX = "mp_"
 SCOPES = ("predict", "train", "publish", "read", "admin")

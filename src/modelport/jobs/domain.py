@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from modelport.clock import utcnow as utcnow  # noqa: PLC0414 - re-exported: jobs.domain.utcnow
 from modelport.errors import IllegalTransition
 
 
@@ -49,11 +50,6 @@ def check_transition(old: JobStatus, new: JobStatus) -> None:
     """Raise IllegalTransition unless ``old → new`` is allowed."""
     if new not in TRANSITIONS[old]:
         raise IllegalTransition(f"job is {old.value}: cannot become {new.value}")
-
-
-def utcnow() -> datetime:
-    """Aware UTC now."""
-    return datetime.now(UTC)
 
 
 def new_job_id() -> str:
