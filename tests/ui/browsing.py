@@ -1,10 +1,15 @@
 """What the browser tests share: Chromium launched once per test module, and pages that fail
-their test on any JavaScript error."""
+their test on any JavaScript error.
+
+A test module that defines a ``platform`` fixture (the base URL it serves) imports the
+``browser`` and ``page`` fixtures from here (and lists them in ``__all__``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
 
 from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _require_browser
 
@@ -44,3 +49,17 @@ def checked_page(browser: Browser, base: str, viewport: dict[str, int] = DESKTOP
     finally:
         context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for one test module."""
+    with launched_browser() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Browser, platform: str) -> Iterator[Page]:
+    """A fresh page on the module's ``platform``."""
+    with checked_page(browser, platform) as opened:
+        yield opened

@@ -16,14 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ui.browsing import DESKTOP, PHONE, checked_page, launched_browser
+from tests.ui.browsing import DESKTOP, PHONE, browser, page
 from tests.ui.test_browser import _require_browser, png, shot
 from tests.ui.test_browser_platform import start_platform, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+__all__ = ["browser", "page"]  # fixtures, re-exported (tests.ui.browsing)
 
 if TYPE_CHECKING := False:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 #: a worker's cold start, or a training, on a busy 2-core machine
 SLOW_MS = 120_000
@@ -38,18 +39,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, platform: str) -> Iterator[Page]:
-    with checked_page(browser, platform) as opened:
-        yield opened
 
 
 def both_sizes(page: Page, name: str) -> None:

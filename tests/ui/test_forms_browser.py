@@ -23,15 +23,16 @@ import pytest
 
 from modelport.catalog.setup import build_catalog_service
 from modelport.settings import Settings
-from tests.ui.browsing import DESKTOP, PHONE, checked_page, launched_browser
+from tests.ui.browsing import DESKTOP, PHONE, browser, page
 from tests.ui.catalog_seed import metadata
 from tests.ui.test_browser import _require_browser, png, shot
 from tests.ui.test_browser_platform import seed_platform, start_platform, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+__all__ = ["browser", "page"]  # fixtures, re-exported (tests.ui.browsing)
 
 if TYPE_CHECKING := False:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Locator, Page
 
 #: how many records the stream-anomaly batch has
 BATCH = 300
@@ -57,18 +58,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, platform: str) -> Iterator[Page]:
-    with checked_page(browser, platform) as opened:
-        yield opened
 
 
 def traffic(tmp_path: Path, n: int) -> str:

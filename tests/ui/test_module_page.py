@@ -28,7 +28,7 @@ import pytest
 from modelport.catalog.setup import build_catalog_service
 from modelport.settings import Settings
 from tests.conftest import subprocess_env
-from tests.ui.browsing import checked_page, launched_browser
+from tests.ui.browsing import browser, page
 from tests.ui.catalog_seed import metadata
 from tests.ui.test_browser import _require_browser, png, shot
 from tests.ui.test_browser_platform import (
@@ -39,7 +39,7 @@ from tests.ui.test_browser_platform import (
     stop,
 )
 
-__all__ = ["auth_platform", "idp_server"]  # fixtures, re-exported: a platform with sign-in on
+__all__ = ["auth_platform", "browser", "idp_server", "page"]  # fixtures, re-exported
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -103,18 +103,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, platform: str) -> Iterator[Page]:
-    with checked_page(browser, platform) as opened:
-        yield opened
 
 
 def shown_snippets(page: Page) -> tuple[str, str]:
