@@ -298,7 +298,7 @@ def rss(srv: Server) -> dict[str, Any]:
         p["role"] = (
             "server"
             if p["pid"] == srv.proc.pid
-            else ("worker" if "gateway.worker" in p["cmd"] else "other")
+            else ("worker" if "apps.worker" in p["cmd"] else "other")
         )
     return {"total_mib": round(total / 1024, 1), "processes": procs}
 

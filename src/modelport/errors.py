@@ -26,6 +26,7 @@ them once: ``api/errors.py`` to HTTP status codes and JSON bodies, the CLI to ex
     ├── PredictTimeout           a prediction ran past its deadline       (HTTP 504)
     ├── ModelLoadError           a model failed to import, adapt or warm  (server refuses to start)
     ├── ModelNotReady            a model has not finished warm()          (HTTP 503)
+    │   └── StartFailed          a module version's worker or replica could not start
     └── ModelError               the model's own code raised              (HTTP 500)
         ├── InvalidOutput        the model returned what its schema rejects
         └── JobFailed            a training job ended failed or cancelled (Client.wait)
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 
 _PATH_CHARS = r"[^\s'\"<>()\[\]{},;|`]"
@@ -55,6 +57,11 @@ def redact_paths(text: str, names: Mapping[str, str] | None = None) -> str:
         if path:
             text = text.replace(path, shown)
     return _ABSOLUTE_PATH.sub(lambda m: ".../" + os.path.basename(m.group().rstrip("/.")), text)
+
+
+def new_error_id() -> str:
+    """A fresh id naming one server error in both its answer and the server's log."""
+    return secrets.token_hex(6)
 
 
 class ModelportError(Exception):
@@ -208,6 +215,11 @@ class ModelLoadError(ModelportError):
 
 class ModelNotReady(ModelportError):
     """A model whose warm() has not finished yet."""
+
+
+class StartFailed(ModelNotReady):
+    """A catalog module version could not be made ready: its artifacts, its code, its worker
+    process or Ray replica; the message names the module, version and cause."""
 
 
 class ModelError(ModelportError):

@@ -15,7 +15,7 @@ import pytest
 
 from modelport.api.docs import PLATFORM_DOCUMENT
 from modelport.api.landing import wants_html
-from modelport.api.platform import assemble_platform
+from modelport.apps.platform import assemble_platform
 from modelport.auth.config import identity_key
 from modelport.auth.tokens import TokenStore
 from modelport.catalog.domain import Visibility

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from modelport.api.platform import build_platform
+from modelport.apps.platform import build_platform
 from modelport.auth.config import identity_key
 from modelport.auth.tokens import SCOPES, TokenStore
 from modelport.catalog.domain import Visibility
@@ -35,7 +35,7 @@ __all__ = ["idp", "keys"]  # fixtures, re-exported
 IRIS = "/v2/models/iris/predict/?sepal_length=5.1&sepal_width=3.5&petal_length=1.4&petal_width=0.2"
 TRAINER = "mp_fixtures.typed:Trainer"
 COLD = "x-modelport-cold-start"
-WORKER = "modelport.gateway.worker"
+WORKER = "modelport.apps.worker"
 
 
 @dataclass

@@ -37,7 +37,7 @@ def workers(data_dir: Path) -> list[int]:
             continue
         # the worker itself, not the bwrap processes around it (their command lines hold its own)
         is_bwrap = cmdline.split(" ", 1)[0].endswith("bwrap")
-        if "modelport.gateway.worker" in cmdline and str(data_dir) in cmdline and not is_bwrap:
+        if "modelport.apps.worker" in cmdline and str(data_dir) in cmdline and not is_bwrap:
             found.append(int(entry))
     return found
 

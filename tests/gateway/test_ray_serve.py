@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from modelport.api.errors import install_error_handlers
 from modelport.api.gateway import gateway_router
+from modelport.apps.worker import start_app
 from modelport.catalog.service import CatalogService
 from modelport.catalog.setup import build_catalog_service
 from modelport.contract.base import RawArgs
@@ -86,7 +87,7 @@ async def ray_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     publish(catalog, "answer", ANSWER, "1.0.0", {"answer.txt": b"one"})
     publish(catalog, "answer", ANSWER, "2.0.0", {"answer.txt": b"two"})
     catalog.registry.set_alias("answer", "stable", "1.0.0")
-    pool = RayServePool(settings, catalog, GatewayMetrics())
+    pool = RayServePool(settings, catalog, GatewayMetrics(), start=start_app)
     transport = httpx.ASGITransport(app=gateway_app(pool, catalog, settings))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -217,7 +218,7 @@ async def test_a_failing_module_is_not_retried_within_the_back_off(tmp_path: Pat
     settings = Settings(data_dir=tmp_path)
     catalog = build_catalog_service(settings)
     record = publish(catalog, "broken", TRAINER)
-    pool = RayServePool(settings, catalog)
+    pool = RayServePool(settings, catalog, start=start_app)
     pool._failed(record, RuntimeError("replica died: ImportError: no module named x"))
 
     async def body() -> AsyncIterator[bytes]:

@@ -216,30 +216,15 @@ def install_auth(
     API tokens and browser sessions live in ``engine`` (default: a new engine on
     ``settings.store_url()``). Raises ValueError when auth is on without trusted issuers.
     """
-    if settings.auth == "off":
-        return None
     from modelport.api.auth_routes import auth_router
-    from modelport.auth.authenticator import build_authenticator
-    from modelport.auth.signin import SignIn
-    from modelport.auth.token_service import TokenService
+    from modelport.auth.setup import build_auth
 
-    authenticator = build_authenticator(settings, engine)
-    assert authenticator is not None
-    assert authenticator.verifier is not None
-    assert authenticator.tokens is not None
-    signin = None
-    if settings.oidc_client_id:
-        from modelport.auth.pending import PendingSignins
-
-        pending = PendingSignins(authenticator.tokens.engine)
-        signin = SignIn(settings, authenticator.verifier, pending)
-    app.state.authenticator = authenticator
-    app.include_router(auth_router(TokenService(authenticator.tokens), signin, settings))
-    app.add_middleware(AuthenticationMiddleware, authenticator=authenticator, settings=settings)
-
-    def close() -> None:
-        if signin is not None:
-            signin.close()
-        authenticator.close()
-
-    return close
+    services = build_auth(settings, engine)
+    if services is None:
+        return None
+    app.state.authenticator = services.authenticator
+    app.include_router(auth_router(services.tokens, services.signin, settings))
+    app.add_middleware(
+        AuthenticationMiddleware, authenticator=services.authenticator, settings=settings
+    )
+    return services.close

@@ -1,4 +1,4 @@
-"""The Open Catalog API's request and response bodies (``api/catalog.py`` re-exports them)."""
+"""The Open Catalog API's request and response bodies, used by the routes of ``api/catalog.py``."""
 
 from __future__ import annotations
 

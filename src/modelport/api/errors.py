@@ -14,7 +14,6 @@ that id, the whole message and the traceback. A caller's mistake (4xx) logs no e
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from modelport import errors
+from modelport.errors import new_error_id
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,6 @@ def error_response(
         if debug and detail:
             body["traceback"] = detail
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-def new_error_id() -> str:
-    """A fresh id naming one server error in both its answer and the server's log."""
-    return secrets.token_hex(6)
 
 
 def public_message(exc: errors.ModelportError) -> str:

@@ -120,32 +120,75 @@ def proxied_response(result: GatewayResponse) -> Response:
     return response
 
 
-def gateway_router(
-    pool: ModelServer,
-    catalog: CatalogService,
-    settings: Settings,
-    authorize: Authorize | None = None,
-) -> APIRouter:
-    """The ``{base}/v2/models/...`` routes for every published catalog module."""
-    router = APIRouter()
-    base = settings.base_path
+class GatewayEndpoints:
+    """The ``{base}/v2/models/...`` endpoints for every published catalog module, one method per
+    route; ``gateway_router`` lays them out. ``authorize`` (if any) checks each caller."""
 
-    async def allowed(request: Request, name: str) -> ModuleRecord:
-        module = await pool.records.module(name)
-        if authorize is not None:
-            await authorize(request, module)
+    def __init__(
+        self,
+        pool: ModelServer,
+        catalog: CatalogService,
+        settings: Settings,
+        authorize: Authorize | None = None,
+    ) -> None:
+        self.pool = pool
+        self.catalog = catalog
+        self.base = settings.base_path
+        self.authorize = authorize
+
+    async def list_models(self, request: Request) -> dict[str, Any]:
+        docs = await asyncio.to_thread(_catalog_documents, self.catalog, self.base)
+        visible = []
+        for module, doc in docs:
+            if self.authorize is not None:
+                try:
+                    await self.authorize(request, module)
+                except (Forbidden, NotFound):  # listed only to those who may use it
+                    continue
+            visible.append(doc)
+        return {"models": visible}
+
+    async def get_model(self, request: Request, name: ModuleName) -> dict[str, Any]:
+        await self._allowed(request, name)
+        return catalog_model_document(await self.pool.resolve(name, LATEST), self.base)
+
+    async def predict(self, request: Request, name: ModuleName) -> Response:
+        return await self._proxy(request, name, LATEST, f"{self.base}/v2/models/{name}/predict/")
+
+    async def predict_version(
+        self, request: Request, name: ModuleName, ref: VersionRef
+    ) -> Response:
+        return await self._proxy(request, name, ref, f"{self.base}/v2/models/{name}/predict/")
+
+    async def version_metadata(
+        self, request: Request, name: ModuleName, ref: VersionRef
+    ) -> Response:
+        return await self._document(request, name, ref, f"{self.base}/v2/models/{name}/")
+
+    async def module_openapi(self, request: Request, name: ModuleName) -> Response:
+        return await self._document(request, name, LATEST, f"{self.base}/openapi.json")
+
+    async def version_openapi(
+        self, request: Request, name: ModuleName, ref: VersionRef
+    ) -> Response:
+        return await self._document(request, name, ref, f"{self.base}/openapi.json")
+
+    async def _allowed(self, request: Request, name: str) -> ModuleRecord:
+        module = await self.pool.records.module(name)
+        if self.authorize is not None:
+            await self.authorize(request, module)
         return module
 
-    async def proxy(request: Request, name: str, ref: str, path: str) -> Response:
-        await allowed(request, name)
+    async def _proxy(self, request: Request, name: str, ref: str, path: str) -> Response:
+        await self._allowed(request, name)
         scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
-        return proxied_response(await pool.call(name, ref, scope, request.stream()))
+        return proxied_response(await self.pool.call(name, ref, scope, request.stream()))
 
-    async def document(request: Request, name: str, ref: str, path: str) -> Response:
+    async def _document(self, request: Request, name: str, ref: str, path: str) -> Response:
         """A module's own document (metadata, OpenAPI), re-serialised: JSON, never its bytes."""
-        await allowed(request, name)
+        await self._allowed(request, name)
         scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
-        result = await pool.call(name, ref, scope, request.stream())
+        result = await self.pool.call(name, ref, scope, request.stream())
         if result.status == 404:
             raise NotFound(f"model '{name}' has no such document")
         doc = module_document(result.status, result.body, name)
@@ -153,103 +196,75 @@ def gateway_router(
         response.headers.update({k.decode(): v.decode() for k, v in MODEL_RESPONSE_POLICY})
         return response
 
-    async def list_models(request: Request) -> dict[str, Any]:
-        docs = await asyncio.to_thread(_catalog_documents, catalog, base)
-        visible = []
-        for module, doc in docs:
-            if authorize is not None:
-                try:
-                    await authorize(request, module)
-                except (Forbidden, NotFound):  # listed only to those who may use it
-                    continue
-            visible.append(doc)
-        return {"models": visible}
 
-    async def get_model(request: Request, name: ModuleName) -> dict[str, Any]:
-        await allowed(request, name)
-        return catalog_model_document(await pool.resolve(name, LATEST), base)
-
-    async def predict(request: Request, name: ModuleName) -> Response:
-        return await proxy(request, name, LATEST, f"{base}/v2/models/{name}/predict/")
-
-    async def predict_version(request: Request, name: ModuleName, ref: VersionRef) -> Response:
-        return await proxy(request, name, ref, f"{base}/v2/models/{name}/predict/")
-
-    async def version_metadata(request: Request, name: ModuleName, ref: VersionRef) -> Response:
-        return await document(request, name, ref, f"{base}/v2/models/{name}/")
-
-    async def module_openapi(request: Request, name: ModuleName) -> Response:
-        return await document(request, name, LATEST, f"{base}/openapi.json")
-
-    async def version_openapi(request: Request, name: ModuleName, ref: VersionRef) -> Response:
-        return await document(request, name, ref, f"{base}/openapi.json")
-
-    models = f"{base}/v2/models"
+def gateway_router(
+    pool: ModelServer,
+    catalog: CatalogService,
+    settings: Settings,
+    authorize: Authorize | None = None,
+) -> APIRouter:
+    """The ``{base}/v2/models/...`` routes for every published catalog module, in matching
+    order."""
+    router = APIRouter()
+    endpoints = GatewayEndpoints(pool, catalog, settings, authorize)
+    models = f"{settings.base_path}/v2/models"
     common: dict[str, Any] = {"response_model": None, "tags": ["catalog models"]}
-    add_paths(
-        router,
-        models,
-        list_models,
-        ["GET"],
-        summary="Every catalog module (from the catalog; nothing is loaded)",
+    proxied: dict[str, Any] = {"responses": _PROXIED, **common}
+    predicting: dict[str, Any] = {"openapi_extra": _PREDICT_DOC, **proxied}
+
+    def add(path: str, endpoint: Any, method: str, summary: str, **kw: Any) -> None:
+        add_paths(router, f"{models}{path}", endpoint, [method], summary=summary, **kw)
+
+    add(
+        "",
+        endpoints.list_models,
+        "GET",
+        "Every catalog module (from the catalog; nothing is loaded)",
         responses=documented(ModelList),
         **common,
     )
-    add_paths(
-        router,
-        f"{models}/{{name}}",
-        get_model,
-        ["GET"],
-        summary="A catalog module's metadata, latest version (nothing is loaded)",
+    add(
+        "/{name}",
+        endpoints.get_model,
+        "GET",
+        "A catalog module's metadata, latest version (nothing is loaded)",
         responses=documented(ModelMeta, **_NOT_FOUND),
         **common,
     )
-    add_paths(
-        router,
-        f"{models}/{{name}}/predict",
-        predict,
-        ["POST"],
-        summary="Predict with the latest version (loaded on first use)",
-        responses=_PROXIED,
-        openapi_extra=_PREDICT_DOC,
-        **common,
+    add(
+        "/{name}/predict",
+        endpoints.predict,
+        "POST",
+        "Predict with the latest version (loaded on first use)",
+        **predicting,
     )
-    add_paths(
-        router,
-        f"{models}/{{name}}/versions/{{ref}}/predict",
-        predict_version,
-        ["POST"],
-        summary="Predict with a version or alias (loaded on first use)",
-        responses=_PROXIED,
-        openapi_extra=_PREDICT_DOC,
-        **common,
+    add(
+        "/{name}/versions/{ref}/predict",
+        endpoints.predict_version,
+        "POST",
+        "Predict with a version or alias (loaded on first use)",
+        **predicting,
     )
-    add_paths(
-        router,
-        f"{models}/{{name}}/versions/{{ref}}",
-        version_metadata,
-        ["GET"],
-        summary="A version's metadata as its model reports it (loaded on first use)",
-        responses=_PROXIED,
-        **common,
+    add(
+        "/{name}/versions/{ref}",
+        endpoints.version_metadata,
+        "GET",
+        "A version's metadata as its model reports it (loaded on first use)",
+        **proxied,
     )
-    add_paths(
-        router,
-        f"{models}/{{name}}/openapi.json",
-        module_openapi,
-        ["GET"],
-        summary="The latest version's own OpenAPI document (loaded on first use)",
-        responses=_PROXIED,
-        **common,
+    add(
+        "/{name}/openapi.json",
+        endpoints.module_openapi,
+        "GET",
+        "The latest version's own OpenAPI document (loaded on first use)",
+        **proxied,
     )
-    add_paths(
-        router,
-        f"{models}/{{name}}/versions/{{ref}}/openapi.json",
-        version_openapi,
-        ["GET"],
-        summary="A version's own OpenAPI document (loaded on first use)",
-        responses=_PROXIED,
-        **common,
+    add(
+        "/{name}/versions/{ref}/openapi.json",
+        endpoints.version_openapi,
+        "GET",
+        "A version's own OpenAPI document (loaded on first use)",
+        **proxied,
     )
     return router
 

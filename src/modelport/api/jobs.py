@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request
@@ -67,18 +67,22 @@ def _sse(event_id: int, kind: str, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
-def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) -> APIRouter:
-    """The ``/jobs`` routes (what a submission names is resolved by ``targets``)."""
-    router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])
+class JobEndpoints:
+    """The ``/jobs`` endpoints, one method per route (what a submission names is resolved by
+    ``targets``); ``jobs_router`` lays them out."""
 
-    @router.post("", status_code=201, summary="Submit a training job")
-    async def submit(request: JobRequest, principal: CurrentPrincipal) -> Job:
+    def __init__(self, targets: TrainingTargets, jobs: JobService, settings: Settings) -> None:
+        self.targets = targets
+        self.jobs = jobs
+        self.settings = settings
+
+    async def submit(self, request: JobRequest, principal: CurrentPrincipal) -> Job:
         policy.check_train(principal)
-        plan = await targets.prepare(
+        plan = await self.targets.prepare(
             request.model, request.version, RawArgs(json=request.args), principal
         )
         enqueue = partial(
-            jobs.enqueue,
+            self.jobs.enqueue,
             model=plan.model,
             spec=plan.spec,
             args=plan.args,
@@ -91,8 +95,8 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
         )
         return await anyio.to_thread.run_sync(enqueue)
 
-    @router.get("", summary="List your jobs (admins: everyone's, filtered by owner)")
     def list_jobs(
+        self,
         *,
         principal: CurrentPrincipal,
         model: str | None = None,
@@ -101,70 +105,51 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> JobPage:
-        page = jobs.list_jobs(
+        page = self.jobs.list_jobs(
             principal, model=model, status=status, owner=owner, limit=limit, offset=offset
         )
         return JobPage(jobs=page.items, total=page.total, limit=limit, offset=offset)
 
-    @router.get("/{job_id}", summary="A job")
-    def get_job(job_id: str, principal: CurrentPrincipal) -> Job:
-        return jobs.get(job_id, principal=principal)
+    def get_job(self, job_id: str, principal: CurrentPrincipal) -> Job:
+        return self.jobs.get(job_id, principal=principal)
 
-    @router.get("/{job_id}/metrics", summary="A job's metrics, as time series points")
-    def metrics(job_id: str, principal: CurrentPrincipal) -> list[Metric]:
-        return jobs.metrics(job_id, principal=principal)
+    def metrics(self, job_id: str, principal: CurrentPrincipal) -> list[Metric]:
+        return self.jobs.metrics(job_id, principal=principal)
 
-    @router.get("/{job_id}/logs", summary="A job's log lines")
     def logs(
+        self,
         job_id: str,
         principal: CurrentPrincipal,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     ) -> LogPage:
-        lines = jobs.logs(job_id, offset=offset, limit=limit, principal=principal)
+        lines = self.jobs.logs(job_id, offset=offset, limit=limit, principal=principal)
         return LogPage(lines=lines, offset=offset, next_offset=offset + len(lines))
 
-    @router.post("/{job_id}/cancel", summary="Cancel a job (409 if it already finished)")
-    def cancel(job_id: str, principal: CurrentPrincipal) -> Job:
-        return jobs.cancel(job_id, principal=principal)
+    def cancel(self, job_id: str, principal: CurrentPrincipal) -> Job:
+        return self.jobs.cancel(job_id, principal=principal)
 
-    @router.post("/{job_id}/retry", status_code=201, summary="Run a finished job again")
-    def retry(job_id: str, principal: CurrentPrincipal) -> Job:
-        return jobs.retry(job_id, principal=principal)
+    def retry(self, job_id: str, principal: CurrentPrincipal) -> Job:
+        return self.jobs.retry(job_id, principal=principal)
 
-    @router.get("/{job_id}/artifacts", summary="The files a job wrote")
-    def artifacts(job_id: str, principal: CurrentPrincipal) -> list[Artifact]:
-        base = f"{settings.base_path}/jobs/{job_id}/artifacts"
+    def artifacts(self, job_id: str, principal: CurrentPrincipal) -> list[Artifact]:
+        base = f"{self.settings.base_path}/jobs/{job_id}/artifacts"
         return [
             Artifact(name=a["name"], size=a["size"], href=f"{base}/{a['name']}")
-            for a in jobs.artifacts(job_id, principal=principal)
+            for a in self.jobs.artifacts(job_id, principal=principal)
         ]
 
-    @router.get(
-        "/{job_id}/artifacts/{name:path}",
-        summary="Download an artifact",
-        response_class=StreamingResponse,
-    )
-    def download(job_id: str, name: str, principal: CurrentPrincipal) -> StreamingResponse:
-        handle, size = jobs.open_artifact(job_id, name, principal=principal)
-
-        def chunks() -> Any:
-            with handle:
-                while chunk := handle.read(1 << 16):
-                    yield chunk
-
+    def download(self, job_id: str, name: str, principal: CurrentPrincipal) -> StreamingResponse:
+        handle, size = self.jobs.open_artifact(job_id, name, principal=principal)
         headers = {"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'}
         if size is not None:
             headers["Content-Length"] = str(size)
-        return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+        return StreamingResponse(
+            _chunks(handle), media_type="application/octet-stream", headers=headers
+        )
 
-    @router.get(
-        "/{job_id}/events",
-        summary="Follow a job: Server-Sent Events (status, progress, metric, log, artifact)",
-        response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
-    )
     async def events(
+        self,
         job_id: str,
         request: Request,
         principal: CurrentPrincipal,
@@ -173,7 +158,7 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
     ) -> StreamingResponse:
         start = after if after is not None else int(last_event_id or 0)
         # the first look checks the caller may see the job, before the stream starts (404)
-        watch = partial(jobs.watch, job_id, principal=principal)
+        watch = partial(self.jobs.watch, job_id, principal=principal)
         first = await anyio.to_thread.run_sync(partial(watch, after=start))
         return StreamingResponse(
             _follow(watch=watch, first=first, after=start, request=request),
@@ -181,7 +166,67 @@ def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) 
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+
+def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) -> APIRouter:
+    """The ``/jobs`` routes, in matching order (what a submission names is resolved by
+    ``targets``)."""
+    router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])
+    endpoints = JobEndpoints(targets, jobs, settings)
+    add = router.add_api_route
+    add("", endpoints.submit, methods=["POST"], status_code=201, summary="Submit a training job")
+    add(
+        "",
+        endpoints.list_jobs,
+        methods=["GET"],
+        summary="List your jobs (admins: everyone's, filtered by owner)",
+    )
+    add("/{job_id}", endpoints.get_job, methods=["GET"], summary="A job")
+    add(
+        "/{job_id}/metrics",
+        endpoints.metrics,
+        methods=["GET"],
+        summary="A job's metrics, as time series points",
+    )
+    add("/{job_id}/logs", endpoints.logs, methods=["GET"], summary="A job's log lines")
+    add(
+        "/{job_id}/cancel",
+        endpoints.cancel,
+        methods=["POST"],
+        summary="Cancel a job (409 if it already finished)",
+    )
+    add(
+        "/{job_id}/retry",
+        endpoints.retry,
+        methods=["POST"],
+        status_code=201,
+        summary="Run a finished job again",
+    )
+    add(
+        "/{job_id}/artifacts", endpoints.artifacts, methods=["GET"], summary="The files a job wrote"
+    )
+    add(
+        "/{job_id}/artifacts/{name:path}",
+        endpoints.download,
+        methods=["GET"],
+        summary="Download an artifact",
+        response_class=StreamingResponse,
+    )
+    add(
+        "/{job_id}/events",
+        endpoints.events,
+        methods=["GET"],
+        summary="Follow a job: Server-Sent Events (status, progress, metric, log, artifact)",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
     return router
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """An artifact's bytes in 64 KiB chunks, closing it once read."""
+    with handle:
+        while chunk := handle.read(1 << 16):
+            yield chunk
 
 
 Watch = Callable[..., tuple[Job, list[JobEvent]]]

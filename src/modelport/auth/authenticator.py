@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelport.auth.config import LOCAL_PRINCIPAL, Principal, split_identity
+from modelport.auth.config import LOCAL_PRINCIPAL, AuthSettings, Principal, split_identity
 from modelport.errors import Unauthorized
-from modelport.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from modelport.auth.oidc import TokenVerifier
     from modelport.auth.tokens import TokenStore
 
@@ -27,7 +24,7 @@ class Authenticator:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AuthSettings,
         verifier: TokenVerifier | None = None,
         tokens: TokenStore | None = None,
         *,
@@ -69,29 +66,3 @@ class Authenticator:
             self.verifier.close()
         if self._owns_store and self.tokens is not None:
             self.tokens.engine.dispose()
-
-
-def build_authenticator(settings: Settings, engine: Engine | None = None) -> Authenticator | None:
-    """The authenticator ``settings`` ask for (None when auth is off); tokens live in ``engine``.
-
-    Without ``engine``, one is opened (and migrated) on ``settings.store_url()``, and closed
-    with the authenticator. Raises ValueError when auth is on but no issuer is configured.
-    """
-    if settings.auth == "off":
-        return None
-    if settings.oidc is None:
-        raise ValueError(
-            "auth = oidc needs the trusted issuers: set MODELPORT_OIDC to JSON, e.g. "
-            '{"issuers": [{"issuer": "https://login.example/realms/x", "audience": "modelport"}]}'
-        )
-    from modelport.auth.oidc import TokenVerifier
-    from modelport.auth.tokens import TokenStore
-
-    owns_store = engine is None
-    if engine is None:
-        from modelport.db import connect
-
-        engine = connect(settings.store_url())
-    return Authenticator(
-        settings, TokenVerifier(settings.oidc), TokenStore(engine), owns_store=owns_store
-    )

@@ -1,4 +1,4 @@
-"""Authentication and quota configuration, and the Principal: plain pydantic, cheap to import.
+"""Authentication and quota configuration, the Principal and its Audience: plain, cheap to import.
 
 Kept apart from ``oidc`` (PyJWT, cryptography, httpx) so that ``Settings`` can describe the
 configuration without loading the verification stack in processes that never verify a token.
@@ -6,8 +6,9 @@ configuration without loading the verification stack in processes that never ver
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -111,6 +112,14 @@ def split_identity(key: str) -> tuple[str | None, str]:
     return (issuer, subject) if separator else (None, key)
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who is reading the catalog, as its visibility filter needs it (None where all is seen)."""
+
+    subject: str
+    groups: tuple[str, ...] = ()
+
+
 class Principal(BaseModel):
     """Who a verified token speaks for, and the modelport roles its claims grant."""
 
@@ -156,3 +165,26 @@ LOCAL_PRINCIPAL = Principal(
     subject="local", issuer="modelport:local", name="Local user", roles=ALL_ROLES
 )
 """Everyone is this admin in single-user local mode (auth = off)."""
+
+
+class AuthSettings(Protocol):
+    """What authentication reads of the platform's settings; ``modelport.settings.Settings``
+    fits. Auth sits below settings (which is built of this module's types), so it names the
+    fields it needs instead of importing the class."""
+
+    @property
+    def auth(self) -> str: ...
+
+    @property
+    def oidc(self) -> OidcConfig | None: ...
+
+    @property
+    def oidc_client_id(self) -> str | None: ...
+
+    @property
+    def oidc_client_secret(self) -> str | None: ...
+
+    @property
+    def oidc_scopes(self) -> str: ...
+
+    def store_url(self) -> str: ...

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelport.auth.config import Principal
+from modelport.auth.config import Audience, Principal
 from modelport.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:  # the job stack never loads the catalog for this
-    from modelport.catalog.domain import Audience, ModuleRecord
+    from modelport.catalog.domain import ModuleRecord
     from modelport.jobs.domain import Job
 
 
@@ -71,8 +71,6 @@ def check_see_module(principal: Principal, module: ModuleRecord) -> None:
 
 def catalog_audience(principal: Principal) -> Audience | None:
     """The visibility filter for ``principal``'s catalog reads; None (no filter) for admins."""
-    from modelport.catalog.domain import Audience
-
     if principal.is_admin:
         return None
     return Audience(subject=principal.identity, groups=tuple(principal.groups))

@@ -22,11 +22,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from modelport.auth.config import Principal
+from modelport.auth.config import AuthSettings, Principal
 from modelport.auth.oidc import TokenVerifier
 from modelport.auth.pending import PendingLogin, PendingSignins
 from modelport.errors import BadRequest, IdentityProviderUnavailable, Unauthorized
-from modelport.settings import Settings
 
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
@@ -50,7 +49,7 @@ class SignIn:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AuthSettings,
         verifier: TokenVerifier,
         pending: PendingSignins,
         http: httpx.Client | None = None,

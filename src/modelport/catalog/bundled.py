@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelport.catalog.domain import NewVersion
 from modelport.catalog.files import load_metadata
 from modelport.catalog.metadata import ModuleMetadata
 from modelport.catalog.service import CatalogService
@@ -61,13 +62,15 @@ def provide_examples(
         if name in present:
             continue
         try:
-            service.registry.publish(
-                name,
-                example.model.version,
-                example.metadata,
-                load_spec=example.load_spec,
-                package=example.package,
-                published_by="modelport",
+            service.registry.add(
+                NewVersion(
+                    name,
+                    example.model.version,
+                    example.metadata,
+                    load_spec=example.load_spec,
+                    package=example.package,
+                    published_by="modelport",
+                )
             )
         except Conflict:  # another replica published it meanwhile
             continue

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
+
+# The catalog's reader, defined beside the identities it names (auth sits below the catalog).
+from modelport.auth.config import Audience as Audience  # noqa: PLC0414
+
+if TYPE_CHECKING:  # records are read in processes that never parse metadata
+    from modelport.catalog.metadata import ModuleMetadata
 
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,198}[a-z0-9])?$")
 FACETS = ("libraries", "tasks", "categories", "data-type", "tags", "license")
@@ -24,14 +31,6 @@ class Visibility(StrEnum):
     PUBLIC = "public"
     GROUP = "group"
     PRIVATE = "private"
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who is reading the catalog, as its visibility filter needs it (None where all is seen)."""
-
-    subject: str
-    groups: tuple[str, ...] = ()
 
 
 class Lineage(BaseModel):
@@ -124,3 +123,28 @@ class SearchPage(BaseModel):
     offset: int
     modules: list[SearchHit]
     facets: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version to publish: what it is, where it came from, and who publishes it under which
+    rules (``Registry.add`` stores it in one transaction).
+
+    A new module is owned by ``published_by`` and is ``visibility`` (default public); for an
+    existing one, a given ``visibility`` replaces its own. With ``expect_owner``, an existing
+    module owned by anybody else is Forbidden.
+    """
+
+    name: str
+    version: str
+    meta: ModuleMetadata
+    load_spec: str | None = None
+    package: str | None = None
+    source_url: str | None = None
+    commit: str | None = None
+    published_by: str | None = None
+    lineage: Lineage = field(default_factory=Lineage)
+    artifacts: Sequence[ArtifactRecord] = ()
+    visibility: Visibility | None = None
+    groups: Sequence[str] = ()
+    expect_owner: str | None = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -33,6 +34,7 @@ from modelport.catalog.domain import (
     Audience,
     Lineage,
     ModuleRecord,
+    NewVersion,
     VersionRecord,
     Visibility,
 )
@@ -94,93 +96,96 @@ class Registry:
     # -- writes -------------------------------------------------------------------------------
 
     def publish(
-        self,
-        name: str,
-        version: str,
-        meta: ModuleMetadata,
-        *,
-        load_spec: str | None = None,
-        package: str | None = None,
-        source_url: str | None = None,
-        commit: str | None = None,
-        published_by: str | None = None,
-        lineage: Lineage | None = None,
-        artifacts: list[ArtifactRecord] | None = None,
-        visibility: Visibility | None = None,
-        groups: Sequence[str] = (),
-        expect_owner: str | None = None,
+        self, name: str, version: str, meta: ModuleMetadata, **fields: Any
     ) -> VersionRecord:
-        """Add an immutable version (creating the module); Conflict if it already exists.
+        """Add ``name version`` with ``meta``: :meth:`add` of a :class:`NewVersion` made of
+        these and ``fields`` (its other fields), for scripts and tests."""
+        given = {key: value for key, value in fields.items() if value is not None}
+        return self.add(NewVersion(name, version, meta, **given))
 
-        A new module is owned by ``published_by`` and is ``visibility`` (default public); for
-        an existing one, a given ``visibility`` replaces its own. With ``expect_owner``, an
-        existing module owned by anybody else is Forbidden (checked under the module's lock).
-        """
-        check_name(name)
-        check_version(version)
-        chosen = check_visibility(visibility, groups) if visibility is not None else None
+    def add(self, new: NewVersion) -> VersionRecord:
+        """Add an immutable version (creating its module); Conflict if it already exists."""
+        check_name(new.name)
+        check_version(new.version)
+        chosen = (
+            check_visibility(new.visibility, new.groups) if new.visibility is not None else None
+        )
         now = utcnow()
-        lineage = lineage or Lineage()
         with self._tx() as conn:
-            module = conn.execute(
-                select(catalog_modules).where(catalog_modules.c.name == name).with_for_update()
-            ).first()
-            if module is None:
-                conn.execute(
-                    insert(catalog_modules).values(
-                        name=name,
-                        title=meta.title,
-                        summary=meta.summary,
-                        owner=published_by,
-                        deprecated=False,
-                        created_at=now,
-                        updated_at=now,
-                        visibility=(visibility or Visibility.PUBLIC).value,
-                    )
-                )
-            elif expect_owner is not None and module.owner != expect_owner:
-                raise Forbidden(
-                    f"module '{name}' belongs to someone else: only its owner or an admin may "
-                    "publish new versions of it"
-                )
-            if visibility is not None and chosen is not None:
-                self._set_visibility(conn, name, visibility, chosen)
+            latest = self._claim_module(conn, new, chosen, now)
             exists = conn.execute(
                 select(catalog_versions.c.version).where(
-                    catalog_versions.c.module == name, catalog_versions.c.version == version
+                    catalog_versions.c.module == new.name,
+                    catalog_versions.c.version == new.version,
                 )
             ).first()
             if exists is not None:
-                raise Conflict(f"{name} {version} is already published; versions are immutable")
-            if lineage.job_id is not None:
-                self._record_publication(conn, lineage.job_id, name, version)
+                raise Conflict(
+                    f"{new.name} {new.version} is already published; versions are immutable"
+                )
+            if new.lineage.job_id is not None:
+                self._record_publication(conn, new.lineage.job_id, new.name, new.version)
+            self._insert_version(conn, new, now)
+            if latest is None or version_key(new.version) >= version_key(latest):
+                make_latest(conn, self.dialect, new.name, new.version, new.meta, now=now)
+        return self.version(new.name, new.version)
+
+    def _claim_module(
+        self, conn: Connection, new: NewVersion, chosen: list[str] | None, now: datetime
+    ) -> str | None:
+        """Create ``new``'s module, or lock it and check its owner (and apply a new visibility);
+        the module's latest version before this one."""
+        module = conn.execute(
+            select(catalog_modules).where(catalog_modules.c.name == new.name).with_for_update()
+        ).first()
+        if module is None:
             conn.execute(
-                insert(catalog_versions).values(
-                    module=name,
-                    version=version,
-                    # without nulls: what the AI4OS views serve must pass AI4OS's schema
-                    metadata=meta.model_dump(by_alias=True, mode="json", exclude_none=True),
-                    load_spec=load_spec,
-                    package=package,
-                    source_url=source_url,
-                    commit=commit,
-                    published_by=published_by,
-                    published_at=now,
-                    job_id=lineage.job_id,
-                    base_version=lineage.base_version,
-                    data_url=lineage.data_url,
+                insert(catalog_modules).values(
+                    name=new.name,
+                    title=new.meta.title,
+                    summary=new.meta.summary,
+                    owner=new.published_by,
+                    deprecated=False,
+                    created_at=now,
+                    updated_at=now,
+                    visibility=(new.visibility or Visibility.PUBLIC).value,
                 )
             )
-            for artifact in artifacts or []:
-                conn.execute(
-                    insert(catalog_artifacts).values(
-                        module=name, version=version, **artifact.model_dump()
-                    )
+        elif new.expect_owner is not None and module.owner != new.expect_owner:
+            raise Forbidden(
+                f"module '{new.name}' belongs to someone else: only its owner or an admin may "
+                "publish new versions of it"
+            )
+        if new.visibility is not None and chosen is not None:
+            self._set_visibility(conn, new.name, new.visibility, chosen)
+        return module.latest_version if module is not None else None
+
+    @staticmethod
+    def _insert_version(conn: Connection, new: NewVersion, now: datetime) -> None:
+        """The version's row and its artifacts' rows."""
+        conn.execute(
+            insert(catalog_versions).values(
+                module=new.name,
+                version=new.version,
+                # without nulls: what the AI4OS views serve must pass AI4OS's schema
+                metadata=new.meta.model_dump(by_alias=True, mode="json", exclude_none=True),
+                load_spec=new.load_spec,
+                package=new.package,
+                source_url=new.source_url,
+                commit=new.commit,
+                published_by=new.published_by,
+                published_at=now,
+                job_id=new.lineage.job_id,
+                base_version=new.lineage.base_version,
+                data_url=new.lineage.data_url,
+            )
+        )
+        for artifact in new.artifacts:
+            conn.execute(
+                insert(catalog_artifacts).values(
+                    module=new.name, version=new.version, **artifact.model_dump()
                 )
-            latest = module.latest_version if module is not None else None
-            if latest is None or version_key(version) >= version_key(latest):
-                make_latest(conn, self.dialect, name, version, meta, now=now)
-        return self.version(name, version)
+            )
 
     @staticmethod
     def _record_publication(conn: Connection, job_id: str, name: str, version: str) -> None:

@@ -32,6 +32,7 @@ from modelport.catalog.domain import (
     ArtifactRecord,
     Lineage,
     ModuleRecord,
+    NewVersion,
     SearchPage,
     VersionRecord,
     Visibility,
@@ -148,19 +149,21 @@ class CatalogService:
             )
         chosen = version or source_version(source)
         with _hidden_as_missing(self.registry, source.name, principal):
-            return self.registry.publish(
-                source.name,
-                chosen,
-                source.metadata,
-                load_spec=source.load_spec,
-                package=source.package,
-                source_url=source.source_url,
-                commit=source.commit,
-                published_by=published_by,
-                artifacts=self._store_files(files),
-                visibility=visibility,
-                groups=groups,
-                expect_owner=expect_owner,
+            return self.registry.add(
+                NewVersion(
+                    source.name,
+                    chosen,
+                    source.metadata,
+                    load_spec=source.load_spec,
+                    package=source.package,
+                    source_url=source.source_url,
+                    commit=source.commit,
+                    published_by=published_by,
+                    artifacts=self._store_files(files),
+                    visibility=visibility,
+                    groups=groups,
+                    expect_owner=expect_owner,
+                )
             )
 
     def publish_directory(self, path: Path, **options: Any) -> VersionRecord:
@@ -266,22 +269,24 @@ class CatalogService:
             files = job_artifact_files(job.artifacts_url, Path(workdir))
             records = self._store_files(files)
         with _hidden_as_missing(self.registry, module, principal):
-            return self.registry.publish(
-                module,
-                version,
-                stored_metadata(base.metadata),
-                load_spec=base.load_spec,
-                package=base.package,
-                source_url=base.source_url,
-                commit=base.commit,
-                published_by=published_by,
-                lineage=Lineage(
-                    job_id=job_id,
-                    base_version=base.version,
-                    data_url=data_url or _data_url(job.args),
-                ),
-                artifacts=records,
-                expect_owner=expect_owner,
+            return self.registry.add(
+                NewVersion(
+                    module,
+                    version,
+                    stored_metadata(base.metadata),
+                    load_spec=base.load_spec,
+                    package=base.package,
+                    source_url=base.source_url,
+                    commit=base.commit,
+                    published_by=published_by,
+                    lineage=Lineage(
+                        job_id=job_id,
+                        base_version=base.version,
+                        data_url=data_url or _data_url(job.args),
+                    ),
+                    artifacts=records,
+                    expect_owner=expect_owner,
+                )
             )
 
     # -- reading ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import importlib
 from pathlib import Path
 from typing import Final
 
+from modelport.catalog.domain import NewVersion
 from modelport.catalog.files import load_metadata
 from modelport.catalog.metadata import ModuleMetadata
 from modelport.catalog.registry import Registry
@@ -74,13 +75,15 @@ def _publish(
     package: str,
 ) -> str | None:
     try:
-        service.registry.publish(
-            model.model_name(),
-            model.version,
-            metadata,
-            load_spec=load_spec,
-            package=package,
-            published_by="modelport",
+        service.registry.add(
+            NewVersion(
+                model.model_name(),
+                model.version,
+                metadata,
+                load_spec=load_spec,
+                package=package,
+                published_by="modelport",
+            )
         )
     except Conflict:  # another process seeded it meanwhile
         return None

@@ -109,7 +109,7 @@ def run_platform(settings: Settings, *, seed: bool = True) -> None:
     check_bind(settings)
     sock = listen(settings)  # a busy port is said before anything else happens
 
-    from modelport.api.platform import assemble_platform
+    from modelport.apps.platform import assemble_platform
 
     try:
         app, examples = assemble_platform(settings, seed=seed)

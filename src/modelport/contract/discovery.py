@@ -8,12 +8,13 @@ import os
 import re
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from modelport.contract.base import ServedModel
 from modelport.contract.deepaas import DeepaasModel
-from modelport.contract.typed import Model, TypedModel
+from modelport.contract.typed import Model, TypedModel, artifacts_of, bind_artifacts
 from modelport.errors import ModelLoadError, NotFound
 
 TYPED_GROUP = "modelport.models"
@@ -94,11 +95,14 @@ def _single_model_class(module: ModuleType) -> type[Model] | None:
     return classes[0] if len(classes) == 1 else None
 
 
-def adapt(obj: Any, name: str, source: str) -> ServedModel:
-    """Wrap a loaded object in the adapter for its contract."""
+def adapt(obj: Any, name: str, source: str, artifacts: Path | None = None) -> ServedModel:
+    """Wrap a loaded object in the adapter for its contract; a typed model finds its catalog
+    artifacts in ``artifacts`` (default: ``$MODELPORT_MODEL_DIR``)."""
     if inspect.isclass(obj) and issubclass(obj, Model):
-        obj = obj()
+        with artifacts_of(artifacts):
+            obj = obj()
     if isinstance(obj, Model):
+        bind_artifacts(obj, artifacts)
         served: ServedModel = TypedModel(obj, source)
         if name and name != served.name:
             served.name = name
@@ -106,7 +110,7 @@ def adapt(obj: Any, name: str, source: str) -> ServedModel:
     if isinstance(obj, ModuleType) and not hasattr(obj, "predict"):
         cls = _single_model_class(obj)
         if cls is not None:
-            return adapt(cls, name, source)
+            return adapt(cls, name, source, artifacts)
     if inspect.isclass(obj):
         obj = obj()  # a DEEPaaS BaseModel subclass: the docs promise an instance
     if hasattr(obj, "predict") or hasattr(obj, "get_metadata"):
@@ -122,8 +126,11 @@ def _legacy_name(obj: Any) -> str:
     return str(module).split(".")[0]
 
 
-def load(spec: str) -> ServedModel:
-    """Load and adapt the model named by ``spec``; failures name the model and the cause."""
+def load(spec: str, *, artifacts: Path | None = None) -> ServedModel:
+    """Load and adapt the model named by ``spec``; failures name the model and the cause.
+
+    ``artifacts``: the directory of a catalog version's artifacts, for ``Model.artifact()``.
+    """
     ref = resolve(spec)
     source = f"{ref.group} entry point '{ref.name}' = {ref.target}" if ref.group else ref.target
     try:
@@ -133,7 +140,7 @@ def load(spec: str) -> ServedModel:
             f"cannot import model '{spec}' ({source}): {type(exc).__name__}: {exc}"
         ) from exc
     try:
-        served = adapt(obj, ref.name, source)
+        served = adapt(obj, ref.name, source, artifacts)
         served.spec = spec
         return served
     except ModelLoadError:

@@ -6,11 +6,14 @@ type hints and defaults, and gets the HTTP API, its OpenAPI schema and a CLI fro
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
 import traceback
 import typing
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
@@ -33,8 +36,11 @@ from modelport.contract.base import (
 from modelport.contract.files import RESOLVED, TRAINING, Binary, File
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError, NotFound
 
-#: The environment variable naming the directory of a served catalog version's artifacts.
+#: The environment variable naming a directory of artifacts, for a model served or tested
+#: outside the platform (the platform hands its workers the directory itself).
 MODEL_DIR_ENV = "MODELPORT_MODEL_DIR"
+#: The artifacts directory of the model being built (so ``__init__`` may call ``artifact()``).
+_BUILDING_WITH: ContextVar[Path | None] = ContextVar("modelport_artifacts", default=None)
 _TEXT_MEDIA_TYPE = "text/plain"
 _OCTET_STREAM = "application/octet-stream"
 _ACCEPT = "accept"
@@ -54,6 +60,8 @@ class Model:
     links: ClassVar[dict[str, str]] = {}
     #: anything else to publish with the metadata (datasets, references, ...)
     extra_metadata: ClassVar[dict[str, Any]] = {}
+    #: where :meth:`artifact` looks, set by the platform when it loads the model
+    _modelport_artifacts: Path | None = None
 
     def warm(self) -> None:
         """Load weights and the like; called once before the first prediction."""
@@ -61,13 +69,14 @@ class Model:
     def artifact(self, name: str) -> Path:
         """The local path of one of this version's published catalog artifacts.
 
-        When a catalog module is served (``modelport up``), its version's artifacts are fetched,
-        checksum-verified, into a directory named by ``$MODELPORT_MODEL_DIR``; ``name`` is the
-        artifact's name as published (e.g. ``"weights.pt"`` or ``"weights/model.pt"``). Raises
-        NotFound when there is no such artifact, or when the model is not served from the
-        catalog (no ``$MODELPORT_MODEL_DIR``).
+        When a catalog module is served or trained (``modelport up``), its version's artifacts
+        are fetched, checksum-verified, into a directory the platform loads the model with;
+        elsewhere (``modelport serve``, a test) ``$MODELPORT_MODEL_DIR`` names one. ``name`` is
+        the artifact's name as published (e.g. ``"weights.pt"`` or ``"weights/model.pt"``).
+        Raises NotFound when there is no such artifact, or no artifacts directory at all.
         """
-        root = os.environ.get(MODEL_DIR_ENV)
+        given = self._modelport_artifacts or _BUILDING_WITH.get()
+        root = str(given) if given is not None else os.environ.get(MODEL_DIR_ENV)
         if not root:
             raise NotFound(
                 f"model '{self.model_name()}' has no artifacts here: it is not served from the "
@@ -179,6 +188,22 @@ class _Output:
             except ValidationError as exc:
                 raise InvalidOutput(f"the model returned an invalid result: {exc}") from exc
         return Prediction(encode_json(value), JSON_MEDIA_TYPE)
+
+
+@contextlib.contextmanager
+def artifacts_of(artifacts: Path | None) -> Iterator[None]:
+    """Models built inside find their artifacts in ``artifacts`` (None: the environment's)."""
+    token = _BUILDING_WITH.set(artifacts)
+    try:
+        yield
+    finally:
+        _BUILDING_WITH.reset(token)
+
+
+def bind_artifacts(model: Model, artifacts: Path | None) -> None:
+    """Give a built model its artifacts directory for good (its calls run in other contexts)."""
+    if artifacts is not None:
+        model._modelport_artifacts = artifacts
 
 
 class TypedModel(ServedModel):

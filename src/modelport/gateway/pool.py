@@ -39,6 +39,7 @@ from modelport.errors import (
     ModelportError,
     Overloaded,
     PredictTimeout,
+    StartFailed,
 )
 from modelport.gateway.artifacts import materialize
 from modelport.gateway.exposure import response_headers, worker_scope
@@ -48,7 +49,6 @@ from modelport.gateway.process import (
     GatewayResponse,
     Headers,
     Key,
-    StartFailed,
     WorkerInfo,
     WorkerProcess,
     describe_exit,

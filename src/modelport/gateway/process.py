@@ -1,6 +1,6 @@
 """One model worker process, seen from the gateway: spawn it, talk to it, notice its end.
 
-``spawn_worker`` starts ``python -m modelport.gateway.worker`` with one end of a private
+``spawn_worker`` starts ``python -m modelport.apps.worker`` with one end of a private
 socketpair and waits for its ``ready`` (or ``failed``) frame; :class:`WorkerProcess` then
 multiplexes request frames over that channel (one future per request id) and reports the
 process's exit. The pool (``pool.py``) decides which workers live.
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from modelport.errors import (
     ModelError,
     PredictTimeout,
+    StartFailed,
 )
 from modelport.gateway.protocol import (
     MAX_WORKER_FRAME,
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from modelport.catalog.service import CatalogService
     from modelport.settings import Settings
 
+#: The worker program, started by module name: a process boundary, not an import (it sits above
+#: the gateway, with the apps it assembles).
+WORKER_PROGRAM = "modelport.apps.worker"
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +118,6 @@ def worker_config(
         # allowed_hosts: the gateway checked the caller's Host; the worker's channel is private
         "settings": {**limits, "warm": True, "docs": True, "allowed_hosts": ["*"]},
     }
-
-
-class StartFailed(Exception):
-    """A worker could not be made ready; the message names the module, version and cause."""
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -313,7 +313,7 @@ async def spawn_worker(
     spec = spec or SandboxSpec()
     ours, theirs = socket.socketpair()
     started = time.perf_counter()
-    argv = [sys.executable, "-m", "modelport.gateway.worker", "--fd", str(theirs.fileno())]
+    argv = [sys.executable, "-m", WORKER_PROGRAM, "--fd", str(theirs.fileno())]
     argv += ["--config", json.dumps(config)]
     try:
         process = await asyncio.create_subprocess_exec(

@@ -37,6 +37,7 @@ from modelport.gateway.pool import START_BACKOFF
 from modelport.gateway.process import GatewayResponse, WorkerInfo, worker_config
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
+from modelport.gateway.worker import AppStarter, RequestServer
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -75,22 +76,22 @@ def _reply(frame: bytes) -> tuple[Any, ...]:
 
 
 class ModelReplica:
-    """One Serve replica of a catalog module version (the worker's app, started lazily)."""
+    """One Serve replica of a catalog module version (the worker's app, started lazily by
+    ``start``, the worker program's :func:`~modelport.apps.worker.start_app`)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], start: AppStarter) -> None:
         self.config = config
+        self._start = start
         self._app: Any = None
         self._stack = AsyncExitStack()
         self._lock = asyncio.Lock()
         self.warm_seconds: float | None = None
 
     async def _server(self) -> tuple[Any, _Capture, bool]:
-        from modelport.gateway.worker import RequestServer, start_app
-
         async with self._lock:
             cold = self._app is None
             if cold:
-                self._app, self.warm_seconds = await start_app(self.config, self._stack)
+                self._app, self.warm_seconds = await self._start(self.config, self._stack)
         capture = _Capture()
         server = RequestServer(self._app, capture, self.config["module"])  # type: ignore[arg-type]
         return server, capture, cold
@@ -121,9 +122,12 @@ class RayServePool:
         settings: Settings,
         catalog: CatalogService,
         metrics: GatewayMetrics | None = None,
+        *,
+        start: AppStarter,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.start = start
         self.records = CatalogRecords(catalog.registry, settings.catalog_cache_seconds)
         self.metrics = metrics or GatewayMetrics()
         self._handles: dict[Key, Any] = {}
@@ -193,7 +197,10 @@ class RayServePool:
         )(ModelReplica)
         config = worker_config(self.settings, self.catalog, record)
         return serve.run(
-            deployment.bind(config), name=app_name(key), route_prefix=None, blocking=False
+            deployment.bind(config, self.start),
+            name=app_name(key),
+            route_prefix=None,
+            blocking=False,
         )
 
     def _failed(self, record: VersionRecord, exc: Exception) -> ModelNotReady:

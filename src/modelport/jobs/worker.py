@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import traceback
+from pathlib import Path
 from types import FrameType
 
 from modelport.contract import discovery
@@ -91,9 +92,11 @@ def run_job(job_id: str, store: JobRecorder) -> int:
     with OutputCapture(store, job_id):
         try:
             job = store.get(job_id)
-            if job.model_dir:  # a catalog version: its artifacts, as its served model sees them
-                os.environ[MODEL_DIR_ENV] = job.model_dir
-            model = discovery.load(job.model_spec)
+            # a catalog version: its artifacts, as its served model sees them
+            artifacts = Path(job.model_dir) if job.model_dir else None
+            if artifacts is not None:  # module code reads it too (legacy modules)
+                os.environ[MODEL_DIR_ENV] = str(artifacts)
+            model = discovery.load(job.model_spec, artifacts=artifacts)
             context = TrainContext(
                 store, job_id, job.artifacts_url or "", data_access=DataAccess.for_worker(job)
             )

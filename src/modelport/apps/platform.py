@@ -27,9 +27,10 @@ def build_model_server(
 
     metrics = GatewayMetrics(registry)
     if settings.serving_backend == "ray":
+        from modelport.apps.worker import start_app
         from modelport.gateway.ray_serve import RayServePool
 
-        return RayServePool(settings, catalog, metrics)
+        return RayServePool(settings, catalog, metrics, start=start_app)
     from modelport.gateway.pool import ModelPool
     from modelport.sandbox import choose_sandbox
 
