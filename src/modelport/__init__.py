@@ -2,13 +2,14 @@
 
 The public API a model author needs::
 
-    from modelport import Model, Field, File, Binary
+    from modelport import Model, Field, File, Binary, batch
 """
 
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from modelport.contract.batching import batch
 from modelport.contract.files import Binary, File
 from modelport.contract.typed import Model
 
@@ -18,7 +19,16 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["Binary", "Client", "Field", "File", "Model", "TrainContext", "__version__"]
+__all__ = [
+    "Binary",
+    "Client",
+    "Field",
+    "File",
+    "Model",
+    "TrainContext",
+    "__version__",
+    "batch",
+]
 
 
 def __getattr__(name: str) -> Any:

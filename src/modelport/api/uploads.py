@@ -9,6 +9,7 @@ per request: creating and removing a directory costs ~0.3 ms on ext4, a file ~0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -141,7 +142,7 @@ class UploadArea:
         self._paths.append(path)
         return path, handle
 
-    def hold_until(self, future: Future[Any]) -> None:
+    def hold_until(self, future: Future[Any] | asyncio.Future[Any]) -> None:
         """Keep the files until ``future`` is done (a model still reading them after a 504)."""
         self._held = True
         future.add_done_callback(lambda _: self._remove())

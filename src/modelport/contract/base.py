@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from modelport.contract.batching import BatchPolicy
 from modelport.contract.files import Binary, UploadedFile
-from modelport.errors import InvalidInput, NotImplementedByModel
+from modelport.errors import InvalidInput, ModelportError, NotImplementedByModel
 
 JSON_MEDIA_TYPE = "application/json"
 ANY_MEDIA_TYPE = "*/*"
@@ -264,6 +265,8 @@ class ServedModel(ABC):
     train_signature: Signature | None = None
     #: JSON schema of a JSON prediction, when the model declares one
     response_schema: dict[str, Any] | None = None
+    #: how the runtime merges concurrent requests into one call (None: a call per request)
+    batch: BatchPolicy | None = None
 
     @abstractmethod
     def metadata(self) -> dict[str, Any]:
@@ -284,6 +287,17 @@ class ServedModel(ABC):
     @abstractmethod
     def predict(self, kwargs: dict[str, Any]) -> Prediction:
         """Run the model (in a worker thread, never on the event loop) and encode its result."""
+
+    def predict_batch(self, items: list[dict[str, Any]]) -> list[Prediction | ModelportError]:
+        """Answer several requests (each's keyword arguments) at once: an answer or an error
+        per request, in order. Only called when ``batch`` is set; by default one by one."""
+        answers: list[Prediction | ModelportError] = []
+        for kwargs in items:
+            try:
+                answers.append(self.predict(kwargs))
+            except ModelportError as exc:
+                answers.append(exc)
+        return answers
 
     @property
     def trainable(self) -> bool:

@@ -33,8 +33,16 @@ from modelport.contract.base import (
     encode_raw,
     is_raw_result,
 )
+from modelport.contract.batching import batch_policy, call_batch, element_type
 from modelport.contract.files import RESOLVED, TRAINING, Binary, File
-from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError, NotFound
+from modelport.errors import (
+    InvalidInput,
+    InvalidOutput,
+    ModelError,
+    ModelLoadError,
+    ModelportError,
+    NotFound,
+)
 
 #: The environment variable naming a directory of artifacts, for a model served or tested
 #: outside the platform (the platform hands its workers the directory itself).
@@ -113,17 +121,26 @@ def _is_media_literal(annotation: Any) -> bool:
 
 
 def build_signature(
-    func: Any, model_name: str, kind: str, skip: int = 0
+    func: Any, model_name: str, kind: str, skip: int = 0, *, batched: bool = False
 ) -> tuple[type[BaseModel], Signature, Any]:
-    """Turn a function's parameters into a pydantic model, a Signature and its return hint."""
+    """Turn a function's parameters into a pydantic model, a Signature and its return hint.
+
+    ``batched``: the function takes lists (one element per request) and returns one; the
+    signature is a request's, of the elements.
+    """
     hints = typing.get_type_hints(func, include_extras=True)
     params = list(inspect.signature(func).parameters.values())[skip:]
     fields: dict[str, Any] = {}
     accept: tuple[str, ...] = ()
+    where = f"{model_name}.{kind}"
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ModelLoadError(f"{model_name}.{kind}: *args/**kwargs cannot be served")
         annotation = hints.get(param.name, Any)
+        if batched:
+            if param.name == _ACCEPT:
+                raise ModelLoadError(f"{where}: a batched predict cannot take 'accept'")
+            annotation = element_type(annotation, f"{where}({param.name})")
         if param.name == _ACCEPT and _is_media_literal(annotation):
             accept = tuple(get_args(annotation))
             continue
@@ -137,7 +154,10 @@ def build_signature(
     except Exception as exc:  # pydantic raises several kinds on unusable hints
         raise ModelLoadError(f"{model_name}.{kind}: cannot build its arguments: {exc}") from exc
     signature = Signature(schema, accept, accept_default=accept[0] if accept else None)
-    return args_model, signature, hints.get("return", Any)
+    returned = hints.get("return", Any)
+    if batched:
+        returned = element_type(returned, f"{where} -> (its return)")
+    return args_model, signature, returned
 
 
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -219,7 +239,10 @@ class TypedModel(ServedModel):
         predict = getattr(instance, "predict", None)
         if not callable(predict):
             raise ModelLoadError(f"model '{self.name}' ({source}) has no predict() method")
-        self._args, self.predict_signature, hint = build_signature(predict, self.name, "predict")
+        self.batch = batch_policy(predict)
+        self._args, self.predict_signature, hint = build_signature(
+            predict, self.name, "predict", batched=self.batch is not None
+        )
         self._output = _Output(hint, self.name)
         self.response_schema = self._output.schema
         self._train_args: type[BaseModel] | None = None
@@ -294,8 +317,14 @@ class TypedModel(ServedModel):
         """Call predict and encode the result by its declared return type.
 
         The model raising InvalidInput is the caller's fault (422, uploads named by their own
-        file names); any other exception is a ModelError.
+        file names); any other exception is a ModelError. A batched model is called with a
+        batch of one.
         """
+        if self.batch is not None:
+            answer = self.predict_batch([kwargs])[0]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
         try:
             value = self.instance.predict(**kwargs)  # type: ignore[attr-defined]
         except InvalidInput as exc:
@@ -303,6 +332,25 @@ class TypedModel(ServedModel):
         except Exception as exc:
             raise ModelError.raised(exc, traceback.format_exc()) from exc
         return self._output.encode(value, kwargs.get(_ACCEPT))
+
+    def predict_batch(self, items: list[dict[str, Any]]) -> list[Prediction | ModelportError]:
+        """One call of a batched predict for ``items``; each request's answer or error."""
+        if self.batch is None:
+            return super().predict_batch(items)
+        predict = self.instance.predict  # type: ignore[attr-defined]
+        values = call_batch(predict, items, list(self._args.model_fields))
+        answers: list[Prediction | ModelportError] = []
+        for value, kwargs in zip(values, items, strict=True):
+            if isinstance(value, InvalidInput):
+                answers.append(value.redacted(_upload_names(kwargs.values())))
+            elif isinstance(value, ModelportError):
+                answers.append(value)
+            else:
+                try:
+                    answers.append(self._output.encode(value, None))
+                except ModelportError as exc:
+                    answers.append(exc)
+        return answers
 
 
 def _upload_names(values: Any) -> dict[str, str]:

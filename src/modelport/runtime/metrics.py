@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -41,6 +42,20 @@ class ServingMetrics:
             "modelport_rejected",
             "Predictions refused because the model's workers and queue were full.",
             ["model"],
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "modelport_batch_size",
+            "Requests per call of a batched model's predict.",
+            ["model"],
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_wait = Histogram(
+            "modelport_batch_queue_wait_seconds",
+            "Time a request of a batched model waited for its batch to start, seconds.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.warm_seconds = Gauge(

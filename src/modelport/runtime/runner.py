@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from modelport.contract.base import Prediction, RawArgs, ServedModel
 from modelport.errors import ModelLoadError, ModelNotReady, NotFound, Overloaded, PredictTimeout
+from modelport.runtime.batching import Batcher
 from modelport.runtime.metrics import ServingMetrics
 from modelport.settings import Settings
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 class InputHolder(Protocol):
     """Something owning a prediction's input files (the request's upload area)."""
 
-    def hold_until(self, future: Future[Any]) -> None:
+    def hold_until(self, future: Future[Any] | asyncio.Future[Any]) -> None:
         """Keep the inputs until ``future`` is done."""
 
 
@@ -75,6 +76,13 @@ class ModelRunner:
             max_workers=limits.concurrency, thread_name_prefix=f"predict-{model.name}"
         )
         self._in_flight = metrics.in_flight.labels(model.name)
+        self._batcher: Batcher | None = None
+        #: predictions admitted at once (running and waiting); a batched model runs a batch
+        #: per worker
+        self.capacity = limits.concurrency + limits.queue
+        if model.batch is not None:
+            self._batcher = Batcher(model, model.batch, self._pool, limits.concurrency, metrics)
+            self.capacity = limits.concurrency * model.batch.max_size + limits.queue
 
     @property
     def name(self) -> str:
@@ -106,9 +114,11 @@ class ModelRunner:
         if not self.ready:
             raise ModelNotReady(f"model '{self.name}' is still warming up")
         limits = self.limits
-        if self._pending >= limits.concurrency + limits.queue:
+        if self._pending >= self.capacity:
             self.metrics.rejected.labels(self.name).inc()
             raise Overloaded(self.name, retry_after=max(1, round(limits.timeout or 1)))
+        if self._batcher is not None:
+            return await self._predict_in_batch(self._batcher, kwargs, inputs)
         loop = asyncio.get_running_loop()
         self._pending += 1
         self._in_flight.inc()
@@ -131,6 +141,32 @@ class ModelRunner:
         finally:
             self._release()
 
+    async def _predict_in_batch(
+        self, batcher: Batcher, kwargs: dict[str, Any], inputs: InputHolder | None
+    ) -> Prediction:
+        """Queue the request for a batch; give up on it at the deadline or when cancelled."""
+        self._pending += 1
+        self._in_flight.inc()
+        queued = batcher.submit(kwargs)
+        answer = queued.answer
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), self.limits.timeout)
+        except TimeoutError:
+            batcher.withdraw(queued)
+            raise PredictTimeout(
+                f"model '{self.name}' did not answer within {self.limits.timeout:g} s"
+            ) from None
+        except asyncio.CancelledError:  # the caller went away
+            batcher.withdraw(queued)
+            raise
+        finally:
+            if answer.done():
+                self._release()
+            else:  # running: its slot frees (and its inputs go) when the batch returns
+                answer.add_done_callback(lambda _: self._release())
+                if inputs is not None:
+                    inputs.hold_until(answer)
+
     def _release_from_worker(self, loop: asyncio.AbstractEventLoop) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: the server is shutting down
             loop.call_soon_threadsafe(self._release)
@@ -141,6 +177,8 @@ class ModelRunner:
 
     def close(self) -> None:
         """Stop accepting work; running predictions finish in the background."""
+        if self._batcher is not None:
+            self._batcher.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 

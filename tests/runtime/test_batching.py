@@ -1,0 +1,93 @@
+"""The runtime's adaptive batching: concurrent requests merged, answered one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from modelport.contract.typed import TypedModel
+from modelport.errors import ModelError, PredictTimeout
+from modelport.runtime.metrics import ServingMetrics
+from modelport.runtime.runner import Limits, ModelRunner
+from mp_fixtures.batched import Tally
+
+
+def _runner(model: Tally, **limits: Any) -> tuple[ModelRunner, ServingMetrics]:
+    metrics = ServingMetrics()
+    runner = ModelRunner(
+        TypedModel(model, "test"),
+        Limits(**{"concurrency": 1, "queue": 4, "timeout": None, **limits}),
+        metrics,
+    )
+    runner.ready = True
+    return runner, metrics
+
+
+def _sample(metrics: ServingMetrics, name: str) -> float:
+    value = metrics.registry.get_sample_value(name, {"model": "tally"})
+    return value or 0.0
+
+
+async def test_concurrent_requests_are_merged_and_each_gets_its_own_answer() -> None:
+    model = Tally()
+    runner, metrics = _runner(model)
+    assert runner.capacity == 1 * 8 + 4
+    answers = await asyncio.gather(*(runner.predict({"n": n, "delay": 0.05}) for n in range(12)))
+    assert [a.content for a in answers] == [str(2 * n).encode() for n in range(12)]
+    assert sorted(n for b in model.batches for n in b) == list(range(12))
+    assert len(model.batches) < 12 and max(len(b) for b in model.batches) == 8
+    assert _sample(metrics, "modelport_batch_size_count") == len(model.batches)
+    assert _sample(metrics, "modelport_batch_size_sum") == 12
+    assert _sample(metrics, "modelport_batch_queue_wait_seconds_count") == 12
+    assert runner.pending == 0
+    runner.close()
+
+
+async def test_a_failing_request_fails_alone() -> None:
+    model = Tally()
+    runner, _ = _runner(model)
+    results = await asyncio.gather(
+        *(runner.predict({"n": n, "delay": 0}) for n in (1, -2, 13, 4)), return_exceptions=True
+    )
+    assert results[0].content == b"2"  # type: ignore[union-attr]
+    assert isinstance(results[1], ModelError) and "negative" in results[1].message
+    assert isinstance(results[2], ModelError) and "13" in results[2].message
+    assert results[3].content == b"8"  # type: ignore[union-attr]
+    runner.close()
+
+
+async def test_a_request_past_its_deadline_leaves_the_queue() -> None:
+    model = Tally()
+    runner, _ = _runner(model, timeout=0.3)
+    slow = asyncio.ensure_future(runner.predict({"n": 1, "delay": 1.0}))
+    await asyncio.sleep(0.1)  # the slow batch holds the only worker
+    with pytest.raises(PredictTimeout):
+        await runner.predict({"n": 2, "delay": 0})
+    assert [2] not in model.batches  # withdrawn before it ran
+    with pytest.raises(PredictTimeout):
+        await slow
+    assert runner.pending == 1  # the running batch keeps its slot until the model returns
+    for _ in range(50):
+        if runner.pending == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert runner.pending == 0
+    assert model.batches == [[1]]
+    runner.close()
+
+
+async def test_a_cancelled_caller_is_withdrawn_from_its_batch() -> None:
+    model = Tally()
+    runner, _ = _runner(model)
+    first = asyncio.ensure_future(runner.predict({"n": 1, "delay": 0.3}))
+    await asyncio.sleep(0.1)
+    gone = asyncio.ensure_future(runner.predict({"n": 5, "delay": 0}))
+    await asyncio.sleep(0.05)
+    gone.cancel()  # the client disconnected while queued
+    kept = await runner.predict({"n": 6, "delay": 0})
+    assert kept.content == b"12"
+    assert (await first).content == b"2"
+    assert 5 not in [n for b in model.batches for n in b]
+    runner.close()
