@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from mp_fixtures.batched import Mlp, Tally
 
 from modelport import Model, batch
 from modelport.contract.base import RawArgs
 from modelport.contract.typed import TypedModel
 from modelport.errors import InvalidInput, InvalidOutput, ModelError, ModelLoadError
-from mp_fixtures.batched import Mlp, Tally
 
 
 def test_a_batched_predict_is_described_per_request() -> None:
     served = TypedModel(Mlp(), "test")
-    assert served.batch is not None and served.batch.max_size == 64
+    assert served.batch is not None
+    assert served.batch.max_size == 64
     x = served.predict_signature.properties["x"]
-    assert x["type"] == "array" and x["items"] == {"type": "number"}  # one request's list[float]
+    assert x["type"] == "array"
+    assert x["items"] == {"type": "number"}
     assert served.response_schema == {"type": "array", "items": {"type": "number"}}
     tally = TypedModel(Tally(), "test")
     assert tally.predict_signature.properties["n"]["type"] == "integer"
@@ -60,14 +62,16 @@ def test_results_are_split_back_in_order_and_a_failure_stays_with_its_request() 
         [{"n": 1, "delay": 0}, {"n": -1, "delay": 0}, {"n": 3, "delay": 0}]
     )
     assert [a.content if not isinstance(a, Exception) else a for a in answers][0::2] == [b"2", b"6"]
-    assert isinstance(answers[1], ModelError) and answers[1].error_type == "ValueError"
+    assert isinstance(answers[1], ModelError)
+    assert answers[1].error_type == "ValueError"
     assert model.batches == [[1, -1, 3]]  # one call
 
     model.batches.clear()
     answers = served.predict_batch(
         [{"n": 2, "delay": 0}, {"n": 13, "delay": 0}, {"n": 4, "delay": 0}]
     )
-    assert isinstance(answers[1], ModelError) and "13 is not allowed" in answers[1].message
+    assert isinstance(answers[1], ModelError)
+    assert "13 is not allowed" in answers[1].message
     assert [answers[0].content, answers[2].content] == [b"4", b"8"]  # type: ignore[union-attr]
     assert model.batches == [[2, 13, 4], [2], [13], [4]]  # the batch raised: each alone
 

@@ -1,4 +1,4 @@
-"""A batched catalog module: the gateway hands concurrent requests to its worker, which merges them."""
+"""A batched catalog module: the gateway hands concurrent calls to its worker, which merges them."""
 
 from __future__ import annotations
 

@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from mp_fixtures.batched import Tally
 
 from modelport.contract.typed import TypedModel
 from modelport.errors import ModelError, PredictTimeout
 from modelport.runtime.metrics import ServingMetrics
 from modelport.runtime.runner import Limits, ModelRunner
-from mp_fixtures.batched import Tally
 
 
 def _runner(model: Tally, **limits: Any) -> tuple[ModelRunner, ServingMetrics]:
@@ -37,7 +37,8 @@ async def test_concurrent_requests_are_merged_and_each_gets_its_own_answer() -> 
     answers = await asyncio.gather(*(runner.predict({"n": n, "delay": 0.05}) for n in range(12)))
     assert [a.content for a in answers] == [str(2 * n).encode() for n in range(12)]
     assert sorted(n for b in model.batches for n in b) == list(range(12))
-    assert len(model.batches) < 12 and max(len(b) for b in model.batches) == 8
+    assert len(model.batches) < 12
+    assert max(len(b) for b in model.batches) == 8
     assert _sample(metrics, "modelport_batch_size_count") == len(model.batches)
     assert _sample(metrics, "modelport_batch_size_sum") == 12
     assert _sample(metrics, "modelport_batch_queue_wait_seconds_count") == 12
@@ -52,8 +53,10 @@ async def test_a_failing_request_fails_alone() -> None:
         *(runner.predict({"n": n, "delay": 0}) for n in (1, -2, 13, 4)), return_exceptions=True
     )
     assert results[0].content == b"2"  # type: ignore[union-attr]
-    assert isinstance(results[1], ModelError) and "negative" in results[1].message
-    assert isinstance(results[2], ModelError) and "13" in results[2].message
+    assert isinstance(results[1], ModelError)
+    assert "negative" in results[1].message
+    assert isinstance(results[2], ModelError)
+    assert "13" in results[2].message
     assert results[3].content == b"8"  # type: ignore[union-attr]
     runner.close()
 

@@ -23,6 +23,7 @@ from modelport.api.headers import SecurityHeaders
 from modelport.api.landing import BrowserLanding
 from modelport.api.local_guard import install_local_guard
 from modelport.api.models import add_predict_routes, model_router
+from modelport.api.oip import health_router, oip_router
 from modelport.api.operations import operations_router
 from modelport.api.uploads import UploadStore, default_memory_dir
 from modelport.runtime import ModelRuntime
@@ -128,8 +129,10 @@ def _include_area_routes(
 ) -> None:
     """Models (served here, or catalog modules on demand), training and jobs, the catalog."""
     app.include_router(model_router(runtime, settings, models=pool is None))
+    app.include_router(health_router(runtime, settings))
     if pool is None:
         add_predict_routes(app, runtime, settings, uploads)
+        app.include_router(oip_router(runtime, settings))
     else:
         from starlette.middleware import Middleware
 

@@ -9,7 +9,8 @@ OIDC access token or a modelport API token), else the browser session cookie
 ``modelport_session``; unsafe methods authenticated by the cookie alone must come with an
 ``Origin`` (or ``Referer``) of this server, or get 403 (CSRF).
 
-Open paths (under the base path): ``/``, ``/v2/``, ``/health/live``, ``/health/ready``,
+Open paths (under the base path): ``/``, ``/v2/``, ``/health/live``, ``/health/ready``, the
+Open Inference Protocol's ``/v2/health/live`` and ``/v2/health/ready``,
 ``/openapi.json``, ``/swagger.json``, ``/api``, ``/docs``, ``/ui``, ``/static/...`` and the
 sign-in routes ``/auth/login``, ``/auth/callback``, ``/auth/logout``. Rules applied here, as
 the routes are not FastAPI's: ``POST /v2/models/{name}/predict/`` needs role ``user`` and scope
@@ -49,6 +50,8 @@ OPEN_PATHS = (
     "/v2",
     "/health/live",
     "/health/ready",
+    "/v2/health/live",  # the Open Inference Protocol's probes
+    "/v2/health/ready",
     "/openapi.json",
     "/swagger.json",
     "/api",

@@ -25,6 +25,7 @@ from modelport.api.auth import authenticate_request, current_principal
 from modelport.api.documents import ModelList, ModelMeta, documented
 from modelport.api.errors import error_response
 from modelport.api.models import add_paths
+from modelport.api.oip import ProxiedInference, add_proxied_routes
 from modelport.auth import policy
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
@@ -266,6 +267,9 @@ def gateway_router(
         "A version's own OpenAPI document (loaded on first use)",
         **proxied,
     )
+    # the Open Inference Protocol's routes (a version's metadata is the version route above)
+    inference = ProxiedInference(endpoints._proxy, settings.base_path)
+    add_proxied_routes(router, inference, models, settings.debug)
     return router
 
 

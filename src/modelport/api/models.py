@@ -14,12 +14,15 @@ from starlette.responses import Response
 from modelport.api.arguments import read_arguments
 from modelport.api.documents import ModelList, ModelMeta, Version, Versions, documented
 from modelport.api.errors import status_of
+from modelport.api.streams import stream_response
 from modelport.api.uploads import UploadStore
+from modelport.contract import tensors
+from modelport.contract.streaming import wants_stream
 from modelport.errors import InvalidInput, ModelportError, Overloaded, PredictTimeout
 from modelport.runtime import ModelRunner, ModelRuntime
 from modelport.settings import Settings
 
-_ERROR_KINDS: dict[type[ModelportError], str] = {
+ERROR_KINDS: dict[type[ModelportError], str] = {
     InvalidInput: "invalid_input",
     Overloaded: "overloaded",
     PredictTimeout: "timeout",
@@ -44,7 +47,8 @@ def version_v2(base: str) -> dict[str, Any]:
 
 
 def model_document(runner: ModelRunner, base: str) -> dict[str, Any]:
-    """A model's metadata with DEEPaaS's defaults and its self link underneath."""
+    """A model's metadata with DEEPaaS's defaults and its self link underneath; a typed model's
+    adds the Open Inference Protocol's keys (one document for both, see ``api/oip.py``)."""
     self_link = _link("self", f"{base}/v2/models/{runner.name}")
     doc: dict[str, Any] = {"id": runner.name, "name": runner.name, "links": [self_link]}
     doc.update(runner.model.metadata())
@@ -53,6 +57,8 @@ def model_document(runner: ModelRunner, base: str) -> dict[str, Any]:
         isinstance(link, dict) and link.get("rel") == "self" for link in links
     ):
         doc["links"] = [self_link, *links]
+    if runner.model.kind == "typed":
+        doc.update(tensors.model_metadata(runner.model))
     return doc
 
 
@@ -166,10 +172,13 @@ def add_predict_routes(
             with uploads.area() as area:
                 raw = await read_arguments(request, area, limit)
                 kwargs = runner.prepare(raw)
+                accept = request.headers.get("accept")
+                if runner.model.streaming and wants_stream(accept):
+                    return await stream_response(runner, kwargs, area, accept, settings.debug)
                 result = await runner.predict(kwargs, inputs=area)
         except ModelportError as exc:
             status = status_of(exc)
-            kind = next((v for k, v in _ERROR_KINDS.items() if isinstance(exc, k)), None)
+            kind = next((v for k, v in ERROR_KINDS.items() if isinstance(exc, k)), None)
             metrics.errors.labels(runner.name, kind or type(exc).__name__).inc()
             raise
         finally:

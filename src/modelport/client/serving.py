@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any, cast
 
+import httpx
+
 from modelport.client.files import FileValue, form, jsonable, upload
-from modelport.client.transport import Transport, is_json, segment
+from modelport.client.transport import Transport, error_from_response, is_json, segment
+from modelport.contract.streaming import NDJSON
 
 
 class ServingCalls:
@@ -60,3 +64,29 @@ class ServingCalls:
         if is_json(response):
             return response.json()
         return response.content
+
+    def stream(self, model: str, /, *, version: str | None = None, **args: Any) -> Iterator[Any]:
+        """A streaming model's results, each decoded as it arrives (NDJSON).
+
+        ``args`` are the model's arguments (a JSON body). An error after the first item raises
+        the error it stands for where the stream stopped; leaving the loop early closes the
+        connection, which stops the model at its next item.
+        """
+        path = f"/v2/models/{segment(model)}/predict/"
+        if version is not None:
+            path = f"/v2/models/{segment(model)}/versions/{segment(version)}/predict/"
+        headers = {"Accept": NDJSON}
+        with self._transport.stream("POST", path, json=jsonable(args), headers=headers) as answer:
+            if not answer.headers.get("content-type", "").startswith(NDJSON):
+                answer.read()  # not a streaming model: its one answer
+                yield answer.json() if is_json(answer) else answer.content
+                return
+            for line in answer.iter_lines():
+                if not line:
+                    continue
+                item = json.loads(line)
+                if isinstance(item, dict) and item.keys() == {"error", "status"}:
+                    failed = httpx.Response(item["status"], json=item["error"])
+                    failed.request = answer.request
+                    raise error_from_response(failed)
+                yield item

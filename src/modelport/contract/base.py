@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -267,6 +268,8 @@ class ServedModel(ABC):
     response_schema: dict[str, Any] | None = None
     #: how the runtime merges concurrent requests into one call (None: a call per request)
     batch: BatchPolicy | None = None
+    #: whether predict streams its results (an iterator): see :meth:`stream`
+    streaming: bool = False
 
     @abstractmethod
     def metadata(self) -> dict[str, Any]:
@@ -298,6 +301,11 @@ class ServedModel(ABC):
             except ModelportError as exc:
                 answers.append(exc)
         return answers
+
+    def stream(self, kwargs: dict[str, Any]) -> Generator[bytes, None, None]:
+        """A streaming model's results, each encoded (JSON), as the model produces them (in a
+        worker thread); closing the iterator stops the model. By default: one, the prediction."""
+        yield self.predict(kwargs).content
 
     @property
     def trainable(self) -> bool:

@@ -12,7 +12,7 @@ import os
 import re
 import traceback
 import typing
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args, get_origin
@@ -35,6 +35,7 @@ from modelport.contract.base import (
 )
 from modelport.contract.batching import batch_policy, call_batch, element_type
 from modelport.contract.files import RESOLVED, TRAINING, Binary, File
+from modelport.contract.streaming import iterate, stream_item_type
 from modelport.errors import (
     InvalidInput,
     InvalidOutput,
@@ -243,7 +244,11 @@ class TypedModel(ServedModel):
         self._args, self.predict_signature, hint = build_signature(
             predict, self.name, "predict", batched=self.batch is not None
         )
-        self._output = _Output(hint, self.name)
+        item = stream_item_type(hint)
+        self.streaming = item is not None
+        if self.streaming and self.batch is not None:
+            raise ModelLoadError(f"model '{self.name}': a batched predict cannot stream")
+        self._output = _Output(item if self.streaming else hint, self.name)
         self.response_schema = self._output.schema
         self._train_args: type[BaseModel] | None = None
         train = getattr(instance, "train", None)
@@ -320,6 +325,9 @@ class TypedModel(ServedModel):
         file names); any other exception is a ModelError. A batched model is called with a
         batch of one.
         """
+        if self.streaming:  # called once for the whole answer: a JSON list of the items
+            items = b",".join(self.stream(kwargs))
+            return Prediction(b"[" + items + b"]", JSON_MEDIA_TYPE)
         if self.batch is not None:
             answer = self.predict_batch([kwargs])[0]
             if isinstance(answer, Exception):
@@ -332,6 +340,25 @@ class TypedModel(ServedModel):
         except Exception as exc:
             raise ModelError.raised(exc, traceback.format_exc()) from exc
         return self._output.encode(value, kwargs.get(_ACCEPT))
+
+    def stream(self, kwargs: dict[str, Any]) -> Generator[bytes, None, None]:
+        """Each item a streaming predict yields, validated and encoded as JSON."""
+        if not self.streaming:
+            yield from super().stream(kwargs)
+            return
+        names = _upload_names(kwargs.values())
+        with _model_errors(names):
+            items = iterate(self.instance.predict(**kwargs))  # type: ignore[attr-defined]
+        try:
+            while True:
+                with _model_errors(names):
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                yield self._output.encode(item, None).content
+        finally:
+            items.close()  # the caller stopped early: the model's generator closes too
 
     def predict_batch(self, items: list[dict[str, Any]]) -> list[Prediction | ModelportError]:
         """One call of a batched predict for ``items``; each request's answer or error."""
@@ -351,6 +378,20 @@ class TypedModel(ServedModel):
                 except ModelportError as exc:
                     answers.append(exc)
         return answers
+
+
+@contextlib.contextmanager
+def _model_errors(upload_names: dict[str, str]) -> Iterator[None]:
+    """The model's own code raising: InvalidInput stays the caller's fault (uploads named by
+    their file names), anything else is a ModelError."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise exc.redacted(upload_names) from None
+    except ModelportError:
+        raise
+    except Exception as exc:
+        raise ModelError.raised(exc, traceback.format_exc()) from exc
 
 
 def _upload_names(values: Any) -> dict[str, str]:

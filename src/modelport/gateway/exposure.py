@@ -3,10 +3,12 @@
 Module code is untrusted (the catalog is crowdsourced), so:
 
 - **Requests**: a worker gets only what the model's contract reads — the body and its
-  ``Content-Type``/``Content-Length``, ``Accept`` and ``Host``. ``Authorization``, ``Cookie``,
+  ``Content-Type``/``Content-Length``, ``Accept``, ``Host`` and the Open Inference Protocol's
+  ``Inference-Header-Content-Length``. ``Authorization``, ``Cookie``,
   ``X-Forwarded-*`` and every other header stay at the gateway, as does the caller's address.
 - **Responses**: a module's answer is data, never a page of the platform. Only the headers a
-  prediction needs pass (``Content-Type``, ``Content-Length``, ``Content-Disposition``); no
+  prediction needs pass (``Content-Type``, ``Content-Length``, ``Content-Disposition``,
+  ``Inference-Header-Content-Length``); no
   ``Set-Cookie``, no redirects, no caching or security headers of the module's. Every proxied
   answer carries ``Content-Security-Policy: default-src 'none'; sandbox`` (a browser that opens it
   runs no script and gets an opaque origin: no cookies, no storage of the platform's),
@@ -26,9 +28,13 @@ from modelport.errors import ModelError
 Headers = list[tuple[bytes, bytes]]
 
 #: Request headers a worker receives (lower case).
-FORWARDED: Final = frozenset({b"content-type", b"content-length", b"accept", b"host"})
+FORWARDED: Final = frozenset(
+    {b"content-type", b"content-length", b"accept", b"host", b"inference-header-content-length"}
+)
 #: Response headers a worker may set (lower case).
-PASSED_BACK: Final = frozenset({b"content-type", b"content-length", b"content-disposition"})
+PASSED_BACK: Final = frozenset(
+    {b"content-type", b"content-length", b"content-disposition", b"inference-header-content-length"}
+)
 MODEL_RESPONSE_POLICY: Final = (
     (b"content-security-policy", b"default-src 'none'; sandbox"),
     (b"x-content-type-options", b"nosniff"),

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from modelport.contract.base import Prediction, RawArgs, ServedModel
 from modelport.errors import ModelLoadError, ModelNotReady, NotFound, Overloaded, PredictTimeout
 from modelport.runtime.batching import Batcher
 from modelport.runtime.metrics import ServingMetrics
+from modelport.runtime.streaming import stream_from_thread
 from modelport.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,25 @@ class ModelRunner:
             ) from None
         finally:
             self._release()
+
+    def stream(self, kwargs: dict[str, Any]) -> AsyncGenerator[bytes, None]:
+        """A streaming model's items, produced in one of its workers as they are consumed;
+        Overloaded at once when its workers and queue are full, PredictTimeout when an item
+        takes longer than the deadline. Stopping early (``aclose``) stops the model."""
+        if not self.ready:
+            raise ModelNotReady(f"model '{self.name}' is still warming up")
+        if self._pending >= self.capacity:
+            self.metrics.rejected.labels(self.name).inc()
+            raise Overloaded(self.name, retry_after=max(1, round(self.limits.timeout or 1)))
+        self._pending += 1
+        self._in_flight.inc()
+        return stream_from_thread(
+            self._pool,
+            lambda: self.model.stream(kwargs),
+            self.limits.timeout,
+            f"model '{self.name}'",
+            self._release,
+        )
 
     async def _predict_in_batch(
         self, batcher: Batcher, kwargs: dict[str, Any], inputs: InputHolder | None
