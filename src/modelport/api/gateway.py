@@ -13,12 +13,13 @@ waited for the worker to start says how long (``X-Modelport-Cold-Start`` in seco
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.auth import authenticate_request, current_principal
@@ -33,8 +34,10 @@ from modelport.catalog.service import CatalogService
 from modelport.errors import BadRequest, Forbidden, ModelportError, NotFound
 from modelport.gateway.base import ModelServer
 from modelport.gateway.exposure import MODEL_RESPONSE_POLICY, module_document
-from modelport.gateway.process import GatewayResponse
+from modelport.gateway.process import AnswerParts, GatewayResponse
 from modelport.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Checks the caller may use a module; raises Unauthorized or Forbidden (wired by the platform).
 Authorize = Callable[[Request, ModuleRecord], Awaitable[None]]
@@ -108,17 +111,37 @@ def yank_warning(version: str, reason: str) -> bytes:
 
 
 def proxied_response(result: GatewayResponse) -> Response:
-    """The worker's response, plus the version and cold-start headers."""
-    response = Response(status_code=result.status)
+    """The worker's response, plus the version and cold-start headers; a streaming model's
+    answer goes on part by part (its caller leaving stops the model)."""
+    response: Response
+    if result.stream is not None:
+        response = StreamingResponse(_relay(result.stream, result.version), result.status)
+    else:
+        response = Response(status_code=result.status)
+        response.body = result.body
     extra = [(b"x-modelport-model-version", result.version.encode("latin-1", "replace"))]
+    if result.stream is not None:
+        extra.append((b"x-accel-buffering", b"no"))  # proxies pass each item on as it comes
     if result.yanked_reason is not None:  # still served by its number; say so to whoever asks
         extra.append((b"warning", yank_warning(result.version, result.yanked_reason)))
     if result.cold_start is not None:
         extra.append((b"x-modelport-cold-start", f"{result.cold_start:.3f}".encode()))
         extra.append((b"server-timing", f"cold-start;dur={result.cold_start * 1000:.1f}".encode()))
-    response.body = result.body
     response.raw_headers = [*result.headers, *extra]
     return response
+
+
+async def _relay(parts: AnswerParts, version: str) -> AsyncIterator[bytes]:
+    """A worker's answer in parts; one that breaks off (its worker died) ends here, cut short
+    (its status is sent already), and is logged. Left early (the caller went away), the worker
+    is told to stop."""
+    try:
+        async for part in parts:
+            yield part
+    except ModelportError as exc:
+        log.error("an answer of version %s broke off: %s", version, exc.message)
+    finally:
+        await parts.aclose()
 
 
 class GatewayEndpoints:

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +134,7 @@ class ModelPool:
         record = await self.resolve(module, ref)
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         body = await self._read_body(headers, receive_body)
+        stream = None
         try:
             worker, cold_start = await self._acquire(record)
             try:
@@ -142,13 +144,20 @@ class ModelPool:
                     self._request_timeout,
                     body_file=body.path,
                 )
+                if frame[0] == "start":  # the rest comes in parts: the worker stays busy
+                    stream = worker.answer_parts(frame[1], partial(self._release, worker))
             except PredictTimeout:  # not even its own 504 in time: it is wedged
                 self._retire_stuck(worker, "it did not answer")
                 raise
             finally:
-                self._release(worker)
+                if stream is None:
+                    self._release(worker)
         finally:
             body.discard()
+        if stream is not None:
+            _, _, status, headers_back = frame
+            answer = (status, response_headers(headers_back), b"", cold_start, record.version)
+            return GatewayResponse(*answer, record.yanked_because, stream=stream)
         _, _, status, headers_back, content = frame
         worker.timeouts_in_a_row = worker.timeouts_in_a_row + 1 if status == 504 else 0
         if worker.timeouts_in_a_row >= self.settings.predict_concurrency:

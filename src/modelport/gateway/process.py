@@ -87,6 +87,59 @@ class GatewayResponse:
     version: str
     #: why the version that answered was yanked (None: it was not)
     yanked_reason: str | None = None
+    #: the body, as it comes, of an answer sent in parts (a streaming model's); then ``body``
+    #: is empty. Closing it early tells the worker to stop.
+    stream: AnswerParts | None = None
+
+
+class AnswerParts:
+    """The body of an answer sent in parts (a streaming model's), as it arrives: an async
+    iterator. Its worker counts as busy (never idle, never unloaded) until the last part; closed
+    or dropped before, it tells the worker to stop answering (the model stops at its next item).
+    """
+
+    def __init__(
+        self,
+        worker: WorkerProcess,
+        rid: int,
+        parts: asyncio.Queue[bytes | Exception | None],
+        on_end: Callable[[], None],
+    ) -> None:
+        self._worker = worker
+        self._rid = rid
+        self._parts = parts
+        self._on_end = on_end
+        self._done = False
+
+    def __aiter__(self) -> AnswerParts:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        part = await self._parts.get()
+        if part is None or isinstance(part, Exception):
+            self._finish(cancel=False)
+            if part is None:
+                raise StopAsyncIteration
+            raise part
+        self._worker.touch()
+        return part
+
+    async def aclose(self) -> None:
+        """Stop following the answer (the worker is told to stop, unless it has finished)."""
+        self._finish(cancel=True)
+
+    def __del__(self) -> None:  # dropped unread (its caller left before the first part)
+        with contextlib.suppress(RuntimeError):  # no running loop: the gateway is gone
+            self._finish(cancel=True)
+
+    def _finish(self, *, cancel: bool) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._on_end()
+        self._worker.forget(self._rid, cancel=cancel)
 
 
 @dataclass(frozen=True)
@@ -177,6 +230,9 @@ class WorkerProcess:
         self._reader = reader
         self._on_exit = on_exit
         self._pending: dict[int, asyncio.Future[tuple[Any, ...]]] = {}
+        #: the bodies of answers arriving in parts, by request id (None ends one)
+        self._streams: dict[int, asyncio.Queue[bytes | Exception | None]] = {}
+        self._cancelling: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._exit_error: ModelError | None = None
         self._max_frame = max_frame
@@ -243,6 +299,31 @@ class WorkerProcess:
         finally:
             self._pending.pop(rid, None)
 
+    def _stream_part(self, frame: tuple[Any, ...]) -> None:
+        parts = self._streams.get(frame[1])
+        if parts is None:  # its caller has gone
+            return
+        if frame[0] == "end":
+            parts.put_nowait(None)
+        elif isinstance(frame[2], bytes):
+            parts.put_nowait(frame[2])
+
+    def answer_parts(self, rid: int, on_end: Callable[[], None]) -> AnswerParts:
+        """The parts of answer ``rid`` (begun by its "start" frame) as they arrive."""
+        return AnswerParts(self, rid, self._streams.setdefault(rid, asyncio.Queue()), on_end)
+
+    def forget(self, rid: int, *, cancel: bool) -> None:
+        """Answer ``rid`` is over for its caller; ``cancel``: tell the worker to stop it."""
+        self._streams.pop(rid, None)
+        if cancel and self.alive:
+            task = asyncio.get_running_loop().create_task(self._cancel(rid))
+            self._cancelling.add(task)
+            task.add_done_callback(self._cancelling.discard)
+
+    async def _cancel(self, rid: int) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._frames.send(("cancel", rid))
+
     async def _send_body(self, rid: int, path: str) -> None:
         with await asyncio.to_thread(open, path, "rb") as stream:
             while chunk := await asyncio.to_thread(stream.read, BODY_CHUNK):
@@ -273,7 +354,12 @@ class WorkerProcess:
         limit = self._max_frame
         try:
             while (frame := await read_frame(self._reader, trusted=False, limit=limit)) is not None:
+                if frame[0] in ("chunk", "end") and len(frame) > 1:
+                    self._stream_part(frame)
+                    continue
                 future = self._pending.pop(frame[1], None) if len(frame) > 1 else None
+                if frame[0] == "start" and future is not None:
+                    self._streams[frame[1]] = asyncio.Queue()
                 if future is not None and not future.done():
                     future.set_result(frame)
         except FrameTooLarge as exc:
@@ -293,6 +379,9 @@ class WorkerProcess:
                 if not future.done():
                     future.set_exception(self._exit_error)
             self._pending.clear()
+            for parts in self._streams.values():
+                parts.put_nowait(self._exit_error)
+            self._streams.clear()
             self._on_exit(self, returncode)
 
 

@@ -18,6 +18,9 @@ Messages::
                        ("body", id, chunk)                  the next part of a streamed body
                                                             (b"" ends it)
     worker → gateway   ("response", id, status, headers, body)
+                     | ("start", id, status, headers)        or an answer in parts (a stream):
+                       ("chunk", id, part) ... ("end", id)  each part as the app sends it
+    gateway → worker   ("cancel", id)                       its caller left: stop answering
     gateway → worker   ("prepare_train", id, raw_args)      validate training arguments
     worker → gateway   ("prepared", id, args) | ("error", id, ModelportError)
 """

@@ -57,7 +57,8 @@ MIN_LOOK_BACK_S = 11.0
 
 
 class _Capture:
-    """Stands in for the worker's frame writer: keeps the one reply frame, encoded.
+    """Stands in for the worker's frame writer: keeps the one reply frame, encoded (an answer
+    sent in parts, put together).
 
     Replies travel as the worker protocol's bytes, so the gateway rebuilds them with the same
     restricted unpickler as a worker's frames (modelport's errors, whatever their __init__
@@ -66,8 +67,22 @@ class _Capture:
 
     frame: bytes = b""
 
+    def __init__(self) -> None:
+        self._started: tuple[Any, ...] | None = None
+        self._parts: list[bytes] = []
+
     async def send(self, frame: tuple[Any, ...]) -> None:
-        self.frame = encode(frame)
+        # an answer in parts (a streaming model's) is sent whole: Serve's handle call returns
+        # one reply
+        if frame[0] == "start":
+            self._started = frame
+        elif frame[0] == "chunk":
+            self._parts.append(frame[2])
+        elif frame[0] == "end" and self._started is not None:
+            _, rid, status, headers = self._started
+            self.frame = encode(("response", rid, status, headers, b"".join(self._parts)))
+        else:
+            self.frame = encode(frame)
 
 
 def _reply(frame: bytes) -> tuple[Any, ...]:

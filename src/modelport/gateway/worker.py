@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -78,13 +79,21 @@ class RequestServer:
         self.tasks: set[asyncio.Task[None]] = set()
         #: the bodies still arriving in "body" frames, by request id
         self.bodies: dict[int, asyncio.Queue[bytes]] = {}
+        #: the requests being answered, by id (a "cancel" frame stops one)
+        self.running: dict[int, asyncio.Task[None]] = {}
 
     def dispatch(self, frame: tuple[Any, ...]) -> None:
-        """Start answering one frame (a "body" frame feeds a request already started)."""
+        """Start answering one frame (a "body" frame feeds a request already started, a
+        "cancel" frame stops one: its caller went away)."""
         if frame[0] == "body":
             queue = self.bodies.get(frame[1])
             if queue is not None:
                 queue.put_nowait(frame[2])
+            return
+        if frame[0] == "cancel":
+            running = self.running.get(frame[1])
+            if running is not None:
+                running.cancel()
             return
         if frame[0] == "http" and frame[4]:  # its body follows in "body" frames
             self.bodies[frame[1]] = asyncio.Queue()
@@ -98,67 +107,33 @@ class RequestServer:
             return
         task = asyncio.create_task(handler(*frame[1:]))
         self.tasks.add(task)
+        self.running[frame[1]] = task
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(functools.partial(self._finished, frame[1]))
 
     async def http(
         self, rid: int, scope: dict[str, Any], body: bytes | None, streamed: bool
     ) -> None:
-        """Run one HTTP request through the app and send its response back."""
-        response_done = asyncio.Event()
-        started: dict[str, Any] = {}
-        parts: list[bytes] = []
-        stream = self.bodies.get(rid) if streamed else None
-        body_left = body is not None or stream is not None
-
-        async def receive() -> Message:
-            nonlocal body_left
-            if not body_left:
-                await response_done.wait()
-                return {"type": "http.disconnect"}
-            if stream is None:
-                body_left = False
-                return {"type": "http.request", "body": body or b"", "more_body": False}
-            chunk = await stream.get()  # b"" ends the body
-            body_left = bool(chunk)
-            return {"type": "http.request", "body": chunk, "more_body": body_left}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.update(message)
-            elif message["type"] == "http.response.body":
-                parts.append(bytes(message.get("body", b"")))
-                if not message.get("more_body", False):
-                    response_done.set()
-
-        full_scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "scheme": "http",
-            "root_path": "",
-            "state": {},
-            **scope,
-        }
+        """Run one HTTP request through the app and send its response back: one "response"
+        frame, or, for a body sent in parts (a stream), "start", "chunk"s and "end"."""
+        exchange = _Exchange(self, rid, body, self.bodies.get(rid) if streamed else None)
         error_id = None
         try:
-            await self.app(full_scope, receive, send)
+            await self.app(_full_scope(scope), exchange.receive, exchange.send)
         except Exception:
-            if not response_done.is_set():  # else the app's error handler answered and logged
+            if not exchange.done.is_set():  # else the app's error handler answered and logged
                 error_id = new_error_id()
                 log.exception("error %s: the app failed on %s", error_id, scope.get("path"))
         finally:
-            response_done.set()
+            exchange.done.set()
             self.bodies.pop(rid, None)
-        if not started:
-            if error_id is None:
-                error_id = new_error_id()
-                log.error("error %s: the app gave no answer on %s", error_id, scope.get("path"))
-            status, headers = 500, [(b"content-type", b"application/json")]
-            message = f"internal server error (error id {error_id})"
-            parts = [json.dumps({"message": message, "error_id": error_id}).encode()]
-        else:
-            status, headers = started["status"], [tuple(h) for h in started.get("headers", [])]
-        await self._reply(("response", rid, status, headers, b"".join(parts)))
+            if exchange.streaming:  # done, or cut short (cancelled, failed): the gateway ends it
+                await self._reply(("end", rid))
+        if not exchange.streaming:
+            await self._reply(exchange.answer(error_id, scope.get("path")))
+
+    def _finished(self, rid: int, _task: asyncio.Task[None]) -> None:
+        self.running.pop(rid, None)
 
     async def prepare_train(self, rid: int, raw: RawArgs) -> None:
         """Validate training arguments with the model's own code."""
@@ -175,3 +150,78 @@ class RequestServer:
     async def _reply(self, frame: tuple[Any, ...]) -> None:
         with contextlib.suppress(ConnectionError):  # the gateway is gone: we exit anyway
             await self.frames.send(frame)
+
+
+def _full_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "scheme": "http",
+        "root_path": "",
+        "state": {},
+        **scope,
+    }
+
+
+class _Exchange:
+    """One request through the app: its body in, its response out (whole, or in parts)."""
+
+    def __init__(
+        self,
+        server: RequestServer,
+        rid: int,
+        body: bytes | None,
+        stream: asyncio.Queue[bytes] | None,
+    ) -> None:
+        self.server = server
+        self.rid = rid
+        self.done = asyncio.Event()
+        self.started: dict[str, Any] = {}
+        self.parts: list[bytes] = []
+        #: whether the body goes back in parts ("start", "chunk"s, "end")
+        self.streaming = False
+        self._body = body
+        self._stream = stream
+        self._body_left = body is not None or stream is not None
+
+    async def receive(self) -> Message:
+        if not self._body_left:
+            await self.done.wait()
+            return {"type": "http.disconnect"}
+        if self._stream is None:
+            self._body_left = False
+            return {"type": "http.request", "body": self._body or b"", "more_body": False}
+        chunk = await self._stream.get()  # b"" ends the body
+        self._body_left = bool(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": self._body_left}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started.update(message)
+            return
+        if message["type"] != "http.response.body":
+            return
+        chunk, more = bytes(message.get("body", b"")), message.get("more_body", False)
+        if more and not self.streaming:  # a body in parts: each goes on as it comes
+            self.streaming = True
+            headers = [tuple(h) for h in self.started.get("headers", [])]
+            await self.server._reply(("start", self.rid, self.started["status"], headers))
+        if not self.streaming:
+            self.parts.append(chunk)
+        elif chunk:
+            await self.server._reply(("chunk", self.rid, chunk))
+        if not more:
+            self.done.set()
+
+    def answer(self, error_id: str | None, path: object) -> tuple[Any, ...]:
+        """The one "response" frame of a response sent whole (a 500 if the app gave none)."""
+        if self.started:
+            headers = [tuple(h) for h in self.started.get("headers", [])]
+            return ("response", self.rid, self.started["status"], headers, b"".join(self.parts))
+        if error_id is None:
+            error_id = new_error_id()
+            log.error("error %s: the app gave no answer on %s", error_id, path)
+        message = f"internal server error (error id {error_id})"
+        content = json.dumps({"message": message, "error_id": error_id}).encode()
+        return ("response", self.rid, 500, [(b"content-type", b"application/json")], content)
