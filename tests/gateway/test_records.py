@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +56,33 @@ async def test_ttl_zero_reads_every_time(tmp_path: Path) -> None:
     await records.version("fresh", "latest")
     publish(catalog, "fresh", "mp_fixtures.typed:Echo", "1.1.0")
     assert (await records.version("fresh", "latest")).version == "1.1.0"
+
+
+class Counting:
+    """The real registry, counting the module reads that reach it."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self.reads = 0
+
+    def module(self, name: str) -> Any:
+        self.reads += 1
+        time.sleep(0.05)  # a slow database: the others arrive meanwhile
+        return self.registry.module(name)
+
+
+async def test_concurrent_misses_share_one_load(tmp_path: Path) -> None:
+    catalog = build_catalog_service(Settings(data_dir=tmp_path))
+    publish(catalog, "shared", "mp_fixtures.typed:Echo")
+    counting = Counting(catalog.registry)
+    records = CatalogRecords(counting, ttl=60.0, clock=Clock())  # type: ignore[arg-type]
+    found = await asyncio.gather(*(records.module("shared") for _ in range(20)))
+    assert {m.name for m in found} == {"shared"}
+    assert counting.reads == 1
+    missing = await asyncio.gather(
+        *(records.module("nope") for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(m, NotFound) for m in missing)
+    assert counting.reads == 2  # one shared miss, and it is not kept:
+    publish(catalog, "nope", "mp_fixtures.typed:Echo")
+    assert (await records.module("nope")).name == "nope"

@@ -10,10 +10,12 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from modelport.api.arguments import read_arguments
 from modelport.api.documents import ModelList, ModelMeta, Version, Versions, documented
-from modelport.api.errors import status_of
+from modelport.api.errors import error_response, status_of
 from modelport.api.streams import stream_response
 from modelport.api.uploads import UploadStore
 from modelport.contract import tensors
@@ -157,24 +159,42 @@ def model_router(runtime: ModelRuntime, settings: Settings, *, models: bool = Tr
     return router
 
 
-def add_predict_routes(
-    app: FastAPI, runtime: ModelRuntime, settings: Settings, uploads: UploadStore
-) -> None:
-    """``POST /v2/models/{name}/predict/``: a plain Starlette endpoint (documented separately)."""
-    metrics = runtime.metrics
-    limit = settings.max_upload_size
+class PredictEndpoint:
+    """``POST /v2/models/{name}/predict/``: an ASGI app of its own, errors answered here.
 
-    async def predict(request: Request) -> Response:
-        runner = runtime.get(request.path_params["name"])
+    ``serve`` routes to it (no dependency resolution); a catalog module's worker calls it
+    directly for every prediction the gateway sends (``app.state.predict``), skipping the
+    app's routing and middleware it has no use for on a private channel. Same answers either way.
+    """
+
+    def __init__(self, runtime: ModelRuntime, settings: Settings, uploads: UploadStore) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.uploads = uploads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self.answer(request, request.path_params["name"])
+        except ModelportError as exc:
+            label = f"{request.method} {request.url.path}"
+            response = error_response(exc, self.settings.debug, label)
+        await response(scope, receive, send)
+
+    async def answer(self, request: Request, name: str) -> Response:
+        """Validate, predict, encode; ModelportError for the caller's or the model's failure."""
+        metrics = self.runtime.metrics
+        runner = self.runtime.get(name)
         started = time.perf_counter()
         status = 200
         try:
-            with uploads.area() as area:
-                raw = await read_arguments(request, area, limit)
+            with self.uploads.area() as area:
+                raw = await read_arguments(request, area, self.settings.max_upload_size)
                 kwargs = runner.prepare(raw)
                 accept = request.headers.get("accept")
                 if runner.model.streaming and wants_stream(accept):
-                    return await stream_response(runner, kwargs, area, accept, settings.debug)
+                    debug = self.settings.debug
+                    return await stream_response(runner, kwargs, area, accept, debug)
                 result = await runner.predict(kwargs, inputs=area)
         except ModelportError as exc:
             status = status_of(exc)
@@ -189,6 +209,14 @@ def add_predict_routes(
             headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
         return Response(result.content, media_type=result.media_type, headers=headers)
 
+
+def add_predict_routes(
+    app: FastAPI, runtime: ModelRuntime, settings: Settings, uploads: UploadStore
+) -> None:
+    """``POST /v2/models/{name}/predict/`` (documented separately); the endpoint is also
+    ``app.state.predict``."""
+    predict = PredictEndpoint(runtime, settings, uploads)
+    app.state.predict = predict
     path = f"{settings.base_path}/v2/models/{{name}}/predict"
-    app.router.add_route(path, predict, methods=["POST"], include_in_schema=False)
-    app.router.add_route(f"{path}/", predict, methods=["POST"], include_in_schema=False)
+    for each in (path, f"{path}/"):
+        app.router.routes.append(Route(each, predict, methods=["POST"], include_in_schema=False))

@@ -5,6 +5,8 @@ names. Reading them from the database per request would cost two queries and two
 on the hot path; they change rarely, so they are kept for ``catalog_cache_seconds`` (a new
 version, alias or visibility is seen by the gateway at most that long after it is published).
 Misses (NotFound) are never cached: a module published a moment ago is found at once.
+Concurrent misses of one key share one load, so an expiring entry under load costs one query,
+not one per request in flight.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from modelport.catalog.domain import ModuleRecord, VersionRecord
 from modelport.catalog.registry import Registry
@@ -34,6 +37,8 @@ class CatalogRecords:
         self.clock = clock
         self._modules: dict[str, tuple[float, ModuleRecord]] = {}
         self._versions: dict[tuple[str, str], tuple[float, VersionRecord]] = {}
+        #: loads under way, by table and key: their callers share them
+        self._loading: dict[tuple[int, object], asyncio.Future[Any]] = {}
 
     async def module(self, name: str) -> ModuleRecord:
         """The module ``name``; NotFound if unknown."""
@@ -51,13 +56,30 @@ class CatalogRecords:
         self._versions.clear()
 
     async def _cached(self, table: dict[K, tuple[float, T]], key: K, load: Callable[[], T]) -> T:
-        now = self.clock()
         hit = table.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self.clock():
             return hit[1]
-        value = await asyncio.to_thread(load)
+        flight = (id(table), key)
+        loading = self._loading.get(flight)
+        if loading is None:  # the first to miss loads it; others wait for the same answer
+            loading = asyncio.ensure_future(asyncio.to_thread(load))
+            self._loading[flight] = loading
+            loading.add_done_callback(partial(self._loaded, table, key, flight, self.clock()))
+        # a caller that gives up (disconnects) leaves the load to the others
+        return cast(T, await asyncio.shield(loading))
+
+    def _loaded(
+        self,
+        table: dict[K, tuple[float, T]],
+        key: K,
+        flight: tuple[int, object],
+        started: float,
+        loading: asyncio.Future[Any],
+    ) -> None:
+        del self._loading[flight]
+        if loading.cancelled() or loading.exception() is not None:
+            return  # a miss (NotFound) is never kept
         if self.ttl > 0:
             if len(table) >= MAX_ENTRIES:
                 table.clear()
-            table[key] = (now + self.ttl, value)
-        return value
+            table[key] = (started + self.ttl, loading.result())

@@ -81,6 +81,13 @@ class RequestServer:
         self.bodies: dict[int, asyncio.Queue[bytes]] = {}
         #: the requests being answered, by id (a "cancel" frame stops one)
         self.running: dict[int, asyncio.Task[None]] = {}
+        # predictions skip the app's routing and middleware: its predict endpoint answers them
+        state: Any = getattr(app, "state", None)
+        self._predict = getattr(state, "predict", None)
+        self._predict_paths: set[str] = set()
+        if self._predict is not None:
+            base = state.settings.base_path
+            self._predict_paths = {f"{base}/v2/models/{module}/predict{e}" for e in ("", "/")}
 
     def dispatch(self, frame: tuple[Any, ...]) -> None:
         """Start answering one frame (a "body" frame feeds a request already started, a
@@ -117,9 +124,13 @@ class RequestServer:
         """Run one HTTP request through the app and send its response back: one "response"
         frame, or, for a body sent in parts (a stream), "start", "chunk"s and "end"."""
         exchange = _Exchange(self, rid, body, self.bodies.get(rid) if streamed else None)
+        target, full = self.app, _full_scope(scope)
+        if scope.get("method") == "POST" and scope.get("path") in self._predict_paths:
+            target = self._predict
+            full.update(path_params={"name": self.module}, app=self.app)
         error_id = None
         try:
-            await self.app(_full_scope(scope), exchange.receive, exchange.send)
+            await target(full, exchange.receive, exchange.send)
         except Exception:
             if not exchange.done.is_set():  # else the app's error handler answered and logged
                 error_id = new_error_id()
