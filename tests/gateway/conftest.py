@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from modelport.api.errors import install_error_handlers
-from modelport.api.gateway import Authorize, gateway_router
+from modelport.api.gateway import Authorize, PredictFastPath, gateway_router
 from modelport.catalog.domain import ArtifactRecord, VersionRecord
 from modelport.catalog.metadata import validate_metadata
 from modelport.catalog.service import CatalogService
@@ -124,6 +124,8 @@ async def gateway(tmp_path: Path, catalog: CatalogService) -> AsyncIterator[Gate
             app = FastAPI()
             install_error_handlers(app, settings.debug)
             app.include_router(gateway_router(pool, catalog, settings, authorize))
+            # predictions take the platform's fast path, as in ``modelport up``
+            app.add_middleware(PredictFastPath, pool=pool, settings=settings, authorize=authorize)
             client = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
             )

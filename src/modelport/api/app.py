@@ -141,7 +141,10 @@ def _include_area_routes(
         assert catalog is not None  # checked by create_app
         app.include_router(gateway_router(pool, catalog, settings, authorize=authorize_call))
         # innermost middleware: behind authentication, before the router (see PredictFastPath)
-        app.user_middleware.append(Middleware(PredictFastPath, pool=pool, settings=settings))
+        fast_path = Middleware(
+            PredictFastPath, pool=pool, settings=settings, authorize=authorize_call
+        )
+        app.user_middleware.append(fast_path)
     if jobs is not None:
         # imported here: serving models that cannot train never loads the job stack
         from modelport.api.jobs import jobs_router

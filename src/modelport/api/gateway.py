@@ -22,13 +22,12 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelport.api.auth import authenticate_request, current_principal
+from modelport.api.auth import current_principal
 from modelport.api.documents import ModelList, ModelMeta, documented
 from modelport.api.errors import error_response
 from modelport.api.models import add_paths
 from modelport.api.oip import ProxiedInference, add_proxied_routes
 from modelport.auth import policy
-from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
 from modelport.catalog.service import CatalogService
 from modelport.errors import BadRequest, Forbidden, ModelportError, NotFound
@@ -206,7 +205,7 @@ class GatewayEndpoints:
     async def _proxy(self, request: Request, name: str, ref: str, path: str) -> Response:
         await self._allowed(request, name)
         scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
-        return proxied_response(await self.pool.call(name, ref, scope, request.stream()))
+        return proxied_response(await self.pool.call(name, ref, scope, _body(request.receive)))
 
     async def _document(self, request: Request, name: str, ref: str, path: str) -> Response:
         """A module's own document (metadata, OpenAPI), re-serialised: JSON, never its bytes."""
@@ -299,20 +298,24 @@ def gateway_router(
 class PredictFastPath:
     """Predictions to catalog modules, answered below the router (the platform's hot path).
 
-    The documented FastAPI routes above stay for OpenAPI and every other method; a ``POST`` to
+    The documented FastAPI routes stay for OpenAPI and every other method; a ``POST`` to
     ``{base}/v2/models/{name}[/versions/{ref}]/predict[/]`` is matched here by one regular
-    expression and proxied straight to the module's worker, skipping route matching over the
-    platform's ~100 routes and dependency resolution — the gateway's own cost per prediction is
-    what separates ``modelport up`` from ``modelport serve``. Same rules as the routes: the
-    caller (set by the authentication middleware, else the app's authenticator, else the local
-    admin) must be allowed to call the module; errors are the same JSON responses.
+    expression and answered by the same endpoint as the documented route
+    (:meth:`GatewayEndpoints.predict_version`: same authorization, same forwarding, same
+    errors), skipping route matching over the platform's ~100 routes and dependency resolution
+    — the gateway's own cost per prediction is what separates ``up`` from ``serve``.
     """
 
-    def __init__(self, app: ASGIApp, pool: ModelServer, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        pool: ModelServer,
+        settings: Settings,
+        authorize: Authorize | None = None,
+    ) -> None:
         self.app = app
-        self.pool = pool
+        self.endpoints = GatewayEndpoints(pool, pool.catalog, settings, authorize)
         self.debug = settings.debug
-        self.settings = settings
         self.pattern = re.compile(
             rf"{re.escape(settings.base_path)}/v2/models/(?P<name>[^/]+)"
             r"(?:/versions/(?P<ref>[^/]+))?/predict/?"
@@ -326,28 +329,14 @@ class PredictFastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        name, ref = match["name"], match["ref"] or LATEST
+        request = Request(scope, receive)
         try:
-            policy.check_call(await self._principal(scope), await self.pool.records.module(name))
-            path = f"{self.settings.base_path}/v2/models/{name}/predict/"
-            worker_scope = {**scope, "path": path, "raw_path": path.encode(), "root_path": ""}
-            result = await self.pool.call(name, ref, worker_scope, _body(receive))
+            answer = await self.endpoints.predict_version(
+                request, match["name"], match["ref"] or LATEST
+            )
         except ModelportError as exc:
-            await error_response(exc, self.debug)(scope, receive, send)
-            return
-        await proxied_response(result)(scope, receive, send)
-
-    async def _principal(self, scope: Scope) -> Principal:
-        state = scope.get("state") or {}
-        principal = state.get("principal")
-        if isinstance(principal, Principal):
-            return principal
-        authenticator = (
-            getattr(scope["app"].state, "authenticator", None) if "app" in scope else None
-        )
-        if authenticator is None:
-            return LOCAL_PRINCIPAL
-        return await authenticate_request(Request(scope), authenticator, self.settings)
+            answer = error_response(exc, self.debug, f"POST {scope['path']}")
+        await answer(scope, receive, send)
 
 
 async def _body(receive: Receive) -> AsyncIterator[bytes]:
