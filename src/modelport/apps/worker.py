@@ -30,7 +30,7 @@ from typing import Any
 from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.errors import ModelLoadError, ModelportError, NotFound, StartFailed
 from modelport.gateway.artifacts import materialize
-from modelport.gateway.protocol import FrameWriter, read_frame
+from modelport.gateway.protocol import open_channel
 from modelport.gateway.worker import (
     ASGIApp,
     RequestServer,
@@ -108,9 +108,7 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
 
 async def run(fd: int, config: dict[str, Any]) -> int:
     """Start the model, answer ready or failed, then serve frames until the socket closes."""
-    sock = socket.socket(fileno=fd)
-    reader, writer = await asyncio.open_connection(sock=sock)
-    frames = FrameWriter(writer)
+    reader, frames = await open_channel(socket.socket(fileno=fd), trusted=True)
     async with AsyncExitStack() as stack:
         try:
             app, warm_seconds = await start_app(config, stack)
@@ -123,7 +121,7 @@ async def run(fd: int, config: dict[str, Any]) -> int:
             return 1
         await frames.send(("ready", warm_seconds))
         server = RequestServer(app, frames, config["module"])
-        while (frame := await read_frame(reader, trusted=True)) is not None:
+        while (frame := await reader.read()) is not None:
             server.dispatch(frame)
         for task in list(server.tasks):
             task.cancel()

@@ -31,10 +31,11 @@ from modelport.errors import (
 )
 from modelport.gateway.protocol import (
     MAX_WORKER_FRAME,
+    FrameChannel,
     FrameTooLarge,
     FrameWriter,
     ProtocolError,
-    read_frame,
+    open_channel,
 )
 from modelport.gateway.worker import PARENT_ENV
 from modelport.jobs.executors.base import exit_reason
@@ -210,11 +211,10 @@ class WorkerProcess:
         key: Key,
         process: asyncio.subprocess.Process,
         *,
-        reader: asyncio.StreamReader,
+        reader: FrameChannel,
         frames: FrameWriter,
         cold_start: float,
         on_exit: Callable[[WorkerProcess, int], None],
-        max_frame: int = MAX_WORKER_FRAME,
     ) -> None:
         self.module, self.version = key
         self.process = process
@@ -235,7 +235,6 @@ class WorkerProcess:
         self._cancelling: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._exit_error: ModelError | None = None
-        self._max_frame = max_frame
         #: what it did wrong on its channel (a frame too large), if that is why it stopped
         self._violation: str | None = None
         self.touch()
@@ -284,20 +283,30 @@ class WorkerProcess:
         if not self.alive:
             raise self._exit_error or self._died(None)
         rid = next(self._ids)
-        future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Any, ...]] = loop.create_future()
         self._pending[rid] = future
+        timer: asyncio.TimerHandle | None = None
         try:
             with contextlib.suppress(ConnectionError):  # then the read loop fails the future
                 await self._frames.send((kind, rid, *args))
                 if body_file is not None:
                     await self._send_body(rid, body_file)
-            return await asyncio.wait_for(future, seconds)
-        except TimeoutError:
-            raise PredictTimeout(
-                f"model '{self.module}' {self.version} did not answer within {seconds:g} s"
-            ) from None
+            if seconds is not None:
+                timer = loop.call_at(loop.time() + seconds, self._time_out, future, seconds)
+            return await future
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(rid, None)
+
+    def _time_out(self, future: asyncio.Future[tuple[Any, ...]], seconds: float) -> None:
+        if not future.done():
+            future.set_exception(
+                PredictTimeout(
+                    f"model '{self.module}' {self.version} did not answer within {seconds:g} s"
+                )
+            )
 
     def _stream_part(self, frame: tuple[Any, ...]) -> None:
         parts = self._streams.get(frame[1])
@@ -351,9 +360,8 @@ class WorkerProcess:
         self._frames.close()
 
     async def _read_loop(self) -> None:
-        limit = self._max_frame
         try:
-            while (frame := await read_frame(self._reader, trusted=False, limit=limit)) is not None:
+            while (frame := await self._reader.read()) is not None:
                 if frame[0] in ("chunk", "end") and len(frame) > 1:
                     self._stream_part(frame)
                     continue
@@ -421,12 +429,9 @@ async def spawn_worker(
     finally:
         theirs.close()
     try:
-        reader, writer = await asyncio.open_connection(sock=ours)
-        frames = FrameWriter(writer)
+        reader, frames = await open_channel(ours, trusted=False, limit=max_frame)
         try:
-            frame = await asyncio.wait_for(
-                read_frame(reader, trusted=False, limit=max_frame), ready_within
-            )
+            frame = await asyncio.wait_for(reader.read(), ready_within)
         except TimeoutError:
             frame = ("timeout",)
     except BaseException as exc:  # cancelled (shutdown) or the channel broke: no process left
@@ -446,7 +451,6 @@ async def spawn_worker(
             frames=frames,
             cold_start=cold,
             on_exit=on_exit,
-            max_frame=max_frame,
         )
     frames.close()
     grace = {None: 1.0, "timeout": 0.0}.get(frame[0] if frame else None, STOP_GRACE)

@@ -9,6 +9,11 @@ that only rebuilds modelport's own errors: a module cannot smuggle objects into 
 nor make it buffer more than ``limit`` bytes (``max_worker_frame``, 256 MiB by default): a
 larger frame's length prefix is refused before any of it is read (:class:`FrameTooLarge`).
 
+Both ends open the socket with :func:`open_channel`: a :class:`FrameChannel` splits every complete
+frame out of whatever one read of the socket brings, and a :class:`FrameWriter` queues the frames
+sent during one turn of the event loop and writes them together (one ``writelines``), waiting for
+the other end only when the socket's buffer is full.
+
 Messages::
 
     worker → gateway   ("ready", warm_seconds)              the model is loaded and warm
@@ -30,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import io
 import pickle
+import socket
 import struct
-from typing import Any, Final
+from collections import deque
+from typing import Any, Final, Protocol, cast
 
 from modelport import errors
 
@@ -99,7 +106,7 @@ def encode(frame: tuple[Any, ...]) -> bytes:
     return bytes(data)
 
 
-def decode(payload: bytes, *, trusted: bool) -> tuple[Any, ...]:
+def decode(payload: bytes | memoryview, *, trusted: bool) -> tuple[Any, ...]:
     """A frame's tuple; ``trusted`` only for frames from our own parent process."""
     if trusted:  # the sender is the gateway that spawned us, over a private socketpair
         return _checked(pickle.loads(payload))  # noqa: S301
@@ -115,13 +122,12 @@ def _checked(frame: object) -> tuple[Any, ...]:
 async def read_frame(
     reader: asyncio.StreamReader, *, trusted: bool, limit: int | None = None
 ) -> tuple[Any, ...] | None:
-    """The next frame, or None when the other end closed the channel.
+    """The next frame from a stream, or None when the other end closed the channel.
 
     An untrusted frame over ``limit`` bytes (default :data:`MAX_WORKER_FRAME`) raises
     FrameTooLarge before its payload is read; trusted frames may use the whole range.
     """
-    if limit is None:
-        limit = MAX_FRAME if trusted else MAX_WORKER_FRAME
+    limit = _limit(trusted, limit)
     try:
         header = await reader.readexactly(HEADER.size)
         (size,) = HEADER.unpack(header)
@@ -133,22 +139,216 @@ async def read_frame(
     return decode(payload, trusted=trusted)
 
 
-class FrameWriter:
-    """Writes whole frames to a stream, one at a time (concurrent senders never interleave)."""
+def _limit(trusted: bool, limit: int | None) -> int:
+    if limit is not None:
+        return limit
+    return MAX_FRAME if trusted else MAX_WORKER_FRAME
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-        self._lock = asyncio.Lock()
 
-    async def send(self, frame: tuple[Any, ...]) -> None:
-        """Send one frame; ConnectionError if the other end is gone."""
-        data = encode(frame)
-        async with self._lock:
-            if self.writer.is_closing():
-                raise ConnectionResetError("the channel is closed")
-            self.writer.write(data)
-            await self.writer.drain()
+class FrameChannel(asyncio.Protocol):
+    """One end of the socketpair: the frames it receives, and flow control for its writer.
+
+    Each read of the socket is split into all the complete frames it holds; only the start of an
+    unfinished frame is kept. A frame's length is checked as soon as its prefix arrives, so a
+    frame over ``limit`` is refused (:class:`FrameTooLarge`, the channel stops reading) without
+    its payload ever being collected.
+    """
+
+    transport: asyncio.Transport
+
+    def __init__(self, *, trusted: bool, limit: int | None = None) -> None:
+        self.trusted = trusted
+        self.limit = _limit(trusted, limit)
+        self._frames: deque[tuple[Any, ...]] = deque()
+        #: the start of a frame not complete yet
+        self._partial = bytearray()
+        #: how many bytes ``_partial`` needs before the next frame (or prefix) is complete
+        self._needed = HEADER.size
+        self._error: BaseException | None = None
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._drains: list[asyncio.Future[None]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._error is not None:
+            return
+        partial = self._partial
+        if not partial:
+            used = self._split(data)
+            if used < len(data) and self._error is None:
+                partial += memoryview(data)[used:]
+        else:
+            partial += data
+            if len(partial) >= self._needed:
+                used = self._split(partial)
+                if self._error is None:
+                    del partial[:used]
+        if self._frames or self._error is not None:
+            self._wake()
+
+    def _split(self, data: bytes | bytearray) -> int:
+        """Decode the complete frames at the start of ``data``; return the bytes they took."""
+        end, used = len(data), 0
+        with memoryview(data) as view:
+            while end - used >= HEADER.size:
+                (size,) = HEADER.unpack_from(data, used)
+                start = used + HEADER.size
+                if size > self.limit:
+                    self._fail(FrameTooLarge(size, self.limit))
+                    return used
+                if end - start < size:
+                    self._needed = HEADER.size + size
+                    return used
+                payload = view[start : start + size]
+                try:
+                    self._frames.append(decode(payload, trusted=self.trusted))
+                except ProtocolError as exc:
+                    self._fail(exc)
+                    return used
+                except Exception as exc:  # any malformed pickle: the sender broke the protocol
+                    self._fail(ProtocolError(f"an unreadable frame: {exc!r}"))
+                    return used
+                finally:
+                    payload.release()
+                used = start + size
+        self._needed = HEADER.size
+        return used
+
+    def _fail(self, error: BaseException) -> None:
+        """Stop reading: the frames before ``error`` are still read, then ``error`` is raised."""
+        self._error = error
+        self._partial = bytearray()
+        self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return True  # keep our half open: the reader decides when the channel closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        if exc is not None and self._error is None:
+            self._error = exc
+        self._wake()
+        for waiter in self._drains:
+            if not waiter.done():
+                waiter.set_exception(ConnectionResetError("the channel is closed"))
+        self._drains.clear()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def read(self) -> tuple[Any, ...] | None:
+        """The next frame, or None when the other end closed the channel (ProtocolError, or
+        the connection's error, once the frames before it have been read)."""
+        while not self._frames:
+            if self._error is not None:
+                raise self._error
+            if self._eof:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._frames.popleft()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        for waiter in self._drains:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drains.clear()
+
+    async def drain(self) -> None:
+        """Wait until the socket's write buffer is below its low-water mark again."""
+        if self.transport.is_closing():
+            raise ConnectionResetError("the channel is closed")
+        if self._paused:
+            waiter = asyncio.get_running_loop().create_future()
+            self._drains.append(waiter)
+            await waiter
 
     def close(self) -> None:
-        """Close the channel (the other end reads EOF)."""
+        """Close the socket once what is buffered has been written."""
+        self.transport.close()
+
+
+async def open_channel(
+    sock: socket.socket, *, trusted: bool, limit: int | None = None
+) -> tuple[FrameChannel, FrameWriter]:
+    """Frames over a connected socket: what arrives (``trusted``: from our own parent, else
+    refused over ``limit`` bytes) and a writer for what we send."""
+    loop = asyncio.get_running_loop()
+    _, channel = await loop.create_connection(
+        lambda: FrameChannel(trusted=trusted, limit=limit), sock=sock
+    )
+    return channel, FrameWriter(channel)
+
+
+class _Sink(Protocol):
+    """What a FrameWriter writes through: a FrameChannel, or an asyncio StreamWriter."""
+
+    @property
+    def transport(self) -> asyncio.WriteTransport: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FrameWriter:
+    """Writes whole frames to a channel, in the order they are sent.
+
+    The frames sent during one turn of the event loop are written together at its end (one
+    ``writelines``); each frame is queued whole, without an await, so concurrent senders never
+    interleave and need no lock. A sender waits only while the socket's write buffer is over its
+    high-water mark (a large body, a slow reader).
+    """
+
+    def __init__(self, writer: _Sink) -> None:
+        self.writer = writer
+        self._queued: list[bytes] = []
+        self._queued_size = 0
+        self._high_water = writer.transport.get_write_buffer_limits()[1]
+
+    async def send(self, frame: tuple[Any, ...]) -> None:
+        """Send one frame; ConnectionError if the channel is closed."""
+        data = encode(frame)
+        transport = self.writer.transport
+        if transport.is_closing():
+            raise ConnectionResetError("the channel is closed")
+        if not self._queued:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._queued.append(data)
+        self._queued_size += len(data)
+        if self._queued_size + transport.get_write_buffer_size() > self._high_water:
+            self._flush()
+            if transport.get_write_buffer_size() > self._high_water:
+                await self.writer.drain()
+
+    def _flush(self) -> None:
+        queued = self._queued
+        if not queued:
+            return
+        self._queued, self._queued_size = [], 0
+        transport = self.writer.transport
+        if transport.is_closing():  # the other end is gone: its reader says so
+            return
+        if len(queued) == 1:
+            transport.write(queued[0])
+        else:
+            transport.writelines(queued)
+
+    def close(self) -> None:
+        """Close the channel once the queued frames are written (the other end reads EOF)."""
+        self._flush()
         self.writer.close()
