@@ -3,15 +3,17 @@
 
     uv venv /tmp/bench-bento && VIRTUAL_ENV=/tmp/bench-bento uv pip install bentoml numpy  # once
     .venv/bin/python bench/batching.py [--rounds 3] [--duration 10] [--warmup 5] [-c 64]
+    .venv/bin/python bench/batching.py --hidden 65536   # the wide, compute-bound variant
     .venv/bin/python bench/batching.py --report-only   # tables again from results/batching.json
 
-The model: a 2-layer MLP on 256 floats (256x256 ReLU, then 256x8; float64 weights drawn with
-``numpy.random.default_rng(0)``), the same numpy code in all four targets:
+The model: a 2-layer MLP on 256 floats (256xH ReLU, then Hx8; float64 weights drawn with
+``numpy.random.default_rng(0)``; H = ``--hidden``, 256 by default, passed to every server as
+``$MLP_HIDDEN``), the same numpy code (bench/models/mlp_core.py) in all four targets:
 
-- ``mp-batched``: ``modelport serve mp_fixtures.batched:Mlp`` (``@batch(max_size=64,
-  max_wait_ms=5)``; tests/fixtures/site);
-- ``mp-unbatched``: ``modelport serve mlp_unbatched:Mlp`` (bench/models: the same class without
-  ``@batch``, one 1x256 product per request);
+- ``mp-batched``: ``modelport serve mlp_batched:Mlp`` (``@batch(max_size=64, max_wait_ms=5)``;
+  at H = 256 the code of tests/fixtures' ``mp_fixtures.batched:Mlp``);
+- ``mp-unbatched``: ``modelport serve mlp_unbatched:Mlp`` (the same class without ``@batch``, one
+  1x256 product per request);
 - ``bentoml``: ``bentoml serve mlp_bento:Mlp`` from the venv ``--bento-venv`` (BentoML is not in
   modelport's lock), ``@bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=60000)``,
   ``workers=1``, access log off;
@@ -24,12 +26,16 @@ Every target must answer the harness's own numpy result for that input (to 1e-9)
 measured. Each run starts a fresh server tree pinned to CPU 0 (``taskset``; Ray's GCS, raylet,
 agents, controller, proxy and replica all inherit it) with ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` = 1, then ``wrk -t1 -c64 --latency`` on
-CPU 1 (a 5 s warm-up, then the measured run). Rounds interleave the targets, rotating their
-order. Recorded per run: req/s, p50, p99, errors, the server tree's and wrk's CPU use, other
-processes' CPU use (a run where they used more than ``--max-foreign-cpu`` cores is flagged and
-rerun), and for modelport batched the mean batch size from its ``/metrics``. Medians over clean
-rounds; results in bench/results/batching.json and .md, server logs and wrk outputs in
-bench/results/raw/batching/.
+CPU 1 (a 5 s warm-up, one request that waits out what the warm-up left queued, then the
+measured run). ``--predict-concurrency N`` sets modelport's ``MODELPORT_PREDICT_CONCURRENCY``
+(default 4: a batched model runs up to 4 batches at once). Rounds interleave the targets,
+rotating their order. Recorded per run: req/s, p50, p99, errors, the server tree's and wrk's
+CPU use, other processes' CPU use (a run where they used more than ``--max-foreign-cpu`` cores
+is flagged and rerun), and for modelport batched the mean batch size from its ``/metrics``.
+Medians over clean rounds; results in bench/results/batching.json and .md (``--hidden`` other
+than 256: batching-wide.json and .md), server logs and wrk outputs in results/raw/<that name>/.
+Before the rounds, the model's in-process cost (``mlp_core.py``: one row vs a batch of 64, on the
+server CPU with one BLAS thread) is measured and recorded as ``in_process``.
 """
 
 from __future__ import annotations
@@ -57,21 +63,19 @@ import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 _spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
 assert _spec is not None
 assert _spec.loader is not None
 base = importlib.util.module_from_spec(_spec)  # bench/run.py: wrk parsing, /proc helpers
 sys.modules["bench_run"] = base
 _spec.loader.exec_module(base)
+sys.path.insert(0, str(BENCH / "models"))
+import mlp_core  # noqa: E402
 
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
-RAW = RESULTS / "raw" / "batching"
 PY = REPO / ".venv" / "bin" / "python"
 HOST = "127.0.0.1"
-WIDTH = 256
 THREADS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TARGETS = ("mp-batched", "mp-unbatched", "bentoml", "ray")
 LABELS = {
@@ -93,15 +97,12 @@ def log(msg: str) -> None:
 def request_input() -> list[float]:
     """The one input every request sends: 256 floats in [-1, 1), 6 decimals, seed 1."""
     rng = random.Random(1)
-    return [round(rng.uniform(-1, 1), 6) for _ in range(WIDTH)]
+    return [round(rng.uniform(-1, 1), 6) for _ in range(mlp_core.WIDTH)]
 
 
-def expected_output(x: list[float]) -> list[float]:
+def expected_output(x: list[float], hidden: int) -> list[float]:
     """What the MLP must answer for ``x``, computed here with the targets' numpy code."""
-    rng = np.random.default_rng(0)
-    w1 = rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)
-    w2 = rng.standard_normal((WIDTH, 8)) / np.sqrt(WIDTH)
-    return (np.maximum(np.asarray([x]) @ w1, 0.0) @ w2)[0].tolist()  # type: ignore[no-any-return]
+    return mlp_core.forward(*mlp_core.weights(hidden), [x])[0]
 
 
 def target_request(target: str) -> tuple[str, bytes]:
@@ -125,11 +126,13 @@ def answer_rows(target: str, body: bytes) -> list[float] | None:
 def server_cmd(
     target: str, port: int, args: argparse.Namespace
 ) -> tuple[list[str], dict[str, str]]:
-    site = f"{BENCH / 'models'}:{REPO / 'tests' / 'fixtures' / 'site'}"
     if target in ("mp-batched", "mp-unbatched"):
-        spec = "mp_fixtures.batched:Mlp" if target == "mp-batched" else "mlp_unbatched:Mlp"
+        spec = "mlp_batched:Mlp" if target == "mp-batched" else "mlp_unbatched:Mlp"
         cmd = [str(PY), "-m", "modelport", "serve", spec, "--host", HOST, "--port", str(port)]
-        return cmd, {"PYTHONPATH": site}
+        extra = {"PYTHONPATH": str(BENCH / "models")}
+        if args.predict_concurrency:
+            extra["MODELPORT_PREDICT_CONCURRENCY"] = str(args.predict_concurrency)
+        return cmd, extra
     if target == "bentoml":
         bento = str(Path(args.bento_venv) / "bin" / "bentoml")
         cmd = [bento, "serve", "mlp_bento:Mlp", "--host", HOST, "--port", str(port)]
@@ -151,13 +154,13 @@ class Server:
     def __init__(self, target: str, rnd: int, args: argparse.Namespace) -> None:
         self.target = target
         self.port = base.free_port()
-        self.log_path = RAW / f"{target}-r{rnd}.log"
+        self.log_path = args.raw / f"{target}-r{rnd}.log"
         cmd, extra = server_cmd(target, self.port, args)
         self.cmd = ["taskset", "-c", str(args.server_cpu), *cmd]
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-        env.update(THREADS_ENV)
+        env.update(THREADS_ENV, MLP_HIDDEN=str(args.hidden))
         env.update(extra)
-        RAW.mkdir(parents=True, exist_ok=True)
+        args.raw.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(
                 self.cmd,
@@ -211,10 +214,9 @@ def post(port: int, path: str, body: bytes, timeout: float = 10) -> tuple[int, b
         conn.close()
 
 
-def wait_ready(srv: Server, timeout: float = 180) -> dict[str, Any]:
+def wait_ready(srv: Server, want: list[float], timeout: float = 180) -> dict[str, Any]:
     """Poll the predict until a 200 that carries the expected scores."""
     path, body = target_request(srv.target)
-    want = expected_output(request_input())
     t0 = time.monotonic()
     last: Any = None
     while time.monotonic() - t0 < timeout:
@@ -237,9 +239,9 @@ def wait_ready(srv: Server, timeout: float = 180) -> dict[str, Any]:
     return {"ok": False, "error": f"no 200 within {timeout:.0f} s", "last": last}
 
 
-def lua_script(target: str) -> Path:
+def lua_script(target: str, raw: Path) -> Path:
     _, body = target_request(target)
-    lua = RAW / f"{target}.lua"
+    lua = raw / f"{target}.lua"
     lua.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
@@ -254,13 +256,23 @@ def wrk(
     """Run wrk on the client CPU; (exit code, output, CPU seconds wrk used)."""
     path, _ = target_request(target)
     cmd = ["taskset", "-c", str(args.client_cpu), "wrk", "-t1", f"-c{args.connections}"]
-    cmd += [f"-d{duration:g}s", "--latency", "-s", str(lua_script(target))]
+    cmd += [f"-d{duration:g}s", f"--timeout={args.wrk_timeout:g}s", "--latency"]
+    cmd += ["-s", str(lua_script(target, args.raw))]
     cmd.append(f"http://{HOST}:{port}{path}")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return p.returncode, p.stdout + p.stderr, cpu
+
+
+def drain(srv: Server) -> None:
+    """Wait out the requests wrk abandoned when its warm-up ended: one more request, queued
+    behind them, answers once the server has worked through them (else the measured run
+    starts against a full queue, and modelport refuses what exceeds it with 503s)."""
+    path, body = target_request(srv.target)
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        post(srv.port, path, body, timeout=120)
 
 
 def batch_metrics(port: int) -> tuple[float, float] | None:
@@ -287,12 +299,13 @@ def load_run(args: argparse.Namespace, target: str, rnd: int) -> dict[str, Any]:
     srv = Server(target, rnd, args)
     rec["cmd"] = srv.cmd
     try:
-        ready = wait_ready(srv)
+        ready = wait_ready(srv, args.want)
         rec["ready"] = {k: v for k, v in ready.items() if k != "answer"}
         if not ready["ok"]:
             rec.update(flagged=True, flags=[f"not ready: {ready}"], log_tail=srv.log_tail())
             return rec
         rc_w, _, _ = wrk(args, target, srv.port, args.warmup)
+        drain(srv)
         batches0 = batch_metrics(srv.port) if target == "mp-batched" else None
         ours = base.harness_pids() | srv.pids()
         before = base.cpu_snapshot()
@@ -304,7 +317,7 @@ def load_run(args: argparse.Namespace, target: str, rnd: int) -> dict[str, Any]:
         foreign, top = base.foreign_cpu(before, after, ours)
         server = [p for p in ours - base.harness_pids() if p in after]
         server_cpu = sum(after[p][0] - before.get(p, (0,))[0] for p in server) / base.CLK_TCK
-        (RAW / f"wrk-{target}-r{rnd}.txt").write_text(out)
+        (args.raw / f"wrk-{target}-r{rnd}.txt").write_text(out)
         parsed = base.parse_wrk(out)
         rec.update(parsed)
         rec["wrk_output"] = out
@@ -404,12 +417,24 @@ def fmt(v: float | None, spec: str) -> str:
 
 def markdown(res: dict[str, Any]) -> str:
     s, a = res["summary"], res["settings"]
+    hidden = a.get("hidden", mlp_core.DEFAULT_HIDDEN)
     lines = [
+        f"MLP 256 x {hidden} x 8 (float64). "
         f"`{res['command']}` — {a['rounds']} rounds x {a['duration']:g} s, wrk -t1 "
         f"-c{a['connections']} on CPU {a['client_cpu']}, each server tree on CPU "
-        f"{a['server_cpu']}, numpy threads 1; medians of clean rounds (no errors, "
+        f"{a['server_cpu']}, numpy threads 1, modelport predict_concurrency "
+        f"{a.get('predict_concurrency') or 4}; medians of clean rounds (no errors, "
         f"server tree got >= {MIN_SERVER_CORES} of its core).",
         "",
+    ]
+    if (cost := res.get("in_process", {})).get("unbatched_us"):
+        lines += [
+            f"In process (one BLAS thread): predict of 1 row {cost['unbatched_us']:,.0f} us, "
+            f"of 64 rows {cost['batch64_us']:,.0f} us = {cost['batch64_per_row_us']:,.0f} us "
+            f"per row ({cost['unbatched/per_row']:.1f}x less).",
+            "",
+        ]
+    lines += [
         "| target | req/s | p50 (ms) | p99 (ms) | server CPU (cores) | wrk CPU (cores) "
         "| others' CPU (cores) | mean batch | rounds (req/s) |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -454,6 +479,16 @@ def versions(bento_py: Path) -> dict[str, Any]:
     }
 
 
+def in_process(args: argparse.Namespace) -> dict[str, Any]:
+    """The model's cost in one process on the server CPU: 1 row vs a batch of 64 (mlp_core.py)."""
+    cmd = ["taskset", "-c", str(args.server_cpu), str(PY), str(BENCH / "models" / "mlp_core.py")]
+    env = {**os.environ, **THREADS_ENV}
+    p = subprocess.run(
+        [*cmd, str(args.hidden)], capture_output=True, text=True, env=env, check=False
+    )
+    return json.loads(p.stdout) if p.returncode == 0 else {"error": p.stderr[-300:]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -468,10 +503,16 @@ def main() -> int:
     ap.add_argument("--quiet-window", type=int, default=3)
     ap.add_argument("--quiet-wait", type=float, default=120.0)
     ap.add_argument("--retries", type=int, default=3, help="reruns of a contended run")
-    ap.add_argument("--out", default=str(RESULTS / "batching.json"))
+    ap.add_argument("--hidden", type=int, default=mlp_core.DEFAULT_HIDDEN, help="MLP width")
+    ap.add_argument(
+        "--predict-concurrency", type=int, help="modelport's predict_concurrency (default 4)"
+    )
+    ap.add_argument("--wrk-timeout", type=float, default=2.0, help="wrk --timeout (seconds)")
+    ap.add_argument("--out", help="results/batching.json, or batching-wide.json if --hidden")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
-    out = Path(args.out)
+    wide = args.hidden != mlp_core.DEFAULT_HIDDEN
+    out = Path(args.out or RESULTS / ("batching-wide.json" if wide else "batching.json"))
     if args.report_only:
         res = json.loads(out.read_text())
         res["summary"] = summarise(res["runs"])
@@ -482,12 +523,15 @@ def main() -> int:
         "command": "python bench/batching.py " + " ".join(sys.argv[1:]),
         "settings": {k: v for k, v in vars(args).items() if k != "report_only"},
         "threads_env": THREADS_ENV,
+        "in_process": in_process(args),
         "machine": base.machine_info(),
         "src_fingerprint": base.src_fingerprint(),
         "versions": versions(Path(args.bento_venv) / "bin" / "python"),
         "runs": [],
     }
     res["command"] = res["command"].rstrip()
+    args.raw = RESULTS / "raw" / out.stem
+    args.want = expected_output(request_input(), args.hidden)
     for rnd in range(1, args.rounds + 1):
         order = targets[rnd - 1 :] + targets[: rnd - 1]
         for t in order:

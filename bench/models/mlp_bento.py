@@ -7,30 +7,24 @@ Runs in its own venv, never in modelport's lock::
 
 A batchable API takes a batch per HTTP request: a client sends ``{"x": [[256 floats]]}`` (a
 batch of one) and gets ``[[8 floats]]``; BentoML's dispatcher merges concurrent requests along
-dimension 0 into calls of up to 64 rows. Same weights (seed 0) and numpy code as
-``mp_fixtures.batched:Mlp``.
+dimension 0 into calls of up to 64 rows. Same weights (seed 0, hidden width ``$MLP_HIDDEN``) and
+numpy code (``mlp_core``) as ``mlp_batched:Mlp``.
 """
 
 from __future__ import annotations
 
 import bentoml
-import numpy as np
-
-WIDTH = 256
+import mlp_core
 
 
 @bentoml.service(workers=1)
 class Mlp:
-    """A 2-layer MLP over 256 floats: a batch of requests is one matrix product."""
+    """A 2-layer MLP over 256 floats: a batch of requests is one matrix product per layer."""
 
     def __init__(self) -> None:
-        rng = np.random.default_rng(0)
-        self.w1 = rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)
-        self.w2 = rng.standard_normal((WIDTH, 8)) / np.sqrt(WIDTH)
+        self.w1, self.w2 = mlp_core.weights(mlp_core.hidden_width())
 
     @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=60_000)
     def predict(self, x: list[list[float]]) -> list[list[float]]:
         """Scores of each row's 256 inputs (8 per row)."""
-        rows = np.asarray(x, dtype=np.float64)
-        hidden = np.maximum(rows @ self.w1, 0.0)
-        return (hidden @ self.w2).tolist()  # type: ignore[no-any-return]
+        return mlp_core.forward(self.w1, self.w2, x)

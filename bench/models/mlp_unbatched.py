@@ -1,16 +1,15 @@
-"""The batching benchmark's unbatched model: ``mp_fixtures.batched:Mlp`` without ``@batch``.
+"""The batching benchmark's unbatched model: ``mlp_batched:Mlp`` without ``@batch``.
 
-Same name, weights (seed 0) and numpy code; ``predict`` takes one request, so every request is
-its own 1 x 256 matrix product. Served by ``bench/batching.py`` as ``mlp_unbatched:Mlp``.
+Same name, weights (seed 0, hidden width ``$MLP_HIDDEN``) and numpy code (``mlp_core``);
+``predict`` takes one request, so every request is its own 1 x 256 matrix product. Served by
+``bench/batching.py`` as ``mlp_unbatched:Mlp``.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import mlp_core
 
 from modelport import Model
-
-WIDTH = 256
 
 
 class Mlp(Model):
@@ -21,14 +20,10 @@ class Mlp(Model):
     license = "MIT"
 
     def warm(self) -> None:
-        rng = np.random.default_rng(0)
-        self.w1 = rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)
-        self.w2 = rng.standard_normal((WIDTH, 8)) / np.sqrt(WIDTH)
+        self.w1, self.w2 = mlp_core.weights(mlp_core.hidden_width())
 
     def predict(self, x: list[float]) -> list[float]:
         """Scores of the request's 256 inputs (8 numbers)."""
-        if len(x) != WIDTH:
-            raise ValueError(f"x must hold {WIDTH} numbers, not {len(x)}")
-        rows = np.asarray([x], dtype=np.float64)
-        hidden = np.maximum(rows @ self.w1, 0.0)
-        return (hidden @ self.w2)[0].tolist()  # type: ignore[no-any-return]
+        if error := mlp_core.wrong_width(x):
+            raise error
+        return mlp_core.forward(self.w1, self.w2, [x])[0]

@@ -39,6 +39,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 TRAINER = "mp_fixtures.typed:Trainer"
 ANSWER = "tests.gateway.models:Answer"
+SIZES = "mp_fixtures.batched:Sizes"
+COUNTER = "mp_fixtures.streaming:Counter"
 COLD = "x-modelport-cold-start"
 VERSION = "x-modelport-model-version"
 IDLE = 3.0
@@ -87,6 +89,8 @@ async def ray_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     publish(catalog, "answer", ANSWER, "1.0.0", {"answer.txt": b"one"})
     publish(catalog, "answer", ANSWER, "2.0.0", {"answer.txt": b"two"})
     catalog.registry.set_alias("answer", "stable", "1.0.0")
+    publish(catalog, "sizes", SIZES, "1.0.0")
+    publish(catalog, "counter", COUNTER, "1.0.0")
     pool = RayServePool(settings, catalog, GatewayMetrics(), start=start_app)
     transport = httpx.ASGITransport(app=gateway_app(pool, catalog, settings))
     try:
@@ -135,6 +139,24 @@ async def test_predictions_answer_as_the_process_pool_does_the_first_one_cold(
     assert "/v2/models/trainer/predict/" in spec["paths"]
     missing = await gw.client.post("/v2/models/nope/predict/")
     assert missing.status_code == 404
+
+
+async def test_a_replica_batches_and_sends_a_stream_whole(ray_gateway: RayGateway) -> None:
+    gw = ray_gateway
+
+    async def call(n: int) -> dict[str, int]:
+        answer = await gw.client.post("/v2/models/sizes/predict/", json={"n": n, "delay": 0.2})
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    answers = await asyncio.gather(*(call(n) for n in range(32)))
+    assert [a["n"] for a in answers] == list(range(32))
+    assert max(a["batch"] for a in answers) > 1  # merged in the replica, as in a worker
+
+    stream = await gw.client.post("/v2/models/counter/predict/", json={"n": 3})
+    assert stream.status_code == 200
+    assert stream.headers["content-type"] == "application/x-ndjson"
+    assert stream.text == '{"i":0}\n{"i":1}\n{"i":2}\n'  # whole, at once, on Ray Serve
 
 
 async def test_training_arguments_are_validated_by_a_replica(ray_gateway: RayGateway) -> None:
@@ -203,7 +225,7 @@ async def test_close_deletes_the_applications_and_stops_the_cluster_it_started(
 
     monkeypatch.setattr(serve, "delete", recording_delete)
     applications = set(await asyncio.to_thread(lambda: serve.status().applications))
-    assert applications == {"trainer--1.0.0", "answer--1.0.0"}
+    assert applications == {"trainer--1.0.0", "answer--1.0.0", "sizes--1.0.0", "counter--1.0.0"}
     await ray_gateway.pool.close()
     assert sorted(deleted) == sorted(applications)
     assert not ray.is_initialized()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
 from mp_fixtures.batched import Tally
 
+from modelport import Model, batch
 from modelport.contract.typed import TypedModel
 from modelport.errors import ModelError, PredictTimeout
 from modelport.runtime.metrics import ServingMetrics
@@ -93,4 +96,46 @@ async def test_a_cancelled_caller_is_withdrawn_from_its_batch() -> None:
     assert kept.content == b"12"
     assert (await first).content == b"2"
     assert 5 not in [n for b in model.batches for n in b]
+    runner.close()
+
+
+class Peak(Model):
+    """Records how many of its batches run at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def call(self, n: list[int]) -> list[int]:
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(0.1)
+        with self.lock:
+            self.running -= 1
+        return n
+
+
+class OneAtATime(Peak):
+    @batch(max_size=2, max_wait_ms=0)
+    def predict(self, n: list[int]) -> list[int]:
+        return self.call(n)
+
+
+class TwoAtATime(Peak):
+    @batch(max_size=2, max_wait_ms=0, concurrency=2)
+    def predict(self, n: list[int]) -> list[int]:
+        return self.call(n)
+
+
+@pytest.mark.parametrize(("model", "peak"), [(OneAtATime, 1), (TwoAtATime, 2)])
+async def test_batches_run_one_at_a_time_unless_asked(model: type[Peak], peak: int) -> None:
+    instance = model()
+    runner = ModelRunner(TypedModel(instance, "test"), Limits(4, 8, None), ServingMetrics())
+    runner.ready = True
+    assert runner.capacity == peak * 2 + 8
+    answers = await asyncio.gather(*(runner.predict({"n": n}) for n in range(8)))
+    assert [a.content for a in answers] == [str(n).encode() for n in range(8)]
+    assert instance.peak == peak  # never more, though the server allows 4 workers
     runner.close()

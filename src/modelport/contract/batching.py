@@ -37,10 +37,15 @@ _LISTS = (list, collections.abc.Sequence, collections.abc.MutableSequence)
 
 @dataclass(frozen=True)
 class BatchPolicy:
-    """How many requests one call may take, and how long the first may wait for others."""
+    """How many requests one call may take, how long the first may wait for others, and how
+    many batches run at once."""
 
     max_size: int = 64
     max_wait_ms: float = 5.0
+    #: batches running at once (at most the server's ``predict_concurrency``); one by default:
+    #: the next batch forms while one runs, so a loaded model gets full batches rather than
+    #: several small ones sharing the cores and re-reading the weights
+    concurrency: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_size, int) or isinstance(self.max_size, bool):
@@ -49,6 +54,8 @@ class BatchPolicy:
             raise ValueError(f"batch: max_size must be at least 1, not {self.max_size}")
         if not 0 <= self.max_wait_ms <= 60_000:
             raise ValueError(f"batch: max_wait_ms must be 0..60000, not {self.max_wait_ms}")
+        if not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ValueError(f"batch: concurrency must be an int of at least 1: {self.concurrency}")
 
     @property
     def max_wait(self) -> float:
@@ -56,11 +63,12 @@ class BatchPolicy:
         return self.max_wait_ms / 1000.0
 
 
-def batch(max_size: int = 64, max_wait_ms: float = 5.0) -> Callable[[F], F]:
+def batch(max_size: int = 64, max_wait_ms: float = 5.0, concurrency: int = 1) -> Callable[[F], F]:
     """Mark a typed model's ``predict`` as vectorised: concurrent requests are merged into one
     call of up to ``max_size`` requests, dispatched when full or ``max_wait_ms`` after the first
-    request of the batch arrived (at once when ``max_wait_ms`` is 0 and a worker is free)."""
-    policy = BatchPolicy(max_size, max_wait_ms)
+    request of the batch arrived (at once when ``max_wait_ms`` is 0), ``concurrency`` batches at
+    a time (at most the server's ``predict_concurrency``)."""
+    policy = BatchPolicy(max_size, max_wait_ms, concurrency)
 
     def mark(func: F) -> F:
         setattr(func, BATCH_ATTRIBUTE, policy)

@@ -78,12 +78,13 @@ class ModelRunner:
         )
         self._in_flight = metrics.in_flight.labels(model.name)
         self._batcher: Batcher | None = None
-        #: predictions admitted at once (running and waiting); a batched model runs a batch
-        #: per worker
+        #: predictions admitted at once (running and waiting); a batched model runs its batches
+        #: (``@batch(concurrency=)``, at most one per worker) of up to ``max_size``
         self.capacity = limits.concurrency + limits.queue
         if model.batch is not None:
-            self._batcher = Batcher(model, model.batch, self._pool, limits.concurrency, metrics)
-            self.capacity = limits.concurrency * model.batch.max_size + limits.queue
+            batches = min(model.batch.concurrency, limits.concurrency)
+            self._batcher = Batcher(model, model.batch, self._pool, batches, metrics)
+            self.capacity = batches * model.batch.max_size + limits.queue
 
     @property
     def name(self) -> str:
