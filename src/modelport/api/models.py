@@ -5,7 +5,9 @@ Every path answers with and without its trailing slash (no redirect).
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -22,6 +24,7 @@ from modelport.contract import tensors
 from modelport.contract.streaming import wants_stream
 from modelport.errors import InvalidInput, ModelportError, Overloaded, PredictTimeout
 from modelport.runtime import ModelRunner, ModelRuntime
+from modelport.runtime.metrics import ServingMetrics
 from modelport.settings import Settings
 
 ERROR_KINDS: dict[type[ModelportError], str] = {
@@ -159,6 +162,23 @@ def model_router(runtime: ModelRuntime, settings: Settings, *, models: bool = Tr
     return router
 
 
+@contextlib.contextmanager
+def recorded(metrics: ServingMetrics, model: str, endpoint: str) -> Iterator[None]:
+    """Count a model request by its answer's status and time it; a failure also by its kind."""
+    started = time.perf_counter()
+    status = 200
+    try:
+        yield
+    except ModelportError as exc:
+        status = status_of(exc)
+        kind = next((v for k, v in ERROR_KINDS.items() if isinstance(exc, k)), None)
+        metrics.errors.labels(model, kind or type(exc).__name__).inc()
+        raise
+    finally:
+        metrics.requests.labels(model, endpoint, str(status)).inc()
+        metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
+
+
 class PredictEndpoint:
     """``POST /v2/models/{name}/predict/``: an ASGI app of its own, errors answered here.
 
@@ -183,27 +203,14 @@ class PredictEndpoint:
 
     async def answer(self, request: Request, name: str) -> Response:
         """Validate, predict, encode; ModelportError for the caller's or the model's failure."""
-        metrics = self.runtime.metrics
         runner = self.runtime.get(name)
-        started = time.perf_counter()
-        status = 200
-        try:
-            with self.uploads.area() as area:
-                raw = await read_arguments(request, area, self.settings.max_upload_size)
-                kwargs = runner.prepare(raw)
-                accept = request.headers.get("accept")
-                if runner.model.streaming and wants_stream(accept):
-                    debug = self.settings.debug
-                    return await stream_response(runner, kwargs, area, accept, debug)
-                result = await runner.predict(kwargs, inputs=area)
-        except ModelportError as exc:
-            status = status_of(exc)
-            kind = next((v for k, v in ERROR_KINDS.items() if isinstance(exc, k)), None)
-            metrics.errors.labels(runner.name, kind or type(exc).__name__).inc()
-            raise
-        finally:
-            metrics.requests.labels(runner.name, "predict", str(status)).inc()
-            metrics.latency.labels(runner.name, "predict").observe(time.perf_counter() - started)
+        with recorded(self.runtime.metrics, runner.name, "predict"), self.uploads.area() as area:
+            raw = await read_arguments(request, area, self.settings.max_upload_size)
+            kwargs = runner.prepare(raw)
+            accept = request.headers.get("accept")
+            if runner.model.streaming and wants_stream(accept):
+                return await stream_response(runner, kwargs, area, accept, self.settings.debug)
+            result = await runner.predict(kwargs, inputs=area)
         headers = None
         if result.filename:
             headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}

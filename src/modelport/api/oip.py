@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from modelport.api.errors import error_response, status_of
-from modelport.api.models import ERROR_KINDS, model_document
+from modelport.api.errors import error_response
+from modelport.api.models import model_document, recorded
 from modelport.catalog.domain import LATEST
 from modelport.contract import tensors
 from modelport.contract.base import RawArgs
@@ -140,10 +139,7 @@ class ServedInference:
         return runner
 
     async def _infer(self, request: Request, runner: ModelRunner) -> Response:
-        metrics = self.runtime.metrics
-        started = time.perf_counter()
-        status = 200
-        try:
+        with recorded(self.runtime.metrics, runner.name, "infer"):
             body = await read_body(request, self.settings.max_upload_size)
             length = request.headers.get(HEADER_LENGTH)
             parsed = tensors.parse_request(body, length)
@@ -155,14 +151,6 @@ class ServedInference:
             content, header = tensors.encode_response(
                 prediction, tensors.output_of(model), parsed, runner.name, version
             )
-        except ModelportError as exc:
-            status = status_of(exc)
-            kind = next((v for k, v in ERROR_KINDS.items() if isinstance(exc, k)), None)
-            metrics.errors.labels(runner.name, kind or type(exc).__name__).inc()
-            raise
-        finally:
-            metrics.requests.labels(runner.name, "infer", str(status)).inc()
-            metrics.latency.labels(runner.name, "infer").observe(time.perf_counter() - started)
         if header is None:
             return Response(content, media_type="application/json")
         headers = {HEADER_LENGTH: str(header)}
