@@ -51,11 +51,8 @@ def _cause(exc: BaseException) -> str:
 
 async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGIApp, float]:
     """Fetch artifacts, load and warm the model; return its app and the warm seconds."""
-    from modelport.api import create_app
-    from modelport.api.docs import install_openapi
+    from modelport.apps.model import model_app
     from modelport.contract import discovery
-    from modelport.runtime import ModelRuntime
-    from modelport.runtime.metrics import ServingMetrics
     from modelport.settings import Settings
 
     module, version = config["module"], config["version"]
@@ -89,12 +86,7 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
             reason = "cannot be loaded"
         raise StartFailed(f"{label}: its code ({code}) {reason}: {_cause(exc)}") from exc
     model.name = module  # routes read /v2/models/<module>/..., whatever the class calls itself
-    settings = Settings(**config["settings"])
-    runtime = ModelRuntime([model], settings, ServingMetrics())
-    app = create_app(settings, runtime)
-    # The platform trains catalog modules (its own routes, validated by this worker), so the
-    # module's document describes its training operation too: the dashboard builds its form.
-    install_openapi(app, runtime, settings)
+    app = model_app(Settings(**config["settings"]), [model])
     started = time.perf_counter()
     try:
         await stack.enter_async_context(app.router.lifespan_context(app))

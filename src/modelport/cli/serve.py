@@ -215,10 +215,8 @@ def run_server(settings: Settings, specs: list[str]) -> None:
 
 def _serving_app(settings: Settings, specs: list[str]) -> tuple[Any, list[str]]:
     """The app serving ``specs`` (or the default models), and the names of those models."""
-    from modelport.api import create_app
+    from modelport.apps.model import model_app
     from modelport.contract import discovery
-    from modelport.runtime import ModelRuntime
-    from modelport.runtime.metrics import ServingMetrics
 
     specs = specs or discovery.default_specs()
     if not specs:
@@ -228,11 +226,9 @@ def _serving_app(settings: Settings, specs: list[str]) -> tuple[Any, list[str]]:
             f"{discovery.DEEPAAS_GROUP} entry point",
             USAGE,
         )
-    runtime = ModelRuntime([load_model(s) for s in specs], settings, ServingMetrics())
-    if settings.warm:
-        runtime.warm_all()
+    models = [load_model(s) for s in specs]
     jobs = None
-    if any(r.model.trainable for r in runtime):
+    if any(model.trainable for model in models):
         from modelport.jobs.setup import build_job_service
 
         jobs = build_job_service(settings)
@@ -242,7 +238,10 @@ def _serving_app(settings: Settings, specs: list[str]) -> tuple[Any, list[str]]:
 
         catalog = build_catalog_service(settings)
         seed_examples(catalog)
-    app = create_app(settings, runtime, jobs, catalog)
+    app = model_app(settings, models, jobs=jobs, catalog=catalog)
+    runtime = app.state.runtime
+    if settings.warm:  # before listening: a model that fails to warm stops the server here
+        runtime.warm_all()
     if catalog is not None:
         from modelport.ui import ui_router
 

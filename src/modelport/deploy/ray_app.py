@@ -30,15 +30,11 @@ class AppArgs(BaseModel):
 
 def build_asgi_app(models: list[str], settings: dict[str, Any]) -> Any:
     """The modelport ASGI app serving ``models`` (warmed by its lifespan, in the replica)."""
-    from modelport.api import create_app
+    from modelport.apps.model import model_app
     from modelport.contract import discovery
-    from modelport.runtime import ModelRuntime
-    from modelport.runtime.metrics import ServingMetrics
     from modelport.settings import Settings
 
-    config = Settings(**settings)
-    runtime = ModelRuntime([discovery.load(spec) for spec in models], config, ServingMetrics())
-    return create_app(config, runtime)
+    return model_app(Settings(**settings), [discovery.load(spec) for spec in models])
 
 
 def build(args: dict[str, Any]) -> Any:
