@@ -50,6 +50,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -138,18 +139,22 @@ class Workspace:
     """A fresh run directory: data dir (MODELPORT_DATA_DIR) and XDG_DATA_HOME.
 
     The iris example caches its coefficients under ``$MODELPORT_DATA_DIR`` or, when that is
-    unset, the XDG data dir; ``up``'s workers get no MODELPORT_* variables, so they use the
-    XDG one. Both get the cache (or neither), so ``up`` and ``serve`` start alike.
+    unset, the XDG data dir; ``up``'s workers get their module's own state directory as
+    ``MODELPORT_DATA_DIR`` (``<data>/state/<module>``). All of them get the cache (or none), so
+    ``up`` and ``serve`` start alike.
     """
 
-    def __init__(self, root: Path, tag: str, cache: Path | None) -> None:
+    def __init__(
+        self, root: Path, tag: str, cache: Path | None, modules: Sequence[str] = ("iris",)
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=root))
         self.data = self.dir / "data"
         self.xdg = self.dir / "xdg"
         self.data.mkdir()
         self.xdg.mkdir()
         if cache is not None:
-            for d in (self.data / "examples", self.xdg / "modelport" / "examples"):
+            states = [self.data / "state" / name / "examples" for name in modules]
+            for d in (self.data / "examples", self.xdg / "modelport" / "examples", *states):
                 d.mkdir(parents=True)
                 shutil.copy(cache, d / IRIS_CACHE)
 
@@ -492,8 +497,8 @@ def load_run(
 
 
 def memory_run(root: Path, cache: Path, args: argparse.Namespace) -> dict[str, Any]:
-    ws = Workspace(root, "memory", cache)
     names = [f"iris-{i:02d}" for i in range(1, args.modules + 1)]
+    ws = Workspace(root, "memory", cache, names)
     t = time.perf_counter()
     publish(ws.data, [(n, IRIS_SPEC) for n in names])
     rec: dict[str, Any] = {"modules": len(names), "publish_s": round(time.perf_counter() - t, 2)}

@@ -219,12 +219,13 @@ def install_auth(
     API tokens and browser sessions live in ``engine`` (default: a new engine on
     ``settings.store_url()``). Raises ValueError when auth is on without trusted issuers.
     """
+    if settings.auth == "off":  # before the imports: serving without auth never loads OIDC
+        return None
     from modelport.api.auth_routes import auth_router
     from modelport.auth.setup import build_auth
 
     services = build_auth(settings, engine)
-    if services is None:
-        return None
+    assert services is not None  # auth is on
     app.state.authenticator = services.authenticator
     app.include_router(auth_router(services.tokens, services.signin, settings))
     app.add_middleware(

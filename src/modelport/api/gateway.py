@@ -26,7 +26,7 @@ from modelport.api.auth import current_principal
 from modelport.api.documents import ModelList, ModelMeta, documented
 from modelport.api.errors import error_response
 from modelport.api.models import add_paths
-from modelport.api.oip import ProxiedInference, add_proxied_routes
+from modelport.api.oip_proxy import ProxiedInference, add_proxied_routes
 from modelport.auth import policy
 from modelport.catalog.domain import LATEST, ModuleRecord, VersionRecord
 from modelport.catalog.service import CatalogService

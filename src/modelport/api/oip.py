@@ -35,7 +35,6 @@ from starlette.responses import JSONResponse, Response
 
 from modelport.api.errors import error_response
 from modelport.api.models import model_document, recorded
-from modelport.catalog.domain import LATEST
 from modelport.contract import tensors
 from modelport.contract.base import RawArgs
 from modelport.errors import InvalidInput, ModelportError, NotFound, PayloadTooLarge
@@ -157,32 +156,6 @@ class ServedInference:
         return Response(content, media_type="application/octet-stream", headers=headers)
 
 
-class ProxiedInference:
-    """The OIP endpoints for catalog modules (``modelport up``): each call proxied to the
-    module's worker, whose app answers with the routes above. ``proxy(request, name, ref,
-    path)`` authorizes the caller as predict does and forwards the request to ``path``."""
-
-    def __init__(self, proxy: Callable[[Request, str, str, str], Awaitable[Response]], base: str):
-        self.proxy = proxy
-        self.base = base
-
-    async def model_ready(self, request: Request, name: str) -> Response:
-        """The module's latest version answers (loaded on first use)."""
-        return await self.proxy(request, name, LATEST, f"{self.base}/v2/models/{name}/ready")
-
-    async def version_ready(self, request: Request, name: str, ref: str) -> Response:
-        """A version or alias answers (loaded on first use)."""
-        return await self.proxy(request, name, ref, f"{self.base}/v2/models/{name}/ready")
-
-    async def infer(self, request: Request, name: str) -> Response:
-        """Infer with the latest version."""
-        return await self.infer_version(request, name, LATEST)
-
-    async def infer_version(self, request: Request, name: str, ref: str) -> Response:
-        """Infer with a version or alias."""
-        return await self.proxy(request, name, ref, f"{self.base}/v2/models/{name}/infer")
-
-
 def health_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
     """``/v2/health/live`` and ``/v2/health/ready`` (on ``serve`` and on the platform)."""
     router = APIRouter()
@@ -213,23 +186,3 @@ def oip_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
             include_in_schema=False,
         )
     return router
-
-
-def add_proxied_routes(
-    router: APIRouter, endpoints: ProxiedInference, models: str, debug: bool = False
-) -> None:
-    """The OIP model routes of the platform's gateway, on ``router`` under ``models``
-    (``{base}/v2/models``); a version's metadata is the gateway's own version route."""
-    routes: list[tuple[str, Endpoint, str]] = [
-        ("/{name}/ready", endpoints.model_ready, "GET"),
-        ("/{name}/versions/{ref}/ready", endpoints.version_ready, "GET"),
-        ("/{name}/infer", endpoints.infer, "POST"),
-        ("/{name}/versions/{ref}/infer", endpoints.infer_version, "POST"),
-    ]
-    for path, endpoint, method in routes:
-        router.add_api_route(
-            f"{models}{path}",
-            answering_errors(endpoint, debug),
-            methods=[method],
-            include_in_schema=False,
-        )
