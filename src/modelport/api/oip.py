@@ -178,11 +178,19 @@ def oip_router(runtime: ModelRuntime, settings: Settings) -> APIRouter:
         ("/{name}/infer", endpoints.infer, "POST"),
         ("/{name}/versions/{version}/infer", endpoints.infer_version, "POST"),
     ]
+    add_routes(router, models, routes, settings.debug)
+    return router
+
+
+def add_routes(
+    router: APIRouter, prefix: str, routes: list[tuple[str, Endpoint, str]], debug: bool
+) -> None:
+    """``(path, endpoint, method)`` routes under ``prefix``, answering errors as OIP clients
+    read them, left out of the OpenAPI document (which describes DEEPaaS's API)."""
     for path, endpoint, method in routes:
         router.add_api_route(
-            f"{models}{path}",
-            answering_errors(endpoint, settings.debug),
+            f"{prefix}{path}",
+            answering_errors(endpoint, debug),
             methods=[method],
             include_in_schema=False,
         )
-    return router

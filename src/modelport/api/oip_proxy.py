@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from modelport.api.oip import Endpoint, answering_errors
+from modelport.api.oip import Endpoint, add_routes
 from modelport.catalog.domain import LATEST
 
 
@@ -53,10 +53,4 @@ def add_proxied_routes(
         ("/{name}/infer", endpoints.infer, "POST"),
         ("/{name}/versions/{ref}/infer", endpoints.infer_version, "POST"),
     ]
-    for path, endpoint, method in routes:
-        router.add_api_route(
-            f"{models}{path}",
-            answering_errors(endpoint, debug),
-            methods=[method],
-            include_in_schema=False,
-        )
+    add_routes(router, models, routes, debug)

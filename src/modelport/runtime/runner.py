@@ -113,17 +113,11 @@ class ModelRunner:
 
         ``inputs`` (the request's uploads) is kept until the model returns, even past a 504.
         """
-        if not self.ready:
-            raise ModelNotReady(f"model '{self.name}' is still warming up")
-        limits = self.limits
-        if self._pending >= self.capacity:
-            self.metrics.rejected.labels(self.name).inc()
-            raise Overloaded(self.name, retry_after=max(1, round(limits.timeout or 1)))
+        self._admit()
         if self._batcher is not None:
             return await self._predict_in_batch(self._batcher, kwargs, inputs)
+        limits = self.limits
         loop = asyncio.get_running_loop()
-        self._pending += 1
-        self._in_flight.inc()
         future: Future[Prediction] = self._pool.submit(self.model.predict, kwargs)
         try:
             if limits.timeout is None:
@@ -137,9 +131,7 @@ class ModelRunner:
                 future.add_done_callback(lambda _: self._release_from_worker(loop))
                 if inputs is not None:
                     inputs.hold_until(future)
-            raise PredictTimeout(
-                f"model '{self.name}' did not answer within {limits.timeout:g} s"
-            ) from None
+            raise self._late() from None
         finally:
             self._release()
 
@@ -147,13 +139,7 @@ class ModelRunner:
         """A streaming model's items, produced in one of its workers as they are consumed;
         Overloaded at once when its workers and queue are full, PredictTimeout when an item
         takes longer than the deadline. Stopping early (``aclose``) stops the model."""
-        if not self.ready:
-            raise ModelNotReady(f"model '{self.name}' is still warming up")
-        if self._pending >= self.capacity:
-            self.metrics.rejected.labels(self.name).inc()
-            raise Overloaded(self.name, retry_after=max(1, round(self.limits.timeout or 1)))
-        self._pending += 1
-        self._in_flight.inc()
+        self._admit()
         return stream_from_thread(
             self._pool,
             lambda: self.model.stream(kwargs),
@@ -166,17 +152,13 @@ class ModelRunner:
         self, batcher: Batcher, kwargs: dict[str, Any], inputs: InputHolder | None
     ) -> Prediction:
         """Queue the request for a batch; give up on it at the deadline or when cancelled."""
-        self._pending += 1
-        self._in_flight.inc()
         queued = batcher.submit(kwargs)
         answer = queued.answer
         try:
             return await asyncio.wait_for(asyncio.shield(answer), self.limits.timeout)
         except TimeoutError:
             batcher.withdraw(queued)
-            raise PredictTimeout(
-                f"model '{self.name}' did not answer within {self.limits.timeout:g} s"
-            ) from None
+            raise self._late() from None
         except asyncio.CancelledError:  # the caller went away
             batcher.withdraw(queued)
             raise
@@ -187,6 +169,21 @@ class ModelRunner:
                 answer.add_done_callback(lambda _: self._release())
                 if inputs is not None:
                     inputs.hold_until(answer)
+
+    def _admit(self) -> None:
+        """Take a slot (running or waiting); ModelNotReady while warming, Overloaded if full."""
+        if not self.ready:
+            raise ModelNotReady(f"model '{self.name}' is still warming up")
+        if self._pending >= self.capacity:
+            self.metrics.rejected.labels(self.name).inc()
+            raise Overloaded(self.name, retry_after=max(1, round(self.limits.timeout or 1)))
+        self._pending += 1
+        self._in_flight.inc()
+
+    def _late(self) -> PredictTimeout:
+        return PredictTimeout(
+            f"model '{self.name}' did not answer within {self.limits.timeout:g} s"
+        )
 
     def _release_from_worker(self, loop: asyncio.AbstractEventLoop) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: the server is shutting down
