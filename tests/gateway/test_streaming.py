@@ -118,3 +118,29 @@ async def test_the_worker_is_busy_until_the_stream_ends_or_is_dropped(
     assert answer.stream is not None
     assert [part async for part in answer.stream] == [b'{"i":0}\n', b'{"i":1}\n']
     assert pool.loaded()[0].in_flight == 0
+
+
+async def test_a_stream_may_not_run_far_ahead_of_a_slow_caller(
+    gateway: GatewayFactory, catalog: CatalogService, tmp_path: Path
+) -> None:
+    publish(catalog, "counter", COUNTER)
+    gw = await gateway(max_worker_frame=64 * 1024)  # what a caller may leave unread
+    path = "/v2/models/counter/predict/"
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode()}
+    scope.update(query_string=b"", headers=[(b"content-type", b"application/json")])
+    log = tmp_path / "log"
+    body = json.dumps({"n": 100_000, "log": str(log)}).encode()
+    answer = await gw.pool.call("counter", "latest", scope, _body(body))
+    assert answer.stream is not None
+    await eventually(lambda: lines_of(log)[-1:] == ["closed"])  # unread: the worker was stopped
+    assert len(lines_of(log)) < 100_000
+    received: list[bytes] = []
+
+    async def read_all() -> None:
+        async for part in answer.stream:  # type: ignore[union-attr]
+            received.append(part)
+
+    with pytest.raises(ModelError, match="ahead of its caller"):
+        await read_all()
+    assert 0 < sum(map(len, received)) <= 64 * 1024
+    assert gw.pool.loaded()[0].in_flight == 0

@@ -125,6 +125,7 @@ class AnswerParts:
                 raise StopAsyncIteration
             raise part
         self._worker.touch()
+        self._worker.part_read(self._rid, len(part))
         return part
 
     async def aclose(self) -> None:
@@ -233,6 +234,8 @@ class WorkerProcess:
         #: the bodies of answers arriving in parts, by request id (None ends one)
         self._streams: dict[int, asyncio.Queue[bytes | Exception | None]] = {}
         self._cancelling: set[asyncio.Task[None]] = set()
+        #: bytes of each answer in parts that arrived and its caller has not taken yet
+        self._unread: dict[int, int] = {}
         self._ids = itertools.count(1)
         self._exit_error: ModelError | None = None
         #: what it did wrong on its channel (a frame too large), if that is why it stopped
@@ -309,13 +312,34 @@ class WorkerProcess:
             )
 
     def _stream_part(self, frame: tuple[Any, ...]) -> None:
-        parts = self._streams.get(frame[1])
+        rid = frame[1]
+        parts = self._streams.get(rid)
         if parts is None:  # its caller has gone
             return
         if frame[0] == "end":
             parts.put_nowait(None)
-        elif isinstance(frame[2], bytes):
-            parts.put_nowait(frame[2])
+            return
+        if not isinstance(frame[2], bytes):
+            return
+        # the channel is shared: a stream is not slowed down for its caller, so what its caller
+        # has not read yet is bounded as one whole answer is (max_worker_frame)
+        unread = self._unread.get(rid, 0) + len(frame[2])
+        if unread > self._reader.limit:
+            parts.put_nowait(
+                ModelError(
+                    f"the answer of model '{self.module}' {self.version} ran more than "
+                    f"{self._reader.limit} bytes ahead of its caller (max_worker_frame); stopped"
+                )
+            )
+            self.forget(rid, cancel=True)
+            return
+        self._unread[rid] = unread
+        parts.put_nowait(frame[2])
+
+    def part_read(self, rid: int, size: int) -> None:
+        """The caller of answer ``rid`` has taken ``size`` bytes of it."""
+        if rid in self._unread:
+            self._unread[rid] -= size
 
     def answer_parts(self, rid: int, on_end: Callable[[], None]) -> AnswerParts:
         """The parts of answer ``rid`` (begun by its "start" frame) as they arrive."""
@@ -324,6 +348,7 @@ class WorkerProcess:
     def forget(self, rid: int, *, cancel: bool) -> None:
         """Answer ``rid`` is over for its caller; ``cancel``: tell the worker to stop it."""
         self._streams.pop(rid, None)
+        self._unread.pop(rid, None)
         if cancel and self.alive:
             task = asyncio.get_running_loop().create_task(self._cancel(rid))
             self._cancelling.add(task)
