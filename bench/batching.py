@@ -28,10 +28,11 @@ agents, controller, proxy and replica all inherit it) with ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` = 1, then ``wrk -t1 -c64 --latency`` on
 CPU 1 (a 5 s warm-up, one request that waits out what the warm-up left queued, then the
 measured run). ``--predict-concurrency N`` sets modelport's ``MODELPORT_PREDICT_CONCURRENCY``
-(default 4: a batched model runs up to 4 batches at once). Rounds interleave the targets,
-rotating their order. Recorded per run: req/s, p50, p99, errors, the server tree's and wrk's
-CPU use, other processes' CPU use (a run where they used more than ``--max-foreign-cpu`` cores
-is flagged and rerun), and for modelport batched the mean batch size from its ``/metrics``.
+(default 4; a batched model runs its ``@batch(concurrency=1)`` batches one at a time, at most
+that many). Rounds interleave the targets, rotating their order. Recorded per run: req/s,
+p50, p99, errors, the server tree's and wrk's CPU use, other processes' CPU use (a run where
+they used more than ``--max-foreign-cpu`` cores is flagged and rerun), and for modelport
+batched the mean batch size from its ``/metrics``.
 Medians over clean rounds; results in bench/results/batching.json and .md (``--hidden`` other
 than 256: batching-wide.json and .md), server logs and wrk outputs in results/raw/<that name>/.
 Before the rounds, the model's in-process cost (``mlp_core.py``: one row vs a batch of 64, on the
