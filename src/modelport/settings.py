@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the job store; default: SQLite in data_dir"
     )
+    migrate: Literal["auto", "wait"] = Field(
+        "auto",
+        description="auto: migrate the database schema at start (under a lock); wait: never "
+        "migrate, wait for `modelport db upgrade` (replicas behind a load balancer)",
+    )
+    migrate_timeout: float = Field(
+        300.0, gt=0, description="seconds migrate=wait waits for the schema before giving up"
+    )
     artifacts_url: str | None = Field(
         None, description="fsspec URL under which jobs write artifacts; default: data_dir/artifacts"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -186,5 +186,11 @@ class AuthSettings(Protocol):
 
     @property
     def oidc_scopes(self) -> str: ...
+
+    @property
+    def migrate(self) -> Literal["auto", "wait"]: ...
+
+    @property
+    def migrate_timeout(self) -> float: ...
 
     def store_url(self) -> str: ...

@@ -52,7 +52,7 @@ def build_auth(settings: AuthSettings, engine: Engine | None = None) -> AuthServ
     if engine is None:
         from modelport.db import connect
 
-        engine = connect(settings.store_url())
+        engine = connect(settings.store_url(), settings.migrate, settings.migrate_timeout)
     verifier, store = TokenVerifier(settings.oidc), TokenStore(engine)
     authenticator = Authenticator(settings, verifier, store, owns_store=owns_store)
     signin = None

@@ -38,7 +38,7 @@ PILOTS: Final = (
 
 def build_catalog_service(settings: Settings) -> CatalogService:
     """The catalog on the job store's database, artifacts under ``catalog_artifacts_url``."""
-    engine = connect(settings.store_url())
+    engine = connect(settings.store_url(), settings.migrate, settings.migrate_timeout)
     return CatalogService(
         Registry(engine), ArtifactStore(settings.catalog_artifacts_root()), JobStore(engine)
     )

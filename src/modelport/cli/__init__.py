@@ -8,6 +8,7 @@ from modelport.cli import (
     catalog,
     check,
     data,
+    db,
     deploy,
     jobs,
     models,
@@ -32,6 +33,7 @@ predict.register(app)
 train.register(app)
 jobs.register(app)
 data.register(app)
+db.register(app)
 catalog.register(app)
 new.register(app)
 check.register(app)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from modelport.errors import Conflict, StoreError
+
+if TYPE_CHECKING:
+    from modelport.db.migrate import MigrateMode
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -51,14 +54,35 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def connect(url: str) -> Engine:
-    """An engine for ``url`` whose schema is migrated to the newest version."""
-    from modelport.db.migrate import upgrade
+def connect(url: str, migrate: MigrateMode = "auto", migrate_timeout: float = 300.0) -> Engine:
+    """An engine for ``url`` whose schema is at the newest version.
+
+    ``migrate="auto"`` migrates it (under the migration lock, so replicas starting together
+    never race); ``"wait"`` waits up to ``migrate_timeout`` s for ``modelport db upgrade``.
+    """
+    from modelport.db.migrate import upgrade, wait_until_current
 
     try:
         engine = make_engine(url)
-        upgrade(engine)
     except SQLAlchemyError as exc:
-        where = make_url(url).render_as_string()  # hides the password
-        raise StoreError(f"cannot open the database {where}: {exc}") from exc
+        raise StoreError(f"cannot open the database {_shown(url)}: {exc}") from exc
+    try:
+        if migrate == "wait":
+            wait_until_current(engine, migrate_timeout)
+        else:
+            upgrade(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open the database {_shown(url)}: {exc}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
+
+
+def _shown(url: str) -> str:
+    """``url`` as it may be shown: its password hidden."""
+    try:
+        return make_url(url).render_as_string()
+    except SQLAlchemyError:
+        return "(not a database URL)"

@@ -23,7 +23,7 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
     seeing only their model's artifacts, their own artifact and state directories and the
     data roots (:func:`job_sandbox_spec`), with their memory capped.
     """
-    store = JobStore(connect(settings.store_url()))
+    store = JobStore(connect(settings.store_url(), settings.migrate, settings.migrate_timeout))
 
     def wake(_job_id: str) -> None:  # a job ended: its slots are free
         service.scheduler.wake()  # bound below, before any job can start
