@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     migrate_timeout: float = Field(
         300.0, gt=0, description="seconds migrate=wait waits for the schema before giving up"
     )
+    replica_name: str | None = Field(
+        None,
+        max_length=200,
+        description="this server's name among the replicas sharing the database (its jobs' "
+        "leases); unique per replica and stable across its restarts; default <hostname>:<port>",
+    )
+    job_lease_seconds: float = Field(
+        30.0,
+        ge=3,
+        description="a running job's lease: renewed every third of it; a replica silent for "
+        "longer loses its jobs to the others (re-queued or failed)",
+    )
     artifacts_url: str | None = Field(
         None, description="fsspec URL under which jobs write artifacts; default: data_dir/artifacts"
     )
@@ -254,6 +266,12 @@ class Settings(BaseSettings):
     warm: bool = True
     docs: bool = True
     debug: bool = False
+
+    def replica(self) -> str:
+        """This server's name among the replicas sharing its database."""
+        import socket
+
+        return self.replica_name or f"{socket.gethostname()}:{self.port}"
 
     def store_url(self) -> str:
         """The job store's URL."""

@@ -72,6 +72,8 @@ def test_create_and_get_round_trip_every_field(store: JobStore) -> None:
         dismissed_at=datetime(2024, 1, 2, 4, tzinfo=UTC),
         shown_args={"x": [1, 2], "data": "/srv/data/processed/demo"},
         model_dir="/data/models/m/1.0.0",
+        lease_owner="replica-a:5000",
+        lease_expires_at=T0 + timedelta(seconds=30, microseconds=3),
     )
     # every field is set to something other than its default, so a dropped column shows
     defaults = make_job()

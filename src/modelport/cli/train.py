@@ -54,7 +54,7 @@ def train(
 ) -> None:
     """Train MODEL in the foreground. `modelport train MODEL --help` lists its options."""
     from modelport.jobs.domain import JobStatus, Resources
-    from modelport.jobs.setup import build_job_service
+    from modelport.jobs.setup import build_job_service, one_off_replica
 
     model = model_or_help(ctx, model)
     with cli_errors():
@@ -70,7 +70,8 @@ def train(
         settings = Settings(executor="local")
         settings.executor_gpus = max(gpu, settings.executor_gpus)
         say_local("job", settings, "modelport jobs submit trains on a server")
-        service = build_job_service(settings)
+        # its own lease name: a server on this machine may share the store
+        service = build_job_service(settings, replica=one_off_replica("train"))
         with tempfile.TemporaryDirectory(prefix="modelport-train-") as workdir:
             raw = raw_args(served.train_signature, values, Path(workdir))
             job = service.submit(

@@ -74,7 +74,10 @@ jobs = Table(
     Column("artifacts_url", Text),
     Column("retry_of", String(32)),
     Column("dismissed_at", UTCDateTime()),
+    Column("lease_owner", String(200)),  # the replica running it (jobs.store: leases)
+    Column("lease_expires_at", UTCDateTime()),
     Index("ix_jobs_status_priority", "status", "priority", "created_at"),
+    Index("ix_jobs_status_lease", "status", "lease_expires_at"),
     Index("ix_jobs_model", "model"),
     Index("ix_jobs_owner", "owner"),
 )

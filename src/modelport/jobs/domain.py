@@ -100,6 +100,12 @@ class Job(BaseModel):
     dismissed_at: datetime | None = Field(
         None, description="When it was deleted from the DEEPaaS training view (/jobs keeps it)"
     )
+    lease_owner: str | None = Field(
+        None, description="The platform replica that runs it (or ran it last)"
+    )
+    lease_expires_at: datetime | None = Field(
+        None, description="Until when that replica's claim holds, renewed while the job runs"
+    )
 
 
 class EventKind(StrEnum):

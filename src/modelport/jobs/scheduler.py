@@ -38,6 +38,7 @@ class Scheduler:
     def start(self) -> None:
         """Start the background thread."""
         if self._thread is None:
+            self._stop.clear()  # started again after a stop
             self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
             self._thread.start()
 

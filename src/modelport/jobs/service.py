@@ -39,13 +39,15 @@ from modelport.jobs.domain import (
     utcnow,
 )
 from modelport.jobs.executors.base import Executor
+from modelport.jobs.leases import LeaseKeeper
 from modelport.jobs.scheduler import Scheduler
-from modelport.jobs.store import JobPage, JobStore
+from modelport.jobs.store import JobPage, JobStore, TakenOver
 from modelport.storage.userdata import UserData
 
 log = logging.getLogger(__name__)
 
 SERVER_STOPPED = "the server stopped while the job was running"
+REPLICA_LOST = "the replica running it stopped answering (its lease expired)"
 
 
 class JobService:
@@ -70,13 +72,15 @@ class JobService:
         self.quotas = quotas or QuotaConfig()
         self.artifacts_root = artifacts_root.rstrip("/")
         self.scheduler = Scheduler(store, executor)
+        self.leases = LeaseKeeper(store, executor, self._recover_taken)
 
     # -- lifecycle of the service -------------------------------------------------------------
 
     def start(self) -> None:
-        """Recover what an earlier run left, then start scheduling."""
+        """Recover what an earlier run left, then start scheduling and keeping leases."""
         self.executor.prepare()
         self.recover()
+        self.leases.start()
         self.scheduler.start()
         self.scheduler.wake()
 
@@ -85,19 +89,29 @@ class JobService:
         self.scheduler.stop()
         for job_id in self.executor.shutdown():
             self._requeue_or_fail(self.store.get(job_id), SERVER_STOPPED)
+        self.leases.stop()
 
     def close(self) -> None:
         """Release what a service made for one use holds (``modelport check``'s smoke training):
         its executor's processes, ended and not re-queued, and its database connections."""
+        self.leases.stop()
         self.executor.shutdown()
         self.store.engine.dispose()
 
     def recover(self) -> list[Job]:
-        """Jobs left running by a dead server: make sure they are gone, then fail or re-queue."""
+        """Jobs left running by an earlier run of this replica, and by replicas whose leases
+        expired: make sure they are gone, then fail or re-queue them. Another live replica's
+        jobs are left alone (their leases hold)."""
+        return self._recover_taken(self.store.take_over(own=True))
+
+    def _recover_taken(self, taken: list[TakenOver]) -> list[Job]:
         recovered = []
-        for job in self.store.find(status=[JobStatus.RUNNING], limit=100_000).items:
-            self.executor.abandon(job)
-            recovered.append(self._requeue_or_fail(job, SERVER_STOPPED))
+        for item in taken:
+            ours = item.previous_owner in (None, self.store.replica)
+            if ours:  # a process of ours (or of a server from before leases) may be left
+                self.executor.abandon(item.job)
+            reason = SERVER_STOPPED if ours else REPLICA_LOST
+            recovered.append(self._requeue_or_fail(item.job, reason))
         return recovered
 
     def _requeue_or_fail(self, job: Job, reason: str) -> Job:
@@ -297,6 +311,7 @@ class JobService:
         running = self.store.transition(
             job_id, JobStatus.RUNNING, started_at=utcnow(), attempts=1, executor=self.executor.name
         )
+        self.leases.start()  # its lease is renewed while it runs (closed by close())
         self.executor.start(running)
         return running
 

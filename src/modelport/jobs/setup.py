@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from modelport.db import connect
@@ -16,14 +17,22 @@ from modelport.settings import MiB, Settings
 from modelport.storage.userdata import USER_DATA_ENV, UserData, area_of
 
 
-def build_job_service(settings: Settings, *, confined: bool = False) -> JobService:
+def build_job_service(
+    settings: Settings, *, confined: bool = False, replica: str | None = None
+) -> JobService:
     """The job service configured by ``settings`` (store migrated, executor chosen).
 
     ``confined`` (the platform): trainings of catalog modules run in ``settings.sandbox``,
     seeing only their model's artifacts, their own artifact and state directories and the
-    data roots (:func:`job_sandbox_spec`), with their memory capped.
+    data roots (:func:`job_sandbox_spec`), with their memory capped. ``replica``: the name its
+    jobs are leased under (default: the server's, ``settings.replica()``); a one-off process
+    (``modelport train``, ``check``) passes a name of its own.
     """
-    store = JobStore(connect(settings.store_url(), settings.migrate, settings.migrate_timeout))
+    store = JobStore(
+        connect(settings.store_url(), settings.migrate, settings.migrate_timeout),
+        replica=replica or settings.replica(),
+        lease_ttl=settings.job_lease_seconds,
+    )
 
     def wake(_job_id: str) -> None:  # a job ended: its slots are free
         service.scheduler.wake()  # bound below, before any job can start
@@ -84,6 +93,12 @@ def build_job_service(settings: Settings, *, confined: bool = False) -> JobServi
         user_data=user_data,
     )
     return service
+
+
+def one_off_replica(command: str) -> str:
+    """A lease name for one command's process (``modelport train``): unique on the machine, so
+    a server sharing the store never takes its jobs for its own."""
+    return f"{command}:{socket.gethostname()}:{os.getpid()}"
 
 
 def job_data_rules(settings: Settings) -> dict[str, str]:

@@ -3,6 +3,14 @@
 Every status change is a compare-and-set (``UPDATE ... WHERE status IN (allowed sources)``) written
 in the same transaction as its event, so concurrent actors (the scheduler, a worker process,
 a cancel request) can never half-write a record or make an illegal transition.
+
+Leases: replicas sharing a database each open the store with their own ``replica`` name. A job
+started by a replica is leased to it (``lease_owner``, ``lease_expires_at``) and the replica
+renews the lease while the job runs (:meth:`JobStore.renew_leases`). Only the holder may end a
+running job: a replica that lost the lease (it stalled past the expiry and another replica took
+the job over) can no longer record an outcome, so a stale watcher never overwrites a newer
+attempt's. A running job whose lease expired was left by a dead replica; any replica takes it
+over (:meth:`JobStore.take_over`), one of them only.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -76,11 +84,27 @@ def _lock_job(conn: Connection, job_id: str) -> None:
     conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
 
 
-class JobStore:
-    """Job records and events in a database."""
+@dataclass(frozen=True)
+class TakenOver:
+    """A running job this replica now holds, and who held it before (None: nobody, a record
+    from before leases existed)."""
 
-    def __init__(self, engine: Engine) -> None:
+    job: Job
+    previous_owner: str | None
+
+
+class JobStore:
+    """Job records and events in a database.
+
+    ``replica``: this process's name among the replicas sharing the database (None: the only
+    one; leases are then neither taken nor checked). ``lease_ttl``: seconds a lease holds
+    unless renewed.
+    """
+
+    def __init__(self, engine: Engine, replica: str | None = None, lease_ttl: float = 30.0) -> None:
         self.engine = engine
+        self.replica = replica
+        self.lease_ttl = lease_ttl
 
     def _tx(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine)
@@ -211,19 +235,33 @@ class JobStore:
             return [_to_job(r) for r in conn.execute(query).all()]
 
     def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
-        """Move a job to ``new`` (if allowed from its current state), setting ``fields`` too."""
+        """Move a job to ``new`` (if allowed from its current state), setting ``fields`` too.
+
+        With a replica name: a job starting is leased to this replica, and a running job may
+        only be ended (or re-queued) by the replica holding its lease.
+        """
         values = {"status": new.value, **fields}
+        where = [jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources_of(new)])]
+        if self.replica is not None:
+            if new is JobStatus.RUNNING:
+                values.update(lease_owner=self.replica, lease_expires_at=self._lease_end())
+            else:
+                values["lease_expires_at"] = None
+                where.append(self._holding())
         with self._tx() as conn:
-            done = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources_of(new)]))
-                .values(**values)
-            )
+            done = conn.execute(update(jobs).where(*where).values(**values))
             if done.rowcount == 0:
-                row = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).first()
+                row = conn.execute(
+                    select(jobs.c.status, jobs.c.lease_owner).where(jobs.c.id == job_id)
+                ).first()
                 if row is None:
                     raise NotFound(f"job '{job_id}' not found")
                 check_transition(JobStatus(row.status), new)
+                if row.status == JobStatus.RUNNING.value and row.lease_owner != self.replica:
+                    raise IllegalTransition(
+                        f"job {job_id}: replica {row.lease_owner} holds it now, not "
+                        f"{self.replica} (its lease expired and was taken over)"
+                    )
                 raise IllegalTransition(f"job {job_id}: lost a race to change its status")
             data: dict[str, Any] = {"status": new.value}
             if fields.get("error"):
@@ -231,6 +269,71 @@ class JobStore:
             self._event(conn, job_id, EventKind.STATUS, data)
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
         return _to_job(row)
+
+    # -- leases -------------------------------------------------------------------------------
+
+    def _lease_end(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.lease_ttl)
+
+    def _holding(self) -> ColumnElement[bool]:
+        """The job is not running, or this replica holds it (or nobody does: an old record)."""
+        return or_(
+            jobs.c.status != JobStatus.RUNNING.value,
+            jobs.c.lease_owner == self.replica,
+            jobs.c.lease_owner.is_(None),
+        )
+
+    def _mine(self) -> ColumnElement[bool]:
+        return and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_owner == self.replica)
+
+    def renew_leases(self) -> set[str]:
+        """Extend the lease of every running job this replica holds; their ids."""
+        if self.replica is None:
+            return set()
+        with self._tx() as conn:
+            held = {r.id for r in conn.execute(select(jobs.c.id).where(self._mine())).all()}
+            if held:
+                conn.execute(
+                    update(jobs)
+                    .where(self._mine(), jobs.c.id.in_(held))
+                    .values(lease_expires_at=self._lease_end())
+                )
+        return held
+
+    def cancels_requested(self) -> set[str]:
+        """Running jobs this replica holds that somebody (on any replica) asked to cancel."""
+        if self.replica is None:
+            return set()
+        query = select(jobs.c.id).where(self._mine(), jobs.c.cancel_requested.is_(True))
+        with self._tx() as conn:
+            return {r.id for r in conn.execute(query).all()}
+
+    def take_over(self, *, own: bool = False) -> list[TakenOver]:
+        """Claim the running jobs left by dead replicas: those whose lease expired (or that never
+        had one); with ``own``, also those leased to this replica's name (an earlier run of this
+        replica, at its start). Each job is claimed by one replica only (a compare-and-set)."""
+        if self.replica is None and not own:
+            return []  # the only process: every lease-less running job is its own
+        now = utcnow()
+        left = or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now)
+        if own and self.replica is not None:
+            left = or_(left, jobs.c.lease_owner == self.replica)
+        running = jobs.c.status == JobStatus.RUNNING.value
+        claimed: list[TakenOver] = []
+        with self._tx() as conn:
+            found = conn.execute(select(jobs.c.id, jobs.c.lease_owner).where(running, left))
+            candidates = found.all()
+        for candidate in candidates:
+            with self._tx() as conn:
+                done = conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == candidate.id, running, left)
+                    .values(lease_owner=self.replica, lease_expires_at=self._lease_end())
+                )
+                if done.rowcount == 1:
+                    row = conn.execute(select(jobs).where(jobs.c.id == candidate.id)).one()
+                    claimed.append(TakenOver(_to_job(row), candidate.lease_owner))
+        return claimed
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set fields that are not the status (executor_ref, cancel_requested, ...)."""

@@ -63,7 +63,7 @@ def train_once(
 ) -> TrainingRun:
     """Run one training job (``args``, else generated minimal ones) through the local executor."""
     from modelport.jobs.domain import EventKind, Resources
-    from modelport.jobs.setup import build_job_service
+    from modelport.jobs.setup import build_job_service, one_off_replica
     from modelport.settings import Settings
 
     if served.train_signature is None:
@@ -78,7 +78,7 @@ def train_once(
     raw = RawArgs(json=dict(args)) if args is not None else None
     if raw is None:
         raw = example_arguments(served.train_signature, workdir, training=True)
-    service = build_job_service(settings)
+    service = build_job_service(settings, replica=one_off_replica("check"))
     try:
         job = service.submit(served, raw, resources=Resources(cpu=min(1.0, settings.executor_cpus)))
         service.run_now(job.id)

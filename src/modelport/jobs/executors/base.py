@@ -43,6 +43,10 @@ class Executor(ABC):
     def shutdown(self) -> list[str]:
         """Stop every running job (the server stops); return their ids."""
 
+    @abstractmethod
+    def running_ids(self) -> list[str]:
+        """The jobs this executor runs now (started here and not ended)."""
+
 
 def record_end(store: JobStore, job_id: str, reason: str) -> None:
     """Record how a job ended when its worker did not record it (crash, kill, cancel)."""
