@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     catalog_artifacts_url: str | None = Field(
         None, description="fsspec URL of the catalog's artifact store; default: data_dir/catalog"
     )
+    storage_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        repr=False,  # credentials
+        description="options of the storage backends (credentials, endpoint_url...), keyed by "
+        "URL scheme ('s3', 'webdav+https') or URL prefix ('s3://bucket/jobs', merged over its "
+        "scheme's); never credentials in a URL (docs/storage.md)",
+    )
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
     job_channel_port: int = Field(
@@ -303,6 +310,13 @@ class Settings(BaseSettings):
     def catalog_artifacts_root(self) -> str:
         """The URL of the catalog's content-addressed artifact store."""
         return (self.catalog_artifacts_url or str(self.data_dir / "catalog")).rstrip("/")
+
+    def storage_options_for(self, url: str) -> dict[str, Any]:
+        """The storage backend options for ``url`` (``storage_options``: its scheme's, then its
+        prefixes')."""
+        from modelport.storage.backends import options_for
+
+        return options_for(url, self.storage_options)
 
     @field_validator("base_path")
     @classmethod

@@ -24,6 +24,7 @@ from modelport.errors import Conflict
 from modelport.jobs.store import JobStore
 from modelport.settings import Settings
 from modelport.storage import ArtifactStore
+from modelport.storage.backends import check_url
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 METADATA_FILE: Final = "ai4-metadata.yml"
@@ -39,9 +40,9 @@ PILOTS: Final = (
 def build_catalog_service(settings: Settings) -> CatalogService:
     """The catalog on the job store's database, artifacts under ``catalog_artifacts_url``."""
     engine = connect(settings.store_url(), settings.migrate, settings.migrate_timeout)
-    return CatalogService(
-        Registry(engine), ArtifactStore(settings.catalog_artifacts_root()), JobStore(engine)
-    )
+    root = check_url(settings.catalog_artifacts_root(), "catalog_artifacts_url")
+    store = ArtifactStore(root, **settings.storage_options_for(root))
+    return CatalogService(Registry(engine), store, JobStore(engine))
 
 
 def pilot_metadata_file(package_dir: Path) -> Path | None:

@@ -39,6 +39,11 @@ def build_job_service(
 
     # the rules a platform training's data= URLs follow (DataAccess.for_worker reads them)
     rules = job_data_rules(settings) if confined else {}
+    # how a training writes to its artifact location: its options (credentials never in URLs)
+    from modelport.storage.backends import worker_environment
+
+    artifacts = settings.artifacts_root()
+    rules.update(worker_environment(artifacts, settings.storage_options_for(artifacts)))
     executor: Executor
     if settings.executor == "ray":
         from modelport.jobs.executors.ray import RayExecutor

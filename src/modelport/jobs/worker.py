@@ -30,6 +30,7 @@ from modelport.jobs.capture import OutputCapture
 from modelport.jobs.context import DataAccess, TrainContext
 from modelport.jobs.domain import JobStatus, utcnow
 from modelport.jobs.recorder import JobRecorder
+from modelport.storage.backends import configure_worker
 from modelport.storage.userdata import owner_area, resolve_references
 
 EXIT_CANCELLED = 143
@@ -91,6 +92,7 @@ def run_job(job_id: str, store: JobRecorder) -> int:
     model: ServedModel | None = None
     with OutputCapture(store, job_id):
         try:
+            configure_worker(os.environ)  # its artifact location's storage options
             job = store.get(job_id)
             # a catalog version: its artifacts, as its served model sees them
             artifacts = Path(job.model_dir) if job.model_dir else None

@@ -1,37 +1,49 @@
 """The content-addressed artifact store: model weights and other files of module versions.
 
-Objects live under any fsspec URL (a local directory, ``s3://bucket/prefix``, ``memory://``, ...)
-and are named by the SHA-256 of their bytes::
+Objects live under any storage URL (a local directory, ``s3://bucket/prefix``,
+``webdav+https://host/dav/prefix``, ``memory://``...; :mod:`~modelport.storage.backends`) and
+are named by the SHA-256 of their bytes::
 
     <root>/sha256/<first 2 hex>/<64 hex>     a stored object
     <root>/uploads/<random>.part             an upload in progress (removed on success or failure)
 
 ``put`` streams its input in 1 MiB chunks into a temporary object while hashing it, then moves
-it to its address; storing the same bytes twice keeps one object. Hash strings are validated
+it to its address; storing the same bytes twice keeps one object, so a retried upload is
+harmless, and a failed or refused one leaves nothing (its temporary object is aborted or
+removed). Reads stream too, in chunks or byte ranges (ranged requests on S3 and WebDAV); no
+object is ever held whole in memory. Hash strings are validated
 (64 lowercase hex characters) before any path is built, so no caller-supplied text reaches the
 file system. Errors: ``InvalidInput`` for bad hashes, checksum mismatches and unsatisfiable
 ranges (the HTTP layer answers the latter with 416), ``NotFound`` for absent objects,
-``StoreError`` wrapping whatever the file system raised.
+``StoreError`` wrapping whatever the file system raised (naming the backend, without
+credentials, when it cannot be reached: HTTP 503).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, cast
 
-import fsspec
-
 from modelport.errors import InvalidInput, NotFound, StoreError
+from modelport.storage.backends import open_url, redact_url
 
 #: Bytes read, hashed and written at a time.
 CHUNK_SIZE: Final = 1024 * 1024
+#: What a remote backend buffers before it sends a part (S3's multipart parts: at least 5 MiB;
+#: a WebDAV upload spills to a temporary file past it), and reads ahead: memory per transfer.
+WRITE_BLOCK_SIZE: Final = 8 * CHUNK_SIZE
+READ_BLOCK_SIZE: Final = 4 * CHUNK_SIZE
+#: S3 takes at most 10,000 parts: a source of known size gets parts large enough for it (a
+#: stream of unknown size, up to 10,000 WRITE_BLOCK_SIZE parts: 78 GiB).
+_MAX_PARTS: Final = 9_000
 
 _SHA256_PATTERN: Final = re.compile(r"[0-9a-f]{64}")
 _log = logging.getLogger(__name__)
@@ -86,33 +98,24 @@ def resolve_byte_range(size: int, start: int, end: int | None) -> ByteRange:
     return ByteRange(start, size if end is None else min(end, size), size)
 
 
-@contextmanager
-def _object_errors(sha256: str, action: str) -> Iterator[None]:
-    """fsspec/OS errors on one stored object: NotFound if absent, StoreError otherwise."""
-    try:
-        yield
-    except FileNotFoundError:
-        raise NotFound(f"artifact not found: sha256:{sha256}") from None
-    except OSError as exc:
-        raise StoreError(f"cannot {action} artifact sha256:{sha256}: {exc}") from exc
-
-
 class ArtifactStore:
-    """Content-addressed storage of artifacts under one fsspec root URL."""
+    """Content-addressed storage of artifacts under one storage URL.
 
-    def __init__(self, root_url: str, **storage_options: Any) -> None:
-        try:
-            fs, root = fsspec.core.url_to_fs(root_url, **storage_options)
-        except ValueError as exc:  # "Protocol not known: ..."
-            raise InvalidInput({"root_url": [str(exc)]}) from exc
-        except ImportError as exc:  # the protocol's package (s3fs, ...) is not installed
-            raise StoreError(f"cannot open the artifact store {root_url}: {exc}") from exc
-        self._fs: Any = fs
-        self._root: str = root.rstrip("/")
+    ``storage_options`` are the backend's (credentials, ``endpoint_url``...: see
+    :func:`~modelport.storage.backends.options_for`), never written in ``root_url``.
+    """
+
+    def __init__(self, root_url: str, /, **storage_options: Any) -> None:
+        backend = open_url(root_url, "root_url", **storage_options)
+        self._backend = backend
+        self._fs: Any = backend.fs
+        self._root: str = backend.path.rstrip("/")
         self.root_url = root_url
+        #: what messages call this store: its URL, and endpoint, without credentials
+        self.name = backend.name
 
     def __repr__(self) -> str:
-        return f"ArtifactStore({self.root_url!r})"
+        return f"ArtifactStore({redact_url(self.root_url)!r})"
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -124,18 +127,19 @@ class ArtifactStore:
             check_sha256(expected_sha256, "expected_sha256")
         tmp = f"{self._root}/uploads/{uuid.uuid4().hex}.part"
         try:
-            digest, size = self._write_hashing(_source_chunks(source), tmp)
-            if expected_sha256 is not None and digest != expected_sha256:
-                raise InvalidInput(
-                    {"sha256": [f"checksum mismatch: expected {expected_sha256}, got {digest}"]}
-                )
-            path = self._path(digest)
-            # same address, same bytes: an object already there is this one (dedup)
-            if not self._fs.exists(path):
-                self._fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                self._fs.mv(tmp, path)
+            with self._backend.errors():
+                digest, size = self._write_hashing(_source_chunks(source), tmp, _block(source))
+                if expected_sha256 is not None and digest != expected_sha256:
+                    raise InvalidInput(
+                        {"sha256": [f"checksum mismatch: expected {expected_sha256}, got {digest}"]}
+                    )
+                path = self._path(digest)
+                # same address, same bytes: an object already there is this one (dedup)
+                if not self._exists(path):
+                    self._makedirs(path)
+                    self._fs.mv(tmp, path)
         except OSError as exc:
-            raise StoreError(f"cannot store the artifact in {self.root_url}: {exc}") from exc
+            raise StoreError(f"cannot store the artifact in {self.name}: {exc}") from exc
         finally:
             self._discard(tmp)
         return StoredArtifact(digest, size, self._fs.unstrip_protocol(path))
@@ -143,28 +147,35 @@ class ArtifactStore:
     def delete(self, sha256: str) -> None:
         """Remove an object; NotFound if it is absent."""
         path = self._path(sha256)
-        with _object_errors(sha256, "delete"):
+        with self._object_errors(sha256, "delete"):
+            if not self._exists(path):  # S3 deletes an absent key without a word
+                raise FileNotFoundError(path)
             self._fs.rm_file(path)
 
     # -- reading ------------------------------------------------------------------------------
 
     def exists(self, sha256: str) -> bool:
-        """Whether an object with this SHA-256 is stored."""
+        """Whether an object with this SHA-256 is stored (StoreError if the store cannot say)."""
         path = self._path(sha256)
-        with _object_errors(sha256, "look up"):
-            return bool(self._fs.exists(path))
+        with self._object_errors(sha256, "look up"):
+            return self._exists(path)
 
     def size(self, sha256: str) -> int:
         """The size in bytes of a stored object; NotFound if it is absent."""
         path = self._path(sha256)
-        with _object_errors(sha256, "read"):
+        with self._object_errors(sha256, "read"):
             return int(self._fs.size(path))
 
     def open(self, sha256: str) -> BinaryIO:
-        """Open a stored object for reading (the caller closes it); NotFound if it is absent."""
+        """Open a stored object for reading (the caller closes it); NotFound if it is absent.
+
+        The stream reads from the backend as it is read (ranged requests on S3); its errors
+        are the store's (StoreError), not the backend library's.
+        """
         path = self._path(sha256)
-        with _object_errors(sha256, "open"):
-            return cast(BinaryIO, self._fs.open(path, "rb"))
+        with self._object_errors(sha256, "open"):
+            opened = self._fs.open(path, "rb", block_size=READ_BLOCK_SIZE)
+        return cast(BinaryIO, _GuardedStream(opened, lambda: self._object_errors(sha256, "read")))
 
     def resolve_range(self, sha256: str, start: int, end: int | None) -> ByteRange:
         """Validate a byte range of a stored object (see :func:`resolve_byte_range`)."""
@@ -176,8 +187,9 @@ class ArtifactStore:
         Meant for bounded ranges; stream large ones with :meth:`iter_chunks`.
         """
         byte_range = self.resolve_range(sha256, start, end)
-        with _object_errors(sha256, "read"):
-            data = self._fs.cat_file(self._path(sha256), byte_range.start, byte_range.end)
+        with self._object_errors(sha256, "read"):
+            # keywords: s3fs's cat_file takes a version id second
+            data = self._fs.cat_file(self._path(sha256), start=byte_range.start, end=byte_range.end)
         return bytes(data)
 
     def iter_chunks(
@@ -201,11 +213,8 @@ class ArtifactStore:
         """Re-hash a stored object: whether its bytes still match its address."""
         hasher = hashlib.sha256()
         with self.open(sha256) as stream:
-            try:
-                while chunk := stream.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-            except OSError as exc:
-                raise StoreError(f"cannot read artifact sha256:{sha256}: {exc}") from exc
+            while chunk := stream.read(CHUNK_SIZE):
+                hasher.update(chunk)
         return hasher.hexdigest() == sha256
 
     # -- internals ----------------------------------------------------------------------------
@@ -214,39 +223,131 @@ class ArtifactStore:
         check_sha256(sha256)
         return f"{self._root}/sha256/{sha256[:2]}/{sha256}"
 
-    def _write_hashing(self, chunks: Iterator[bytes], tmp: str) -> tuple[str, int]:
+    def _exists(self, path: str) -> bool:
+        # not fs.exists(): fsspec's answers False for any error, a store that is down included
+        try:
+            self._fs.info(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _makedirs(self, path: str) -> None:
+        """Make the directory ``path`` goes in, on backends that have directories."""
+        if self._backend.directories:
+            self._fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+
+    @contextmanager
+    def _object_errors(self, sha256: str, action: str) -> Iterator[None]:
+        """Errors on one stored object: NotFound if absent, StoreError otherwise."""
+        try:
+            with self._backend.errors():
+                yield
+        except FileNotFoundError:
+            raise NotFound(f"artifact not found: sha256:{sha256}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot {action} artifact sha256:{sha256}: {exc}") from exc
+
+    def _write_hashing(self, chunks: Iterator[bytes], tmp: str, block: int) -> tuple[str, int]:
+        """Write ``chunks`` to ``tmp``, hashing them; on any error the upload is abandoned
+        (an S3 multipart upload aborted, a WebDAV upload never sent), not completed."""
         hasher = hashlib.sha256()
         size = 0
-        self._fs.makedirs(tmp.rsplit("/", 1)[0], exist_ok=True)
-        with self._fs.open(tmp, "wb") as out:
+        self._makedirs(tmp)
+        out = self._fs.open(tmp, "wb", block_size=block)
+        try:
             for chunk in chunks:
                 hasher.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+            out.close()  # completes the upload
+        except BaseException:
+            _abandon(out)
+            raise
         return hasher.hexdigest(), size
 
     def _read_chunks(self, sha256: str, byte_range: ByteRange, chunk_size: int) -> Iterator[bytes]:
         remaining = byte_range.length
         with self.open(sha256) as stream:
-            try:
-                stream.seek(byte_range.start)
-                while remaining > 0:
-                    chunk = stream.read(min(chunk_size, remaining))
-                    if not chunk:
-                        raise StoreError(f"artifact sha256:{sha256} is shorter than its size")
-                    remaining -= len(chunk)
-                    yield chunk
-            except OSError as exc:
-                raise StoreError(f"cannot read artifact sha256:{sha256}: {exc}") from exc
+            stream.seek(byte_range.start)
+            while remaining > 0:
+                chunk = stream.read(min(chunk_size, remaining))
+                if not chunk:
+                    raise StoreError(f"artifact sha256:{sha256} is shorter than its size")
+                remaining -= len(chunk)
+                yield chunk
 
     def _discard(self, tmp: str) -> None:
         try:
-            self._fs.rm_file(tmp)
+            with self._backend.errors():
+                self._fs.rm_file(tmp)
         except FileNotFoundError:
             pass  # moved to its address, or never created
-        except OSError:
+        except (OSError, StoreError) as exc:
             # never hide the put's own outcome behind a cleanup failure
-            _log.warning("could not remove the temporary upload %s", tmp, exc_info=True)
+            _log.warning("could not remove the temporary upload %s: %s", tmp, exc)
+
+
+def _abandon(out: Any) -> None:
+    """Stop writing ``out`` without completing its upload where the backend can (fsspec's
+    ``discard``: an S3 multipart upload aborted, a WebDAV upload never sent); a file written in
+    place is only closed, and its caller removes what it holds."""
+    with suppress(Exception):
+        out.discard()
+    with suppress(Exception):
+        out.close()
+
+
+class _GuardedStream(io.RawIOBase):
+    """A stored object's stream whose errors are the store's (``guard``), not the library's."""
+
+    def __init__(self, raw: Any, guard: Callable[[], AbstractContextManager[None]]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._guard = guard
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self._guard():
+            return bytes(self._raw.read(-1 if size is None else size))
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        with self._guard():
+            return int(self._raw.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._raw.tell())
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                with self._guard():
+                    self._raw.close()
+            finally:
+                super().close()
+
+
+def _block(source: bytes | Path | BinaryIO) -> int:
+    """The block size to upload ``source`` with (see ``_MAX_PARTS``)."""
+    size = 0
+    if isinstance(source, bytes | bytearray | memoryview):
+        size = len(source)
+    elif isinstance(source, Path):
+        with suppress(OSError):  # a missing file is put()'s to report
+            size = source.stat().st_size
+    return max(WRITE_BLOCK_SIZE, -(-size // _MAX_PARTS))
 
 
 def _source_chunks(source: bytes | Path | BinaryIO) -> Iterator[bytes]:
