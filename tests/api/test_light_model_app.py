@@ -31,3 +31,26 @@ def test_a_model_app_without_auth_loads_no_oidc_database_or_catalog() -> None:
         timeout=60,
     )
     assert json.loads(found.stdout.strip().splitlines()[-1]) == []
+
+
+SERVE_PROBE = """
+import json, sys
+from modelport.cli.serve import _serving_app
+from modelport.settings import Settings
+app, names = _serving_app(Settings(), ["trainer"])
+heavy = ("sqlalchemy", "alembic", "modelport.jobs.store", "modelport.jobs.service")
+print(json.dumps([names, sorted(name for name in heavy if name in sys.modules)]))
+"""
+
+
+def test_serve_of_a_trainable_model_opens_the_job_store_only_once_it_runs() -> None:
+    # the job store (SQLAlchemy, Alembic, migrations) is built after the server listens
+    found = subprocess.run(
+        [sys.executable, "-c", SERVE_PROBE],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(found.stdout.strip().splitlines()[-1]) == [["trainer"], []]

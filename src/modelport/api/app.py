@@ -26,6 +26,7 @@ from modelport.api.models import add_predict_routes, model_router
 from modelport.api.oip import health_router, oip_router
 from modelport.api.operations import operations_router
 from modelport.api.uploads import UploadStore, default_memory_dir
+from modelport.jobs.facility import Facility
 from modelport.runtime import ModelRuntime
 from modelport.settings import Settings
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 def create_app(
     settings: Settings,
     runtime: ModelRuntime,
-    jobs: JobService | None = None,
+    jobs: JobService | Facility | None = None,
     catalog: CatalogService | None = None,
     *,
     pool: ModelServer | None = None,
@@ -50,7 +51,8 @@ def create_app(
 
     Models not yet warm are warmed (off the event loop) during startup, unless
     ``settings.warm`` is false; ``/health/ready`` answers 503 until then. With ``jobs``, the
-    training routes are served and the job service runs (recovery, scheduling) while the app does;
+    training routes are served and the job service runs (recovery, scheduling) while the app does
+    (a deferred :class:`~modelport.jobs.facility.Facility` is built once the app runs);
     with ``catalog``, the Open Catalog routes (``/catalog/...``, AI4OS ``/v1/catalog/...``).
     With ``settings.auth = "oidc"`` every route but the open ones needs credentials (see
     ``api/auth.py``); API tokens and sessions live in ``auth_engine`` (default: the store URL's).
@@ -59,6 +61,7 @@ def create_app(
     """
     if pool is not None and catalog is None:
         raise ValueError("serving catalog modules on demand needs the catalog")
+    facility = jobs if isinstance(jobs, Facility) or jobs is None else Facility.ready(jobs)
 
     memory_dir = settings.upload_memory_dir or default_memory_dir()
     uploads = UploadStore(str(memory_dir) if memory_dir else None, settings.upload_memory_limit)
@@ -69,8 +72,8 @@ def create_app(
             await anyio.to_thread.run_sync(runtime.warm_all)
         else:
             runtime.mark_ready()
-        if jobs is not None:
-            await anyio.to_thread.run_sync(jobs.start)
+        if facility is not None:
+            await anyio.to_thread.run_sync(facility.begin)
         # Everything alive now (framework, models, schemas) lives as long as the server: move
         # it out of the collector's generations, so full collections stay short (tail latency).
         gc.collect()
@@ -78,8 +81,8 @@ def create_app(
         try:
             yield
         finally:
-            if jobs is not None:
-                await anyio.to_thread.run_sync(jobs.stop)
+            if facility is not None:
+                await anyio.to_thread.run_sync(facility.stop)
             if pool is not None:
                 await pool.close()
             runtime.close()
@@ -103,7 +106,7 @@ def create_app(
     # added last, so outermost: every answer, auth refusals included, gets the security headers
     app.add_middleware(SecurityHeaders, dashboard_prefix=f"{settings.base_path}/dashboard")
     _include_area_routes(
-        app, settings, runtime, jobs=jobs, catalog=catalog, pool=pool, uploads=uploads
+        app, settings, runtime, jobs=facility, catalog=catalog, pool=pool, uploads=uploads
     )
     app.include_router(operations_router(runtime, settings))
     # Swagger UI offers each model's own document: every catalog module's on the platform
@@ -122,7 +125,7 @@ def _include_area_routes(
     settings: Settings,
     runtime: ModelRuntime,
     *,
-    jobs: JobService | None,
+    jobs: Facility | None,
     catalog: CatalogService | None,
     pool: ModelServer | None,
     uploads: UploadStore,
@@ -156,10 +159,11 @@ def _include_area_routes(
         targets: TrainingTargets = ServedTargets(runtime) if pool is None else CatalogTargets(pool)
         app.include_router(training_router(targets, jobs, settings, uploads))
         app.include_router(jobs_router(targets, jobs, settings))
-        if jobs.user_data is not None:  # the platform: each user's data area
+        user_data = None if jobs.is_deferred else jobs.get().user_data
+        if user_data is not None:  # the platform: each user's data area
             from modelport.api.data import data_router
 
-            app.include_router(data_router(jobs.user_data, settings, uploads))
+            app.include_router(data_router(user_data, settings, uploads))
     elif pool is None:
         from modelport.api.untrained import untrained_router
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request
@@ -17,9 +17,12 @@ from modelport.api.auth import CurrentPrincipal
 from modelport.auth import policy
 from modelport.contract.base import RawArgs
 from modelport.jobs.domain import Job, JobEvent, JobStatus, Metric, Resources
-from modelport.jobs.service import JobService
+from modelport.jobs.facility import Facility
 from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from modelport.jobs.service import JobService
 
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 0.25
@@ -71,28 +74,35 @@ class JobEndpoints:
     """The ``/jobs`` endpoints, one method per route (what a submission names is resolved by
     ``targets``); ``jobs_router`` lays them out."""
 
-    def __init__(self, targets: TrainingTargets, jobs: JobService, settings: Settings) -> None:
+    def __init__(self, targets: TrainingTargets, facility: Facility, settings: Settings) -> None:
         self.targets = targets
-        self.jobs = jobs
+        self.facility = facility
         self.settings = settings
+
+    @property
+    def jobs(self) -> JobService:
+        """The job service (a deferred one is waited for: call it off the event loop)."""
+        return self.facility.get()
 
     async def submit(self, request: JobRequest, principal: CurrentPrincipal) -> Job:
         policy.check_train(principal)
         plan = await self.targets.prepare(
             request.model, request.version, RawArgs(json=request.args), principal
         )
-        enqueue = partial(
-            self.jobs.enqueue,
-            model=plan.model,
-            spec=plan.spec,
-            args=plan.args,
-            version=plan.version,
-            model_dir=plan.model_dir,
-            resources=request.resources,
-            priority=request.priority,
-            max_attempts=request.max_attempts,
-            principal=principal,
-        )
+
+        def enqueue() -> Job:
+            return self.jobs.enqueue(
+                model=plan.model,
+                spec=plan.spec,
+                args=plan.args,
+                version=plan.version,
+                model_dir=plan.model_dir,
+                resources=request.resources,
+                priority=request.priority,
+                max_attempts=request.max_attempts,
+                principal=principal,
+            )
+
         return await anyio.to_thread.run_sync(enqueue)
 
     def list_jobs(
@@ -157,8 +167,11 @@ class JobEndpoints:
         after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
     ) -> StreamingResponse:
         start = after if after is not None else int(last_event_id or 0)
+
+        def watch(after: int) -> tuple[Job, list[JobEvent]]:
+            return self.jobs.watch(job_id, after=after, principal=principal)
+
         # the first look checks the caller may see the job, before the stream starts (404)
-        watch = partial(self.jobs.watch, job_id, principal=principal)
         first = await anyio.to_thread.run_sync(partial(watch, after=start))
         return StreamingResponse(
             _follow(watch=watch, first=first, after=start, request=request),
@@ -167,7 +180,7 @@ class JobEndpoints:
         )
 
 
-def jobs_router(targets: TrainingTargets, jobs: JobService, settings: Settings) -> APIRouter:
+def jobs_router(targets: TrainingTargets, jobs: Facility, settings: Settings) -> APIRouter:
     """The ``/jobs`` routes, in matching order (what a submission names is resolved by
     ``targets``)."""
     router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])

@@ -10,7 +10,6 @@ POST and ``[]`` to the list, as DEEPaaS does (also when the server has no job st
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import anyio
@@ -22,7 +21,7 @@ from modelport.api.uploads import UploadStore
 from modelport.auth import policy
 from modelport.errors import InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobStatus
-from modelport.jobs.service import JobService
+from modelport.jobs.facility import Facility
 from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
 
@@ -59,7 +58,7 @@ def legacy_view(job: Job) -> dict[str, Any]:
 
 
 def training_router(
-    targets: TrainingTargets, jobs: JobService, settings: Settings, uploads: UploadStore
+    targets: TrainingTargets, jobs: Facility, settings: Settings, uploads: UploadStore
 ) -> APIRouter:
     """``/v2/models/{name}/train/`` (POST, GET) and ``.../train/{uuid}`` (GET, DELETE)."""
     router = APIRouter(tags=["training (DEEPaaS v2)"])
@@ -72,37 +71,45 @@ def training_router(
             if raw.multi and any(not isinstance(v, str) for vs in raw.multi.values() for v in vs):
                 raise InvalidInput({"_schema": ["Training arguments cannot be files."]})
             plan = await targets.prepare(name, None, raw, principal)
-        enqueue = partial(
-            jobs.enqueue,
-            model=plan.model,
-            spec=plan.spec,
-            args=plan.args,
-            version=plan.version,
-            model_dir=plan.model_dir,
-            shown_args=plan.shown_args,
-            principal=principal,
-        )
+
+        def enqueue() -> Job:
+            return jobs.get().enqueue(
+                model=plan.model,
+                spec=plan.spec,
+                args=plan.args,
+                version=plan.version,
+                model_dir=plan.model_dir,
+                shown_args=plan.shown_args,
+                principal=principal,
+            )
+
         return legacy_view(await anyio.to_thread.run_sync(enqueue))
 
     async def list_trainings(name: str, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         if not await targets.trainable(name, principal):
             return []
-        find = partial(jobs.list_jobs, principal, model=name, dismissed=False, limit=10_000)
-        page = await anyio.to_thread.run_sync(find)
+        page = await anyio.to_thread.run_sync(
+            lambda: jobs.get().list_jobs(principal, model=name, dismissed=False, limit=10_000)
+        )
         return [legacy_view(job) for job in reversed(page.items)]
 
     async def get_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
         await targets.trainable(name, principal)
-        get = partial(jobs.get, uuid, model=name, principal=principal)
-        job = await anyio.to_thread.run_sync(get)
+        job = await anyio.to_thread.run_sync(
+            lambda: jobs.get().get(uuid, model=name, principal=principal)
+        )
         if job.dismissed_at is not None:
             raise NotFound(f"training '{uuid}' not found")
         return legacy_view(job)
 
     async def delete_training(name: str, uuid: str, principal: CurrentPrincipal) -> dict[str, Any]:
         await targets.trainable(name, principal)
-        wait = jobs.cancel_grace + 1.0
-        dismiss = partial(jobs.dismiss, uuid, name, wait=wait, principal=principal)
+
+        def dismiss() -> Job:
+            service = jobs.get()
+            wait = service.cancel_grace + 1.0
+            return service.dismiss(uuid, name, wait=wait, principal=principal)
+
         return legacy_view(await anyio.to_thread.run_sync(dismiss))
 
     # documented per model by api/openapi.py, with each model's training arguments

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from modelport.catalog.service import CatalogService
     from modelport.contract.base import ServedModel
+    from modelport.jobs.facility import Facility
     from modelport.jobs.service import JobService
     from modelport.settings import Settings
 
@@ -29,7 +30,7 @@ def model_app(
     settings: Settings,
     models: Sequence[ServedModel],
     *,
-    jobs: JobService | None = None,
+    jobs: JobService | Facility | None = None,
     catalog: CatalogService | None = None,
 ) -> FastAPI:
     """The app serving ``models`` (warmed by its lifespan unless they are already)."""
