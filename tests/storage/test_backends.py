@@ -446,9 +446,16 @@ def test_a_trainings_artifacts_land_in_the_store(target: Target, tmp_path: Path)
         while not (done := service.store.get(job.id)).status.finished:
             assert time.monotonic() < deadline, "the training did not finish"
             time.sleep(0.05)
+        # what the jobs API lists and downloads: read with the backend's options (credentials)
+        listed = service.artifacts(job.id)
+        handle, size = service.open_artifact(job.id, "weights.json")
+        with handle:
+            downloaded = handle.read()
     finally:
         service.stop()
     assert done.status is JobStatus.SUCCEEDED, (done.error, service.store.logs(job.id))
+    assert listed == [{"name": "weights.json", "size": len(downloaded)}]
+    assert (size, json.loads(downloaded)) == (len(downloaded), {"loss": 0.5})
     assert done.artifacts_url == f"{target.url}/{job.id}"
     record = done.model_dump_json()
     assert not any(secret in record for secret in SECRETS)  # the job record has no credentials

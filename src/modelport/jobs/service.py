@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-import fsspec
 
 from modelport.auth import policy
 from modelport.auth.config import Principal
@@ -42,6 +41,7 @@ from modelport.jobs.executors.base import Executor
 from modelport.jobs.leases import LeaseKeeper
 from modelport.jobs.scheduler import Scheduler
 from modelport.jobs.store import JobPage, JobStore, TakenOver
+from modelport.storage.backends import StorageBackend, open_url, options_for
 from modelport.storage.userdata import UserData
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,12 @@ class JobService:
         quotas: QuotaConfig | None = None,
         *,
         user_data: UserData | None = None,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """``user_data`` (the platform): the users' data areas, which ``data://`` arguments
-        name (checked on submission; the job's worker reads them)."""
+        name (checked on submission; the job's worker reads them). ``storage_options``: the
+        storage backends' options (``Settings.storage_options``), to read jobs' artifacts."""
+        self.storage_options = dict(storage_options or {})
         self.store = store
         self.user_data = user_data
         self.executor = executor
@@ -383,10 +386,12 @@ class JobService:
         job = self.get(job_id, principal=principal)
         if not job.artifacts_url:
             return []
-        fs, root = fsspec.core.url_to_fs(job.artifacts_url)
-        if not fs.exists(root):
-            return []
-        found = fs.find(root, detail=True)
+        backend = self._artifacts_of(job.artifacts_url)
+        fs, root = backend.fs, backend.path
+        with backend.errors():
+            if not fs.exists(root):
+                return []
+            found = fs.find(root, detail=True)
         return [
             {"name": path[len(root) :].lstrip("/"), "size": info.get("size")}
             for path, info in sorted(found.items())
@@ -399,8 +404,13 @@ class JobService:
         job = self.get(job_id, principal=principal)
         if not job.artifacts_url or ".." in name.split("/"):
             raise NotFound(f"artifact '{name}' not found")
-        fs, root = fsspec.core.url_to_fs(job.artifacts_url)
-        path = f"{root}/{name.lstrip('/')}"
-        if not fs.isfile(path):
-            raise NotFound(f"artifact '{name}' not found for job '{job_id}'")
-        return fs.open(path, "rb"), fs.size(path)
+        backend = self._artifacts_of(job.artifacts_url)
+        path = f"{backend.path}/{name.lstrip('/')}"
+        with backend.errors():
+            if not backend.fs.isfile(path):
+                raise NotFound(f"artifact '{name}' not found for job '{job_id}'")
+            return backend.fs.open(path, "rb"), backend.fs.size(path)
+
+    def _artifacts_of(self, url: str) -> StorageBackend:
+        """A job's artifact location, opened with its storage options (credentials)."""
+        return open_url(url, "artifacts_url", **options_for(url, self.storage_options))

@@ -96,6 +96,7 @@ def build_job_service(
         settings.cancel_grace,
         settings.quotas,
         user_data=user_data,
+        storage_options=settings.storage_options,
     )
     return service
 
