@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-
 from modelport.auth import policy
 from modelport.auth.config import Principal
 from modelport.auth.quotas import QuotaConfig, Usage, check_fits, check_quota, effective_quota
