@@ -106,6 +106,14 @@ class Job(BaseModel):
     lease_expires_at: datetime | None = Field(
         None, description="Until when that replica's claim holds, renewed while the job runs"
     )
+    # computed when a job is read, never stored (jobs.scheduler.QueueView)
+    queue_position: int | None = Field(
+        None, description="A queued job's place in the start order (1: next), as last seen"
+    )
+    estimated_start: datetime | None = Field(
+        None,
+        description="When a queued job might start: an estimate from recent runs' durations",
+    )
 
 
 class EventKind(StrEnum):

@@ -1,31 +1,70 @@
-"""Admits queued jobs onto the executor by priority and free slots, in a background thread."""
+"""Admits queued jobs onto the executor: by priority, fairly between users, as slots free up."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from modelport.errors import IllegalTransition, ModelportError
-from modelport.jobs.domain import JobStatus, utcnow
+from modelport.jobs.domain import Job, JobStatus, utcnow
 from modelport.jobs.executors.base import Executor
+from modelport.jobs.fairness import Capacity, estimated_start, fair_order
 from modelport.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
+#: A job that has waited this long for room stops the jobs behind it from being backfilled
+#: past it (seconds): it starts as soon as running jobs free enough, instead of never.
+STARVATION_LIMIT_S = 300.0
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The queue as the last look ordered it: each queued job's place (1: next) and when it
+    might start (:func:`~modelport.jobs.fairness.estimated_start`)."""
+
+    at: datetime
+    positions: dict[str, int] = field(default_factory=dict)
+    estimates: dict[str, datetime | None] = field(default_factory=dict)
+
+    def place(self, job: Job) -> Job:
+        """``job`` with its place in the queue filled in (when it is queued and was seen)."""
+        if job.status is not JobStatus.QUEUED or job.id not in self.positions:
+            return job
+        return job.model_copy(
+            update={
+                "queue_position": self.positions[job.id],
+                "estimated_start": self.estimates.get(job.id),
+            }
+        )
+
 
 class Scheduler:
-    """Starts queued jobs as soon as they fit: highest priority first, then oldest.
+    """Starts queued jobs as soon as they fit, in :func:`~modelport.jobs.fairness.fair_order`:
+    highest priority first, then users by dominant share, each user's jobs oldest first.
 
-    A job that does not fit yet does not block smaller ones behind it (backfill); it starts as
-    soon as running jobs free enough slots. ``wake()`` makes it look at once (on submit, on a
-    job's end); otherwise it looks every ``interval`` seconds.
+    A job that does not fit yet does not block the ones behind it (backfill) until it has
+    waited ``starvation_limit`` seconds; from then on nothing behind it starts before it. The
+    order is made from one view of the database (every replica's running jobs count).
+    ``wake()`` makes it look at once (on submit, on a job's end); otherwise it looks every
+    ``interval`` seconds (jobs submitted through other replicas).
     """
 
-    def __init__(self, store: JobStore, executor: Executor, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        executor: Executor,
+        interval: float = 1.0,
+        starvation_limit: float = STARVATION_LIMIT_S,
+    ) -> None:
         self.store = store
         self.executor = executor
         self.interval = interval
+        self.starvation_limit = starvation_limit
+        self.view = QueueView(at=utcnow())
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,34 +101,54 @@ class Scheduler:
                 log.exception("scheduler tick failed")
 
     def tick(self) -> int:
-        """Start every queued job that fits now; return how many started."""
+        """Start every queued job that fits now, in fair order; return how many started."""
         started = 0
         with self._tick_lock:
-            for job in self.store.queued():
+            capacity = self.executor.capacity()
+            order = fair_order(self.store.queued(), self.store.running(), capacity)
+            now = utcnow()
+            reserved = False  # a starved job waits ahead: nothing behind it starts
+            waiting: list[Job] = []
+            for job in order:
                 if job.cancel_requested:
                     with contextlib.suppress(IllegalTransition):
                         self.store.transition(job.id, JobStatus.CANCELLED, finished_at=utcnow())
                     continue
-                if not self.executor.has_room(job.resources):
+                if reserved or not self.executor.has_room(job.resources):
+                    waiting.append(job)
+                    starved = now - job.created_at > timedelta(seconds=self.starvation_limit)
+                    reserved = reserved or starved
                     continue
-                try:
-                    running = self.store.transition(
-                        job.id,
-                        JobStatus.RUNNING,
-                        started_at=utcnow(),
-                        attempts=job.attempts + 1,
-                        executor=self.executor.name,
-                        progress=0.0,
-                    )
-                except IllegalTransition:
-                    continue  # cancelled meanwhile
-                try:
-                    ref = self.executor.start(running)
-                except ModelportError as exc:
-                    self.store.transition(
-                        job.id, JobStatus.FAILED, finished_at=utcnow(), error=exc.message
-                    )
-                    continue
-                self.store.update(job.id, executor_ref=ref)
-                started += 1
+                if self._start(job):
+                    started += 1
+            self.view = self._view(waiting, capacity, now)
         return started
+
+    def _start(self, job: Job) -> bool:
+        try:
+            running = self.store.transition(
+                job.id,
+                JobStatus.RUNNING,
+                started_at=utcnow(),
+                attempts=job.attempts + 1,
+                executor=self.executor.name,
+                progress=0.0,
+            )
+        except IllegalTransition:
+            return False  # cancelled meanwhile, or another replica started it
+        try:
+            ref = self.executor.start(running)
+        except ModelportError as exc:
+            self.store.transition(job.id, JobStatus.FAILED, finished_at=utcnow(), error=exc.message)
+            return False
+        self.store.update(job.id, executor_ref=ref)
+        return True
+
+    def _view(self, waiting: list[Job], capacity: Capacity, now: datetime) -> QueueView:
+        durations = self.store.recent_durations() if waiting else []
+        positions = {job.id: place for place, job in enumerate(waiting, start=1)}
+        estimates = {
+            job.id: estimated_start(place, job.resources, capacity, durations, now)
+            for place, job in enumerate(waiting, start=1)
+        }
+        return QueueView(at=now, positions=positions, estimates=estimates)

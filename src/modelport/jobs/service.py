@@ -242,7 +242,7 @@ class JobService:
             raise NotFound(f"job '{job_id}' not found for model '{model}'")
         if principal is not None:
             policy.check_see_job(principal, job)
-        return job
+        return self.scheduler.view.place(job)
 
     def metrics(self, job_id: str, principal: Principal | None = None) -> list[Metric]:
         """Every metric point of a job, oldest first; NotFound as for :meth:`get`."""
@@ -303,9 +303,11 @@ class JobService:
             possible, owner = policy.jobs_owner_filter(principal, owner)
             if not possible:
                 return JobPage([], 0)
-        return self.store.find(
+        page = self.store.find(
             model=model, status=status, owner=owner, dismissed=dismissed, limit=limit, offset=offset
         )
+        view = self.scheduler.view
+        return JobPage([view.place(job) for job in page.items], page.total)
 
     def run_now(self, job_id: str) -> Job:
         """Start a queued job at once, outside the scheduler (``modelport train``: a server

@@ -224,6 +224,29 @@ class JobStore:
             total = conn.execute(select(func.count()).select_from(jobs).where(where)).scalar_one()
         return JobPage([_to_job(r) for r in rows], int(total))
 
+    def running(self) -> list[Job]:
+        """Every running job, on every replica (what holds the cluster's resources now)."""
+        query = select(jobs).where(jobs.c.status == JobStatus.RUNNING.value)
+        with self._tx() as conn:
+            return [_to_job(r) for r in conn.execute(query).all()]
+
+    def recent_durations(self, limit: int = 20) -> list[float]:
+        """How long the last ``limit`` jobs that ended on their own ran (seconds)."""
+        ended = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value]
+        query = (
+            select(jobs.c.started_at, jobs.c.finished_at)
+            .where(
+                jobs.c.status.in_(ended),
+                jobs.c.started_at.is_not(None),
+                jobs.c.finished_at.is_not(None),
+            )
+            .order_by(jobs.c.finished_at.desc())
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [max(0.0, (r.finished_at - r.started_at).total_seconds()) for r in rows]
+
     def queued(self) -> list[Job]:
         """Queued jobs in admission order: highest priority first, then oldest."""
         query = (

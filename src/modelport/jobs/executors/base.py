@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 
 from modelport.errors import IllegalTransition
 from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
+from modelport.jobs.fairness import Capacity
 from modelport.jobs.store import JobStore
 
 
@@ -26,6 +27,11 @@ class Executor(ABC):
     @abstractmethod
     def has_room(self, resources: Resources) -> bool:
         """Whether a job needing ``resources`` could start now."""
+
+    def capacity(self) -> Capacity:
+        """What it has in all, for fair shares (an executor that cannot say: nothing, and
+        users then take turns by their number of jobs)."""
+        return Capacity(cpu=0.0, gpu=0)
 
     @abstractmethod
     def start(self, job: Job) -> str:

@@ -31,6 +31,7 @@ from modelport.errors import ExecutorError
 from modelport.jobs.channel import serve_channel
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, record_end
+from modelport.jobs.fairness import Capacity
 from modelport.jobs.store import JobStore
 from modelport.jobs.worker import CPU_ENV, IDLE_ENV, MEMORY_ENV, NICE_ENV, PARENT_ENV
 from modelport.sandbox.base import Sandbox, SandboxSpec
@@ -105,6 +106,10 @@ class LocalExecutor(Executor):
                 f"{self.memory_mb} MB (module_memory_mb)"
             )
         return None
+
+    def capacity(self) -> Capacity:
+        """This machine's slots."""
+        return Capacity(cpu=self.cpus, gpu=self.gpus)
 
     def _used(self) -> tuple[float, set[int]]:
         cpus = sum(r.resources.cpu for r in self._running.values())
