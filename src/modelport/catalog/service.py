@@ -13,7 +13,6 @@ its ownership. ``principal=None`` is a trusted in-process caller (the CLI, seedi
 from __future__ import annotations
 
 import mimetypes
-import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,8 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
 from sqlalchemy import Engine
 
 from modelport.auth import policy
@@ -39,6 +36,7 @@ from modelport.catalog.domain import (
 )
 from modelport.catalog.git import GitPolicy, fetch_repository
 from modelport.catalog.index import IndexEntryError, describe_error, read_index_modules
+from modelport.catalog.job_files import job_artifact_files
 from modelport.catalog.metadata import stored_metadata
 from modelport.catalog.registry import Registry, already_published
 from modelport.catalog.search import FacetIndexes, search
@@ -48,7 +46,7 @@ from modelport.errors import Conflict, Forbidden, IllegalTransition, InvalidInpu
 from modelport.jobs.domain import JobStatus
 from modelport.jobs.store import JobStore
 from modelport.storage import ArtifactStore
-from modelport.storage.paths import relative_name, safe_child, shown
+from modelport.storage.paths import relative_name
 
 
 @dataclass
@@ -95,11 +93,19 @@ class CatalogService:
     """The Open Catalog behind the HTTP API and the CLI."""
 
     def __init__(
-        self, registry: Registry, artifacts: ArtifactStore, jobs: JobStore | None = None
+        self,
+        registry: Registry,
+        artifacts: ArtifactStore,
+        jobs: JobStore | None = None,
+        *,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.registry = registry
         self.artifacts = artifacts
         self.jobs = jobs
+        # Settings.storage_options: what reads a training's artifacts (publish_job) opens its
+        # artifacts_url with; private, credentials
+        self._storage_options: Mapping[str, Mapping[str, Any]] = storage_options or {}
         self.facets = FacetIndexes()  # the search's facet index, rebuilt per catalog change
 
     # -- publishing ---------------------------------------------------------------------------
@@ -266,7 +272,7 @@ class CatalogService:
             raise IllegalTransition(f"job {job_id} is {job.status.value}: only succeeded jobs")
         base = self.registry.version(module, base_version or "latest")
         with tempfile.TemporaryDirectory(prefix="modelport-job-") as workdir:
-            files = job_artifact_files(job.artifacts_url, Path(workdir))
+            files = job_artifact_files(job.artifacts_url, Path(workdir), self._storage_options)
             records = self._store_files(files)
         with _hidden_as_missing(self.registry, module, principal):
             return self.registry.add(
@@ -433,49 +439,6 @@ def _hidden_as_missing(
         if principal is not None:
             policy.check_see_module(principal, registry.module(name))
         raise
-
-
-def job_artifact_files(artifacts_url: str | None, workdir: Path) -> list[tuple[str, Path]]:
-    """A job's artifacts, copied under ``workdir``: ``(name, copy)`` by name.
-
-    A name that would leave the job's directory (or ``workdir``), a symbolic link in a local
-    job directory leading out of it, raises InvalidInput (``artifacts``); a link to a directory
-    inside it is skipped (its files are listed under their own names).
-    """
-    if not artifacts_url:
-        return []
-    fs, root = fsspec.core.url_to_fs(artifacts_url)
-    if isinstance(fs, LocalFileSystem):
-        found = _local_files(Path(root))
-    else:
-        listed = sorted(fs.find(root)) if fs.exists(root) else []
-        found = [path[len(root) :].lstrip("/") for path in listed]
-    files = []
-    for name in found:
-        local = safe_child(workdir, name, "artifacts")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        fs.get_file(f"{root.rstrip('/')}/{name}", str(local))
-        files.append((name, local))
-    return files
-
-
-def _local_files(root: Path) -> list[str]:
-    """The files under a local job directory (links not followed: each one is checked)."""
-    names = []
-    base = root.resolve()
-    for directory, subdirectories, filenames in os.walk(root):
-        for entry in [*subdirectories, *filenames]:
-            path = Path(directory, entry)
-            name = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                if not path.resolve().is_relative_to(base):
-                    message = f"{shown(name)} leads out of its directory through a symbolic link"
-                    raise InvalidInput({"artifacts": [message]})
-                if path.is_dir():
-                    continue
-            if entry in filenames:
-                names.append(name)
-    return sorted(names)
 
 
 def is_server_local(url: str) -> bool:

@@ -42,7 +42,8 @@ def build_catalog_service(settings: Settings) -> CatalogService:
     engine = connect(settings.store_url(), settings.migrate, settings.migrate_timeout)
     root = check_url(settings.catalog_artifacts_root(), "catalog_artifacts_url")
     store = ArtifactStore(root, **settings.storage_options_for(root))
-    return CatalogService(Registry(engine), store, JobStore(engine))
+    jobs = JobStore(engine)
+    return CatalogService(Registry(engine), store, jobs, storage_options=settings.storage_options)
 
 
 def pilot_metadata_file(package_dir: Path) -> Path | None:

@@ -1,7 +1,11 @@
 """A catalog version's artifacts on local disk, fetched and verified once per machine.
 
 The gateway materialises them before it starts a version's worker (which then sees them
-read-only and never the artifact store); a Ray Serve replica fetches them itself, on its node.
+read-only and never the artifact store); a Ray Serve replica fetches them itself, on its node,
+before it imports the module's code. Both read through the catalog's :class:`ArtifactStore`,
+opened with the options of ``catalog_artifacts_url`` (its credentials: ``storage_options``), so
+a store that needs credentials (an authenticated WebDAV share, S3 without ``AWS_*`` variables)
+serves as well as a local directory.
 """
 
 from __future__ import annotations
@@ -47,20 +51,24 @@ def _copy_verified(store: ArtifactStore, artifact: dict[str, Any], dest: Path) -
         )
 
 
-def materialize(store_url: str, artifacts: list[dict[str, Any]], target: Path) -> Path:
-    """Fetch and verify a version's artifacts into ``target`` (reused when already complete).
+def materialize(store: ArtifactStore | str, artifacts: list[dict[str, Any]], target: Path) -> Path:
+    """Fetch and verify a version's artifacts from ``store`` into ``target`` (reused when
+    already complete).
 
-    They are written to a temporary sibling directory first and renamed into place, so a
-    directory at ``target`` is always complete, whatever crashed meanwhile.
+    ``store`` is the catalog's store, opened with its options; a URL instead is opened with the
+    backend's own environment only (no ``storage_options``), which reaches a local directory or
+    S3 with ``AWS_*`` variables, not a share that needs credentials. They are written to a
+    temporary sibling directory first and renamed into place, so a directory at ``target`` is
+    always complete, whatever crashed meanwhile.
     """
     if (target / _COMPLETE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        store = ArtifactStore(store_url)
+        opened = ArtifactStore(store) if isinstance(store, str) else store
         for artifact in artifacts:
-            _copy_verified(store, artifact, _artifact_path(staging, artifact["name"]))
+            _copy_verified(opened, artifact, _artifact_path(staging, artifact["name"]))
         (staging / _COMPLETE).write_text(json.dumps([a["sha256"] for a in artifacts]))
         try:
             staging.rename(target)

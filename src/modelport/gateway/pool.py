@@ -306,7 +306,8 @@ class ModelPool:
         read-only, never the store), its own state directory, its memory cap, network or not."""
         target = self.settings.model_version_dir(record.module, record.version)
         try:
-            model_dir = materialize(self.catalog.artifacts.root_url, _artifacts(record), target)
+            # the catalog's store, opened with its storage_options (credentials stay here)
+            model_dir = materialize(self.catalog.artifacts, _artifacts(record), target)
         except ModelportError as exc:
             label = f"module '{record.module}' {record.version}"
             raise StartFailed(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc

@@ -9,6 +9,13 @@ paths stay in the gateway). Autoscaling: from 0 to ``ray_serve_max_replicas`` re
 down after ``model_idle_timeout`` seconds without requests, so an unused model costs nothing.
 
 The cluster is a local one started on first use, or ``ray_address``.
+
+A replica fetches its version's artifacts itself, on its node, from the catalog's store: it is
+given the options of ``catalog_artifacts_url`` (its credentials), which Serve keeps with the
+application on the cluster. It drops them once the artifacts are fetched, before the module's
+code is imported; code running on a Ray cluster can still reach what the cluster holds, so
+modules that are not trusted are better served by the process pool, whose workers never see
+the store (docs/storage.md, "Current limits").
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import time
 from collections.abc import AsyncIterable, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelport.contract.base import PreparedTraining, RawArgs
@@ -30,7 +38,9 @@ from modelport.errors import (
     ModelNotReady,
     ModelportError,
     PayloadTooLarge,
+    StartFailed,
 )
+from modelport.gateway.artifacts import materialize
 from modelport.gateway.exposure import response_headers, worker_scope
 from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.pool import START_BACKOFF
@@ -38,6 +48,8 @@ from modelport.gateway.process import GatewayResponse, WorkerInfo, worker_config
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
 from modelport.gateway.worker import AppStarter, RequestServer
+from modelport.storage import ArtifactStore
+from modelport.storage.paths import model_version_dir
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
@@ -92,20 +104,51 @@ def _reply(frame: bytes) -> tuple[Any, ...]:
 
 class ModelReplica:
     """One Serve replica of a catalog module version (the worker's app, started lazily by
-    ``start``, the worker program's :func:`~modelport.apps.worker.start_app`)."""
+    ``start``, the worker program's :func:`~modelport.apps.worker.start_app`).
 
-    def __init__(self, config: dict[str, Any], start: AppStarter) -> None:
+    ``storage_options`` are those of the catalog's store (``config["artifacts_url"]``): the
+    replica fetches the version's artifacts with them, then forgets them, before ``start``
+    imports the module's code.
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        start: AppStarter,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self._start = start
+        self._storage_options = storage_options or {}
         self._app: Any = None
         self._stack = AsyncExitStack()
         self._lock = asyncio.Lock()
         self.warm_seconds: float | None = None
 
+    def _fetch(self) -> Path:
+        """The version's artifacts, fetched from the catalog's store into this node's data
+        directory (StartFailed naming the version when they cannot be)."""
+        config = self.config
+        module, version = config["module"], config["version"]
+        target = model_version_dir(Path(config["data_dir"]), module, version)
+        try:
+            # a file system of its own, not fsspec's cached one, that nothing keeps after this
+            options = {**self._storage_options, "skip_instance_cache": True}
+            store = ArtifactStore(config["artifacts_url"], **options)
+            model_dir = materialize(store, config["artifacts"], target)
+        except ModelportError as exc:
+            label = f"module '{module}' {version}"
+            raise StartFailed(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
+        self._storage_options = {}  # kept until a fetch succeeds: a failed one is retried
+        return model_dir
+
     async def _server(self) -> tuple[Any, _Capture, bool]:
         async with self._lock:
             cold = self._app is None
             if cold:
+                if not self.config.get("model_dir"):
+                    model_dir = await asyncio.to_thread(self._fetch)
+                    self.config = {**self.config, "model_dir": str(model_dir)}
                 self._app, self.warm_seconds = await self._start(self.config, self._stack)
         capture = _Capture()
         server = RequestServer(self._app, capture, self.config["module"])  # type: ignore[arg-type]
@@ -211,8 +254,11 @@ class RayServePool:
             },
         )(ModelReplica)
         config = worker_config(self.settings, self.catalog, record)
+        # the store's credentials go as an argument of the replica, never in its config (JSON
+        # that is logged) nor its environment (which the module's code would inherit)
+        options = self.settings.storage_options_for(self.catalog.artifacts.root_url)
         return serve.run(
-            deployment.bind(config, self.start),
+            deployment.bind(config, self.start, options),
             name=app_name(key),
             route_prefix=None,
             blocking=False,
