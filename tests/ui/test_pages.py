@@ -15,7 +15,7 @@ from modelport.catalog.domain import Lineage
 from modelport.catalog.service import CatalogService
 from modelport.catalog.setup import build_catalog_service
 from modelport.contract import discovery
-from modelport.jobs.domain import Job
+from modelport.jobs.domain import Job, Resources
 from modelport.jobs.service import JobService
 from modelport.jobs.setup import build_job_service
 from modelport.runtime import ModelRuntime
@@ -143,6 +143,22 @@ async def test_jobs_pages(client: httpx.AsyncClient, platform: Platform) -> None
     assert 'id="job-progress"' in detail
     assert "queued" in detail
     assert 'id="publish-form"' in detail  # hidden until the job succeeds
+
+
+async def test_a_queued_job_shows_its_place_in_the_queue(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    big = Resources(cpu=64)  # more than this machine has: they wait
+    ahead, behind = (
+        platform.jobs.store.create(Job(model="trainer", model_spec="trainer", resources=big))
+        for _ in range(2)
+    )
+    assert platform.jobs.scheduler.tick() == 0
+
+    detail = await page(client, f"/dashboard/jobs/{behind.id}")
+    assert '<span id="job-queue"><strong>Queue position</strong> 2</span>' in detail
+    first = await page(client, f"/dashboard/jobs/{ahead.id}")
+    assert "<strong>Queue position</strong> 1" in first
 
 
 async def test_errors_are_helpful_html_pages(client: httpx.AsyncClient) -> None:

@@ -23,6 +23,8 @@
     function setStatus(value, error) {
       root.dataset.status = value;
       status.textContent = value;
+      const queue = document.getElementById("job-queue");
+      if (queue && value !== "queued") queue.hidden = true;
       status.className = "status status-" + value;
       const finished = ["succeeded", "failed", "cancelled"].includes(value);
       cancel.hidden = finished;
