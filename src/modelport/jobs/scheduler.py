@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,6 +16,10 @@ from modelport.jobs.fairness import Capacity, estimated_start, fair_order
 from modelport.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
+
+#: Even when nothing seems to have changed, the queue is looked at this often (seconds): the
+#: starvation limit and the estimated starts move with time.
+FULL_LOOK_S = 30.0
 
 #: A job that has waited this long for room stops the jobs behind it from being backfilled
 #: past it (seconds): it starts as soon as running jobs free enough, instead of never.
@@ -49,8 +54,10 @@ class Scheduler:
     A job that does not fit yet does not block the ones behind it (backfill) until it has
     waited ``starvation_limit`` seconds; from then on nothing behind it starts before it. The
     order is made from one view of the database (every replica's running jobs count).
-    ``wake()`` makes it look at once (on submit, on a job's end); otherwise it looks every
-    ``interval`` seconds (jobs submitted through other replicas).
+    ``wake()`` makes it look at once (on submit, on a job's end); otherwise it checks every
+    ``interval`` seconds whether anything changed on any replica (one cheap query,
+    :meth:`~modelport.jobs.store.JobStore.queue_signature`) and looks only then: an idle
+    queue of thousands of jobs costs nothing between changes.
     """
 
     def __init__(
@@ -69,6 +76,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tick_lock = threading.Lock()
+        self._signature: tuple[object, ...] | None = None
+        self._looked = 0.0
 
     def wake(self) -> None:
         """Look at the queue now."""
@@ -91,19 +100,29 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            woken = self._wake.wait(self.interval)
             self._wake.clear()
             if self._stop.is_set():
                 break
             try:
-                self.tick()
+                if woken or self._changed():
+                    self.tick()
             except Exception:
                 log.exception("scheduler tick failed")
+
+    def _changed(self) -> bool:
+        """Whether the queue or what runs changed since the last look (or it is time anyway)."""
+        if time.monotonic() - self._looked >= FULL_LOOK_S:
+            return True
+        return self.store.queue_signature() != self._signature
 
     def tick(self) -> int:
         """Start every queued job that fits now, in fair order; return how many started."""
         started = 0
         with self._tick_lock:
+            # taken first: a change while this look runs is seen by the next check
+            self._signature = self.store.queue_signature()
+            self._looked = time.monotonic()
             capacity = self.executor.capacity()
             order = fair_order(self.store.queued(), self.store.running(), capacity)
             now = utcnow()

@@ -224,6 +224,24 @@ class JobStore:
             total = conn.execute(select(func.count()).select_from(jobs).where(where)).scalar_one()
         return JobPage([_to_job(r) for r in rows], int(total))
 
+    def queue_signature(self) -> tuple[Any, ...]:
+        """A cheap summary of the queue and what runs (counts, newest times): it changes when a
+        job is queued, starts, ends or is cancelled, on any replica (one indexed query)."""
+        watched = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+        query = (
+            select(
+                jobs.c.status,
+                func.count(),
+                func.max(jobs.c.created_at),
+                func.max(jobs.c.started_at),
+            )
+            .where(jobs.c.status.in_(watched))
+            .group_by(jobs.c.status)
+            .order_by(jobs.c.status)
+        )
+        with self._tx() as conn:
+            return tuple(tuple(row) for row in conn.execute(query).all())
+
     def running(self) -> list[Job]:
         """Every running job, on every replica (what holds the cluster's resources now)."""
         query = select(jobs).where(jobs.c.status == JobStatus.RUNNING.value)
