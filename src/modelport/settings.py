@@ -167,8 +167,9 @@ class Settings(BaseSettings):
     catalog_cache_seconds: float = Field(
         2.0,
         ge=0,
-        description="seconds the gateway reuses a module's catalog records (versions, aliases, "
-        "visibility) before reading them again; 0 = read on every request",
+        description="longest the gateway reuses a module's catalog records (versions, aliases, "
+        "visibility); a catalog write on any replica drops them at once (the catalog's "
+        "generation); 0 = read on every request",
     )
     serving_backend: Literal["process", "ray"] = Field(
         "process",

@@ -29,6 +29,7 @@ TABLES = {
     "catalog_job_versions",
     "api_tokens",
     "pending_signins",
+    "platform_state",
 }
 # full-text search lives outside the declared metadata (managed by migration 0002):
 # SQLite's FTS5 table (and its shadow tables), PostgreSQL's generated tsvector column

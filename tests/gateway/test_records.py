@@ -1,4 +1,5 @@
-"""The gateway's short-lived cache of catalog records, on a real catalog."""
+"""The gateway's cache of catalog records, on a real catalog: dropped when the catalog's
+generation moves, kept at most its TTL, checked once per request."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from modelport.catalog.domain import Visibility
+from modelport.catalog.generation import CatalogGeneration
 from modelport.catalog.setup import build_catalog_service
 from modelport.errors import NotFound
 from modelport.gateway.records import CatalogRecords
@@ -26,18 +30,76 @@ class Clock:
         return self.now
 
 
+async def test_a_registry_write_is_seen_at_once_within_the_ttl(tmp_path: Path) -> None:
+    catalog = build_catalog_service(Settings(data_dir=tmp_path))
+    publish(catalog, "cached", "mp_fixtures.typed:Echo", "1.0.0")
+    records = CatalogRecords(catalog.registry, ttl=3600.0, clock=Clock())
+    assert (await records.version("cached", "latest")).version == "1.0.0"
+    assert (await records.version("cached", "latest")).version == "1.0.0"
+    publish(catalog, "cached", "mp_fixtures.typed:Echo", "2.0.0")  # moves the generation
+    assert (await records.version("cached", "latest")).version == "2.0.0"
+    assert (await records.module("cached")).latest_version == "2.0.0"
+    catalog.registry.set_alias("cached", "stable", "1.0.0")
+    assert (await records.version("cached", "stable")).version == "1.0.0"
+    catalog.registry.set_alias("cached", "stable", "2.0.0")
+    assert (await records.version("cached", "stable")).version == "2.0.0"
+    catalog.registry.yank("cached", "2.0.0", "broken")
+    assert (await records.version("cached", "latest")).version == "1.0.0"
+    catalog.registry.set_visibility("cached", Visibility.PRIVATE)
+    assert (await records.module("cached")).visibility is Visibility.PRIVATE
+
+
 async def test_records_are_reused_within_the_ttl_then_read_again(tmp_path: Path) -> None:
     catalog = build_catalog_service(Settings(data_dir=tmp_path))
     publish(catalog, "cached", "mp_fixtures.typed:Echo", "1.0.0")
     clock = Clock()
     records = CatalogRecords(catalog.registry, ttl=2.0, clock=clock)
-    assert (await records.version("cached", "latest")).version == "1.0.0"
-    publish(catalog, "cached", "mp_fixtures.typed:Echo", "2.0.0")
+    assert (await records.module("cached")).title == "A test module"
+    with catalog.engine.begin() as conn:  # a change behind the registry's back: no generation
+        conn.execute(text("UPDATE catalog_modules SET title = 'Renamed'"))
     clock.now += 1.0
-    assert (await records.version("cached", "latest")).version == "1.0.0"  # still cached
+    assert (await records.module("cached")).title == "A test module"  # still kept
     clock.now += 1.5
-    assert (await records.version("cached", "latest")).version == "2.0.0"  # expired: read again
-    assert (await records.module("cached")).latest_version == "2.0.0"
+    assert (await records.module("cached")).title == "Renamed"  # expired: read again
+
+
+class CountingGeneration:
+    """The registry's generation, counting the checks."""
+
+    def __init__(self, generation: CatalogGeneration) -> None:
+        self.generation = generation
+        self.checks = 0
+
+    async def fresh(self) -> int:
+        self.checks += 1
+        return await self.generation.fresh()
+
+
+async def test_a_request_checks_the_generation_once(tmp_path: Path) -> None:
+    catalog = build_catalog_service(Settings(data_dir=tmp_path))
+    publish(catalog, "once", "mp_fixtures.typed:Echo", "1.0.0")
+    counting = CountingGeneration(catalog.registry.generation)
+    records = CatalogRecords(catalog.registry, ttl=60.0, generation=counting)  # type: ignore[arg-type]
+
+    async def request() -> str:  # what the gateway does: authorize by module, then resolve
+        await records.module("once")
+        return (await records.version("once", "latest")).version
+
+    assert await asyncio.create_task(request()) == "1.0.0"
+    assert counting.checks == 1
+    publish(catalog, "once", "mp_fixtures.typed:Echo", "1.1.0")
+    assert await asyncio.create_task(request()) == "1.1.0"
+    assert counting.checks == 2
+    # the handed-over check serves one version lookup of that module; any other checks itself
+    await records.module("once")
+    assert (await records.version("once", "latest")).version == "1.1.0"
+    assert counting.checks == 3
+    assert (await records.version("once", "latest")).version == "1.1.0"
+    assert counting.checks == 4
+    await records.module("once")
+    with pytest.raises(NotFound):
+        await records.version("another", "latest")
+    assert counting.checks == 6
 
 
 async def test_misses_are_not_cached(tmp_path: Path) -> None:
@@ -63,6 +125,7 @@ class Counting:
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
+        self.generation = registry.generation
         self.reads = 0
 
     def module(self, name: str) -> Any:

@@ -48,7 +48,10 @@ def assemble_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI
     """The platform's app, and what providing the bundled examples did (nothing without ``seed``).
 
     Every start publishes the bundled examples the catalog has no module of the name of, and
-    reports those that cannot be published here, with what to run.
+    reports those that cannot be published here, with what to run. First it makes sure the
+    catalog's artifact store is the one the database knows (``storage.identity``): replicas
+    sharing a database must share ``catalog_artifacts_url``, and one that does not refuses to
+    start (StoreError) instead of failing every cold start later.
     """
     from modelport.api import create_app
     from modelport.catalog.bundled import ExamplesReport, provide_examples
@@ -56,9 +59,16 @@ def assemble_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI
     from modelport.jobs.setup import build_job_service
     from modelport.runtime import ModelRuntime
     from modelport.runtime.metrics import ServingMetrics
+    from modelport.storage.identity import check_store_identity
     from modelport.ui import ui_router
 
     catalog = build_catalog_service(settings)
+    try:
+        root = settings.catalog_artifacts_root()
+        check_store_identity(catalog.engine, root, settings.storage_options_for(root))
+    except BaseException:
+        catalog.engine.dispose()
+        raise
     examples = provide_examples(catalog) if seed else ExamplesReport()
     jobs = build_job_service(settings, confined=True)
     runtime = ModelRuntime([], settings, ServingMetrics())

@@ -17,6 +17,9 @@ published once, a second publish is a Conflict naming the version.
 Each module has a visibility (public, group, private; see ``Visibility``); the registry stores
 it and filters name listings by an ``Audience``. Whether a caller may read or change a module
 is decided by ``modelport.auth.policy``.
+
+Every write moves the catalog's generation on in its own transaction (``catalog.generation``):
+that is how the caches of every replica learn of it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from modelport.catalog.domain import (
     VersionRecord,
     Visibility,
 )
+from modelport.catalog.generation import CatalogGeneration, bump
 from modelport.catalog.metadata import ModuleMetadata
 from modelport.catalog.registry_checks import (
     MAX_REASON,
@@ -89,6 +93,8 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        #: moved on by every write below (last in its transaction), read by catalog caches
+        self.generation = CatalogGeneration(engine)
 
     def _tx(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine)
@@ -128,6 +134,7 @@ class Registry:
             self._insert_version(conn, new, now)
             if latest is None or version_key(new.version) >= version_key(latest):
                 make_latest(conn, self.dialect, new.name, new.version, new.meta, now=now)
+            bump(conn)
         return self.version(new.name, new.version)
 
     def _claim_module(
@@ -234,6 +241,7 @@ class Registry:
                 .values(yanked_at=now, yanked_by=by, yanked_reason=reason)
             )
             refresh_latest(conn, self.dialect, name, now)
+            bump(conn)
         return self.version(name, version)
 
     def unyank(self, name: str, version: str) -> VersionRecord:
@@ -248,6 +256,7 @@ class Registry:
                 .values(yanked_at=None, yanked_by=None, yanked_reason=None)
             )
             refresh_latest(conn, self.dialect, name, utcnow())
+            bump(conn)
         return self.version(name, version)
 
     def _lock_version(self, conn: Connection, name: str, version: str) -> Any:
@@ -288,6 +297,7 @@ class Registry:
             ).first():
                 raise Conflict(f"'{alias}' is a version of {name}: it cannot be an alias")
             write_alias(conn, name, alias, target.version)
+            bump(conn)
         return self.module(name)
 
     def remove_alias(self, name: str, alias: str) -> ModuleRecord:
@@ -302,6 +312,7 @@ class Registry:
             if removed.rowcount == 0:
                 self.module(name)  # NotFound for an unknown module first
                 raise NotFound(f"module '{name}' has no alias '{alias}'")
+            bump(conn)
         return self.module(name)
 
     @staticmethod
@@ -337,6 +348,7 @@ class Registry:
                 .where(catalog_modules.c.name == name)
                 .values(updated_at=utcnow())
             )
+            bump(conn)
         return self.module(name)
 
     def deprecate(
@@ -355,6 +367,7 @@ class Registry:
             )
             if done.rowcount == 0:
                 raise NotFound(f"module '{name}' not found")
+            bump(conn)
         return self.module(name)
 
     # -- reads --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from modelport.catalog.domain import FACETS, Audience, SearchHit, SearchPage, Visibility
+from modelport.catalog.generation import read_generation
 from modelport.db.tables import (
     catalog_module_groups,
     catalog_modules,
@@ -96,7 +97,7 @@ class _FacetIndex:
     join of ``catalog_terms`` against the matches, which dominated a search's time.
     """
 
-    generation: tuple[Any, ...]
+    generation: int
     order: list[str]  # bit -> module name
     position: dict[str, int]  # module name -> bit
     every: int  # all modules
@@ -147,24 +148,17 @@ class FacetIndexes:
         return index
 
 
-# two scalar subqueries: SQLite's max() then reads one entry of ix_catalog_modules_updated_at
-_GENERATION = select(
-    select(func.count()).select_from(catalog_modules).scalar_subquery(),
-    select(func.max(catalog_modules.c.updated_at)).scalar_subquery(),
-)
+def _generation(conn: Connection) -> int:
+    """The catalog's generation (``catalog.generation``): every registry write, on any replica
+    sharing the database, moves it, in the write's own transaction.
 
-
-def _generation(conn: Connection) -> tuple[Any, ...]:
-    """What changes whenever a search's facet terms or deprecation flags may have changed.
-
-    Publishing (a new module or a new latest version: the terms), deprecating and changing
-    visibility all set ``updated_at`` to now, and modules are never deleted, so the number of
-    modules and the newest ``updated_at`` move with every change.
+    Read before the index is built: an index built of newer rows than its generation says is
+    only rebuilt once more, never kept stale.
     """
-    return tuple(conn.execute(_GENERATION).one())
+    return read_generation(conn)
 
 
-def _build_index(conn: Connection, generation: tuple[Any, ...]) -> _FacetIndex:
+def _build_index(conn: Connection, generation: int) -> _FacetIndex:
     """The facet index of the catalog as ``conn`` sees it now."""
     modules = conn.execute(
         select(

@@ -108,7 +108,7 @@ catalog_modules = Table(
     # public | group | private (catalog.domain.Visibility); filtered by search for non-admins
     Column("visibility", String(16), nullable=False, server_default="public"),
     Index("ix_catalog_modules_owner", "owner"),
-    # search's catalog generation: count(*) and max(updated_at), both read from an index
+    # search's sort=updated (0008; it was search's catalog generation until platform_state)
     Index("ix_catalog_modules_updated_at", "updated_at"),
 )
 
@@ -218,6 +218,18 @@ pending_signins = Table(
     Column("redirect_uri", Text, nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Index("ix_pending_signins_client", "client", "expires_at"),
+)
+
+# what the replicas sharing this database must agree on, one row per name (0013):
+# 'catalog': ``counter`` is the catalog's generation, moved by every registry write
+# (catalog.generation); 'catalog_store': ``value`` is the id of the catalog's artifact store
+# (storage.identity)
+platform_state = Table(
+    "platform_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("counter", BigInteger, nullable=False, server_default="0"),
+    Column("value", Text),
 )
 
 job_events = Table(
