@@ -38,6 +38,7 @@ REPOSITORIES: Final = (
     "modelport.catalog.registry_latest",  # latest alias, facet terms, search text: its SQL too
     "modelport.catalog.search",  # full-text search over the registry's tables
     "modelport.jobs.store",  # JobStore: job records, events, metrics, logs
+    "modelport.jobs.store_leases",  # its leases: which replica holds which running job
     "modelport.jobs.executors",  # where jobs run: local processes, Ray
     "modelport.auth.tokens",  # TokenStore: API tokens in the database
     "modelport.storage.artifacts",  # ArtifactStore: the catalog's content-addressed files

@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 from modelport.jobs.domain import JobStatus
 from modelport.jobs.executors.base import Executor
-from modelport.jobs.store import JobStore, TakenOver
+from modelport.jobs.store import JobStore
+from modelport.jobs.store_leases import TakenOver
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,8 @@ from modelport.jobs.domain import (
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.leases import LeaseKeeper
 from modelport.jobs.scheduler import Scheduler
-from modelport.jobs.store import JobPage, JobStore, TakenOver
+from modelport.jobs.store import JobPage, JobStore
+from modelport.jobs.store_leases import TakenOver
 from modelport.storage.backends import StorageBackend, open_url, options_for
 from modelport.storage.userdata import UserData
 

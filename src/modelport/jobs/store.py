@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -46,11 +46,11 @@ from modelport.jobs.domain import (
     JobEvent,
     JobStatus,
     Metric,
-    Resources,
     check_transition,
     sources_of,
     utcnow,
 )
+from modelport.jobs.store_leases import LeaseQueries, to_job
 
 _JOB_COLUMNS = [c.name for c in jobs.columns]
 
@@ -61,12 +61,6 @@ class JobPage:
 
     items: list[Job]
     total: int
-
-
-def _to_job(row: Any) -> Job:
-    data = dict(row._mapping)
-    data["resources"] = Resources.model_validate(data["resources"] or {})
-    return Job.model_validate(data)
 
 
 def _to_event(row: Any) -> JobEvent:
@@ -84,16 +78,7 @@ def _lock_job(conn: Connection, job_id: str) -> None:
     conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update())
 
 
-@dataclass(frozen=True)
-class TakenOver:
-    """A running job this replica now holds, and who held it before (None: nobody, a record
-    from before leases existed)."""
-
-    job: Job
-    previous_owner: str | None
-
-
-class JobStore:
+class JobStore(LeaseQueries):
     """Job records and events in a database.
 
     ``replica``: this process's name among the replicas sharing the database (None: the only
@@ -188,7 +173,7 @@ class JobStore:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if row is None:
             raise NotFound(f"job '{job_id}' not found")
-        return _to_job(row)
+        return to_job(row)
 
     def find(
         self,
@@ -222,7 +207,7 @@ class JobStore:
         with self._tx() as conn:
             rows = conn.execute(query).all()
             total = conn.execute(select(func.count()).select_from(jobs).where(where)).scalar_one()
-        return JobPage([_to_job(r) for r in rows], int(total))
+        return JobPage([to_job(r) for r in rows], int(total))
 
     def queue_signature(self) -> tuple[Any, ...]:
         """A cheap summary of the queue and what runs (counts, newest times): it changes when a
@@ -246,7 +231,7 @@ class JobStore:
         """Every running job, on every replica (what holds the cluster's resources now)."""
         query = select(jobs).where(jobs.c.status == JobStatus.RUNNING.value)
         with self._tx() as conn:
-            return [_to_job(r) for r in conn.execute(query).all()]
+            return [to_job(r) for r in conn.execute(query).all()]
 
     def recent_durations(self, limit: int = 20) -> list[float]:
         """How long the last ``limit`` jobs that ended on their own ran (seconds)."""
@@ -273,7 +258,7 @@ class JobStore:
             .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
         )
         with self._tx() as conn:
-            return [_to_job(r) for r in conn.execute(query).all()]
+            return [to_job(r) for r in conn.execute(query).all()]
 
     def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
         """Move a job to ``new`` (if allowed from its current state), setting ``fields`` too.
@@ -309,72 +294,7 @@ class JobStore:
                 data["error"] = fields["error"]
             self._event(conn, job_id, EventKind.STATUS, data)
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
-        return _to_job(row)
-
-    # -- leases -------------------------------------------------------------------------------
-
-    def _lease_end(self) -> datetime:
-        return utcnow() + timedelta(seconds=self.lease_ttl)
-
-    def _holding(self) -> ColumnElement[bool]:
-        """The job is not running, or this replica holds it (or nobody does: an old record)."""
-        return or_(
-            jobs.c.status != JobStatus.RUNNING.value,
-            jobs.c.lease_owner == self.replica,
-            jobs.c.lease_owner.is_(None),
-        )
-
-    def _mine(self) -> ColumnElement[bool]:
-        return and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_owner == self.replica)
-
-    def renew_leases(self) -> set[str]:
-        """Extend the lease of every running job this replica holds; their ids."""
-        if self.replica is None:
-            return set()
-        with self._tx() as conn:
-            held = {r.id for r in conn.execute(select(jobs.c.id).where(self._mine())).all()}
-            if held:
-                conn.execute(
-                    update(jobs)
-                    .where(self._mine(), jobs.c.id.in_(held))
-                    .values(lease_expires_at=self._lease_end())
-                )
-        return held
-
-    def cancels_requested(self) -> set[str]:
-        """Running jobs this replica holds that somebody (on any replica) asked to cancel."""
-        if self.replica is None:
-            return set()
-        query = select(jobs.c.id).where(self._mine(), jobs.c.cancel_requested.is_(True))
-        with self._tx() as conn:
-            return {r.id for r in conn.execute(query).all()}
-
-    def take_over(self, *, own: bool = False) -> list[TakenOver]:
-        """Claim the running jobs left by dead replicas: those whose lease expired (or that never
-        had one); with ``own``, also those leased to this replica's name (an earlier run of this
-        replica, at its start). Each job is claimed by one replica only (a compare-and-set)."""
-        if self.replica is None and not own:
-            return []  # the only process: every lease-less running job is its own
-        now = utcnow()
-        left = or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now)
-        if own and self.replica is not None:
-            left = or_(left, jobs.c.lease_owner == self.replica)
-        running = jobs.c.status == JobStatus.RUNNING.value
-        claimed: list[TakenOver] = []
-        with self._tx() as conn:
-            found = conn.execute(select(jobs.c.id, jobs.c.lease_owner).where(running, left))
-            candidates = found.all()
-        for candidate in candidates:
-            with self._tx() as conn:
-                done = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == candidate.id, running, left)
-                    .values(lease_owner=self.replica, lease_expires_at=self._lease_end())
-                )
-                if done.rowcount == 1:
-                    row = conn.execute(select(jobs).where(jobs.c.id == candidate.id)).one()
-                    claimed.append(TakenOver(_to_job(row), candidate.lease_owner))
-        return claimed
+        return to_job(row)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set fields that are not the status (executor_ref, cancel_requested, ...)."""
