@@ -1,9 +1,15 @@
-"""The Ray executor on a real local Ray cluster (2 CPUs, 2 logical GPUs), one for the module."""
+"""The Ray executor on a real local Ray cluster (2 CPUs, 2 logical GPUs), one for the module.
+
+The service is started from a thread that then ends, as the server's start-up does (an AnyIO
+worker thread, retired when idle): the cluster must outlive it.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +21,7 @@ from modelport.contract import discovery
 from modelport.contract.base import RawArgs
 from modelport.db import connect
 from modelport.errors import InvalidInput
+from modelport.jobs.context import DATA_ROOTS_ENV
 from modelport.jobs.domain import Job, JobStatus, Resources
 from modelport.jobs.executors.ray import TASK_PREFIX, RayExecutor
 from modelport.jobs.service import SERVER_STOPPED, JobService
@@ -22,12 +29,14 @@ from modelport.jobs.store import JobStore
 from tests.conftest import FIXTURE_SITE
 
 ray = pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")  # a dependency of Ray's
 
 pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 GRACE = 1.0
 PROC = Path("/proc")
+QUIET_S = 3.0  # a cluster tied to an ended thread is killed at once; this is ample to see it
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Cluster:
     store: JobStore
     executor: RayExecutor
     service: JobService
+    data: Path  # the trainings' one data root
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +52,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("ray-jobs")
     url = f"sqlite:///{root}/db.sqlite"
     store = JobStore(connect(url))
+    data = root / "data"
+    data.mkdir()
     holder: list[JobService] = []
     executor = RayExecutor(
         store,
+        worker_env={DATA_ROOTS_ENV: str(data)},  # the platform's data rules (jobs.setup)
         address=None,
         num_cpus=2,
         num_gpus=2,
@@ -53,10 +66,28 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     )
     service = JobService(store, executor, str(root / "artifacts"), cancel_grace=GRACE)
     holder.append(service)
-    service.start()
-    yield Cluster(store, executor, service)
+    in_thread(service.start)
+    yield Cluster(store, executor, service, data)
     service.stop()
     assert not ray.is_initialized(), "the executor started the cluster: it stops it"
+    assert not executor.driver.running, "its driver thread ended with it"
+
+
+def in_thread(call: Callable[[], object]) -> None:
+    """Run ``call`` in a thread of its own, which then ends."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def submit(
@@ -67,6 +98,12 @@ def submit(
         RawArgs(json=args),
         resources=Resources(cpu=cpu, gpu=gpu, memory_mb=memory_mb),
     )
+
+
+def in_thread_submit(cluster: Cluster) -> Job:
+    jobs: list[Job] = []
+    in_thread(lambda: jobs.append(submit(cluster, epochs=1)))
+    return jobs[0]
 
 
 def wait(store: JobStore, job_id: str, until: Callable[[Job], bool], limit_s: float = 30) -> Job:
@@ -95,6 +132,26 @@ def task_pids(job_id: str) -> list[int]:
             if cmdline.startswith(title):
                 pids.append(int(entry.name))
     return pids
+
+
+def cluster_processes() -> list[psutil.Process]:
+    """The Ray processes this one started: GCS, raylet, agents, workers."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            name, cmdline = process.name(), " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if name in {"raylet", "gcs_server"} or name.startswith("ray::") or "/ray/" in cmdline:
+            found.append(process)
+    return found
+
+
+def loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def alive(pid: int) -> bool:
@@ -196,6 +253,66 @@ def test_memory_is_reserved_on_ray_and_too_much_is_refused(cluster: Cluster) -> 
     done = wait(cluster.store, job.id, finished)
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert reserved >= 300 * MIB
+
+
+def test_the_cluster_outlives_the_threads_that_used_it(cluster: Cluster) -> None:
+    # a burst of submissions from short-lived threads (the server's are AnyIO's, retired when
+    # idle), on a cluster started by one too (the fixture); then a quiet spell
+    cluster.executor.connect()  # up (in whatever order the tests run)
+    raylets = [p for p in cluster_processes() if p.name() == "raylet"]
+    assert len(raylets) == 1
+    jobs: list[Job] = []
+    threads = [threading.Thread(target=lambda: jobs.append(submit(cluster))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(jobs) == 5
+    for job in jobs:
+        done = wait(cluster.store, job.id, finished)
+        assert done.status is JobStatus.SUCCEEDED, done.error
+    time.sleep(QUIET_S)
+    assert alive(raylets[0].pid), "the raylet died with a thread that had called Ray"
+    assert ray.is_initialized()
+    after = in_thread_submit(cluster)
+    done = wait(cluster.store, after.id, finished)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+
+
+def test_the_cluster_listens_on_loopback_only(cluster: Cluster) -> None:
+    cluster.executor.connect()
+    processes = {p.pid: p.name() for p in cluster_processes()}
+    listening = [
+        c
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in processes
+    ]
+    assert {"raylet", "gcs_server"} <= {processes[c.pid] for c in listening}
+    outside = [
+        f"{processes[c.pid]} on {c.laddr.ip}:{c.laddr.port}"
+        for c in listening
+        if not loopback(c.laddr.ip)
+    ]
+    assert not outside
+
+
+def test_the_job_environment_reaches_the_training(cluster: Cluster) -> None:
+    # the data rules come as the task's argument: reading outside the data root is refused
+    (cluster.data / "train.csv").write_text("x\n1\n")
+    secret = cluster.data.parent / "secret.txt"
+    secret.write_text("no")
+    spec = "mp_fixtures.reader:DataReader"
+    read = cluster.service.enqueue(
+        model="data-reader", spec=spec, args={"data": str(cluster.data / "train.csv")}
+    )
+    leaked = cluster.service.enqueue(model="data-reader", spec=spec, args={"data": str(secret)})
+    done = wait(cluster.store, read.id, finished)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert done.result == {"read": "x\n1\n"}
+    refused = wait(cluster.store, leaked.id, finished)
+    assert refused.status is JobStatus.FAILED
+    assert refused.error is not None
+    assert refused.error.startswith("Forbidden: training data")
 
 
 def test_stopping_the_service_ends_running_tasks_and_the_local_cluster(cluster: Cluster) -> None:

@@ -1,12 +1,25 @@
 """The Ray executor: each training is one Ray task running the same worker code as the local one.
 
-A job becomes a task of ``max_calls=1`` (a fresh worker process per job, so the worker's
-descriptor-level output capture dies with it) and ``max_retries=0`` (re-runs are the service's
-``max_attempts``). Its resources are Ray's ``num_cpus``, ``num_gpus`` (Ray hands the task its
-GPUs through ``CUDA_VISIBLE_DEVICES``) and ``memory`` — a reservation Ray schedules by; what Ray
-enforces is its memory monitor, which kills tasks when a node runs low. The task imports the
-model through the server's ``sys.path``, passed as ``PYTHONPATH`` (as the local executor does), so
-a remote cluster's nodes need the same layout or the model installed.
+A job becomes a task of ``max_calls=1`` (a worker process of its own, exiting after it, so the
+worker's descriptor-level output capture and whatever the training leaves behind die with it)
+and ``max_retries=0`` (re-runs are the service's ``max_attempts``). Its resources are Ray's
+``num_cpus``, ``num_gpus`` (Ray hands the task its GPUs through ``CUDA_VISIBLE_DEVICES``) and
+``memory`` — a reservation Ray schedules by; what Ray enforces is its memory monitor, which kills
+tasks when a node runs low.
+
+Every Ray call runs on the executor's driver thread (:mod:`~.ray_driver`: a cluster dies with
+the thread that started it). The cluster the executor starts itself (no ``address``) listens on
+127.0.0.1 only, and its tasks have no runtime environment of their own: they run in workers
+Ray prestarts with the server's interpreter (modelport's worker code preloaded), so a job's code
+starts within tens of milliseconds instead of the ~2 s of starting a worker for it; the job's
+environment (its data rules, the server's ``sys.path`` for the model's import) is a task
+argument (:mod:`~.ray_task`). When a CPU job's worker exits, a no-op task has Ray start the
+next one's before the next job asks (a worker still runs one job only: no isolation is traded;
+not after a GPU job: Ray keeps a worker that ran a CPU task for CPU tasks, and a no-op holding
+a sliver of a GPU would make the scheduler's admission see that GPU as taken). On
+a cluster at ``address``, whose nodes may lack modelport, each task also gets that environment
+as Ray's ``runtime_env`` (so ``PYTHONPATH`` finds modelport where the nodes share the server's
+layout), which costs a new worker per job.
 
 The task has no database URL: it records progress, metrics, logs, artifacts and its end through
 its job channel (:mod:`modelport.jobs.channel`), a TCP connection back to the server with a
@@ -21,29 +34,40 @@ executor; ``cancel(force=True)`` kills the worker process after ``cancel_grace``
 Admission: a job fits when it fits both the cluster's totals minus what this executor runs, and
 ``ray.available_resources()``. The second alone lags: just after a start it still counts what
 the new task took as free, so two jobs could be started on one free GPU. The first alone ignores
-other users of a shared cluster. Together they never over-commit what we run ourselves; the lag
-the other way (a job just ended) only delays the next start to the scheduler's next look.
+other users of a shared cluster. Together they never over-commit what we run ourselves. The lag
+the other way (a job just ended, its resources not yet shown free) is why the scheduler is woken
+a second time, once Ray's view shows them (or after 5 s).
 
-A server that dies takes its tasks with it: Ray ends a driver's tasks when the driver exits.
+A task's end is seen through its object ref's future (completed by Ray, no thread waiting per
+job). A server that dies takes its tasks with it: Ray ends a driver's tasks when it exits.
 """
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import logging
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from types import FrameType
 from typing import Any
 
 from modelport.errors import ExecutorError
 from modelport.jobs.channel import ChannelListener
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, record_end
+from modelport.jobs.executors.ray_driver import (
+    LOOPBACK,
+    DriverStopped,
+    RayDriver,
+    join_cluster,
+    start_local_cluster,
+)
+from modelport.jobs.executors.ray_task import ready, run_task
+from modelport.jobs.fairness import Capacity
 from modelport.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -52,11 +76,15 @@ INSTALL_HINT = "pip install 'modelport[ray]'"
 MIB = 1024 * 1024
 TASK_PREFIX = "modelport-job-"
 _REASON_CHARS = 300
+_KILL_WAIT_S = 5.0  # after a forced cancel, for the worker's end to reach us
+_RELEASE_WAIT_S = 5.0  # after a job's end, for Ray's view to show what it held as free
+_RELEASE_POLL_S = 0.1
 
 
 @dataclass
 class _Running:
     ref: Any  # ray.ObjectRef[int]
+    done: Future[Any]  # the ref's future: completed by Ray when the task ends
     resources: Resources
     stopping: bool = False  # ended by shutdown(): the service records how the job ends
 
@@ -87,11 +115,13 @@ class RayExecutor(Executor):
         self.num_gpus = num_gpus
         self.cancel_grace = cancel_grace
         self.on_finish = on_finish
+        self.driver = RayDriver()
         self._remote: Any = None  # the task function, once connected
+        self._warm: Any = None  # the no-op that keeps a worker ready (our own cluster)
         self._channels: ChannelListener | None = None
         self._owns_cluster = False
         self._running: dict[str, _Running] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # never taken on the driver thread
         self._connect_lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -103,28 +133,31 @@ class RayExecutor(Executor):
         with self._connect_lock:
             if self._remote is not None:
                 return
-            import ray
-
+            self.driver.start()
             try:
-                if not ray.is_initialized():
-                    with _keep_sigterm_handler():
-                        if self.address is None:
-                            ray.init(
-                                address="local",  # a new cluster, whatever RAY_ADDRESS says
-                                _node_ip_address="127.0.0.1",
-                                include_dashboard=False,
-                                num_cpus=_whole(self.num_cpus),
-                                num_gpus=self.num_gpus,
-                            )
-                            self._owns_cluster = True
-                        else:
-                            ray.init(address=self.address)
-                here = "127.0.0.1" if self._owns_cluster else _node_address()
-                self._channels = ChannelListener(self.store, here, self.channel_port)
-                self._remote = ray.remote(max_calls=1, max_retries=0)(_run_task)
+                self.driver.call(self._connect)
             except Exception as exc:
+                if self._owns_cluster:  # started, then failed: not left half-usable
+                    self._quietly(_ray_shutdown)
+                    self._owns_cluster = False
+                self.driver.stop()  # what a failed start left dies with the thread
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
                 raise ExecutorError(f"cannot start or reach {where}: {exc}") from exc
+
+    def _connect(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            if self.address is None:
+                start_local_cluster(_whole(self.num_cpus), self.num_gpus)
+                self._owns_cluster = True
+            else:
+                join_cluster(self.address)
+        here = LOOPBACK if self._owns_cluster else _node_address()
+        self._channels = ChannelListener(self.store, here, self.channel_port)
+        self._remote = ray.remote(max_calls=1, max_retries=0)(run_task)
+        if self._owns_cluster:
+            self._warm = ray.remote(num_cpus=0, max_retries=0)(ready)
 
     # -- admission --------------------------------------------------------------------------
 
@@ -158,8 +191,16 @@ class RayExecutor(Executor):
                 return False
         return True
 
+    def capacity(self) -> Capacity:
+        """The cluster's CPUs and GPUs in all (fair shares are fractions of these)."""
+        totals = self._resources(available=False)
+        return Capacity(cpu=totals.get("CPU", 0.0), gpu=int(totals.get("GPU", 0.0)))
+
     def _resources(self, *, available: bool) -> dict[str, float]:
         self.connect()
+        return self._read_resources(available=available)
+
+    def _read_resources(self, *, available: bool) -> dict[str, float]:
         import ray
 
         # Ray leaves these two untyped
@@ -167,7 +208,7 @@ class RayExecutor(Executor):
             ray.available_resources if available else ray.cluster_resources
         )
         try:
-            found = read()
+            found = self.driver.call(read)
         except Exception as exc:
             raise ExecutorError(f"cannot read the Ray cluster's resources: {exc}") from exc
         return {str(key): float(value) for key, value in found.items()}
@@ -177,32 +218,42 @@ class RayExecutor(Executor):
     def start(self, job: Job) -> str:
         """Submit the worker task for a job already marked running."""
         self.connect()
+        env = {**self.worker_env, "PYTHONPATH": import_path()}
         options: dict[str, Any] = {
             "name": f"{TASK_PREFIX}{job.id}",  # also the worker's process title: ray::<name>
             "num_cpus": job.resources.cpu,
             "num_gpus": job.resources.gpu,
-            "runtime_env": {"env_vars": {**self.worker_env, "PYTHONPATH": import_path()}},
         }
+        if not self._owns_cluster:  # nodes we do not know: start their worker with our path
+            options["runtime_env"] = {"env_vars": env}
         if job.resources.memory_mb:
             options["memory"] = job.resources.memory_mb * MIB
         assert self._channels is not None  # connected
         channel = self._channels.open(job.id)
         with self._lock:
             try:
-                ref = self._remote.options(**options).remote(job.id, asdict(channel))
-                task_id = ref.task_id().hex()
+                ref, done, task_id = self.driver.call(
+                    _submit, self._remote, options, job.id, asdict(channel), env
+                )
             except Exception as exc:
                 raise ExecutorError(f"Ray refused the training task: {exc}") from exc
-            self._running[job.id] = _Running(ref, job.resources)
-        threading.Thread(
-            target=self._watch, args=(job.id, ref), name=f"ray-job-{job.id[:8]}", daemon=True
-        ).start()
+            self._running[job.id] = _Running(ref, done, job.resources)
+        done.add_done_callback(lambda _: self._ended(job.id, done))
         return f"ray:{task_id}"
 
-    def _watch(self, job_id: str, ref: Any) -> None:
-        reason = _outcome(ref)
+    def _ended(self, job_id: str, done: Future[Any]) -> None:
+        """Called by Ray's thread when the task ends: record it on a thread of its own."""
+        threading.Thread(
+            target=self._finish, args=(job_id, done), name=f"ray-end-{job_id[:8]}", daemon=True
+        ).start()
+
+    def _finish(self, job_id: str, done: Future[Any]) -> None:
+        reason = _outcome(done)
         with self._lock:
             running = self._running.pop(job_id, None)
+        warm = self._warm
+        if warm is not None and running and not running.stopping and not running.resources.gpu:
+            self._quietly(warm.remote)  # its worker exited: have Ray start the next one's
         if self._channels is not None:  # what it recorded last is in before its end
             self._channels.wait(job_id, timeout=10)
         if running is not None and running.stopping:
@@ -211,6 +262,25 @@ class RayExecutor(Executor):
             self.finalize(job_id, reason)
         except Exception:
             log.exception("cannot record the end of job %s", job_id)
+        self.on_finish(job_id)
+        if running is not None:
+            self._wake_when_released(job_id, running.resources)
+
+    def _wake_when_released(self, job_id: str, resources: Resources) -> None:
+        """Call ``on_finish`` again once Ray's view of free resources shows room for what the
+        job held: it sees a task's end after its result (the worker's lease goes back later),
+        so the scheduler woken at the end may have found no room, and would otherwise look
+        again only at its next full look."""
+        demand = {key: amount for key, amount in _demand(resources).items() if amount > 0}
+        deadline = time.monotonic() + _RELEASE_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                free = self._read_resources(available=True)  # not connect(): no restart
+            except ExecutorError:
+                return  # shut down meanwhile
+            if all(free.get(key, 0.0) + 1e-9 >= amount for key, amount in demand.items()):
+                break
+            time.sleep(_RELEASE_POLL_S)
         self.on_finish(job_id)
 
     def finalize(self, job_id: str, reason: str) -> None:
@@ -226,19 +296,25 @@ class RayExecutor(Executor):
         import ray
 
         try:
-            ray.cancel(running.ref)
+            self.driver.call(ray.cancel, running.ref)
         except Exception as exc:
             raise ExecutorError(f"cannot cancel job {job_id} on Ray: {exc}") from exc
-        timer = threading.Timer(self.cancel_grace, _force_cancel, args=(running.ref,))
+        timer = threading.Timer(self.cancel_grace, self._force_cancel, args=(running,))
         timer.daemon = True
         timer.start()
         return True
+
+    def _force_cancel(self, running: _Running) -> None:
+        """Kill the task's worker process unless the task ended within the grace period."""
+        if not running.done.done():
+            self._quietly(_kill, running.ref)
 
     def abandon(self, job: Job) -> None:
         """Nothing to do: Ray ended the tasks of the earlier server (its driver) when it exited."""
 
     def shutdown(self) -> list[str]:
-        """Interrupt every running task, kill those left after the grace, stop our own cluster."""
+        """Interrupt every running task, kill those left after the grace, stop our own cluster
+        and the driver thread."""
         with self._lock:
             running = dict(self._running)
             for item in running.values():
@@ -246,28 +322,36 @@ class RayExecutor(Executor):
         if running:
             import ray
 
-            refs = [item.ref for item in running.values()]
-            for ref in refs:
-                _quietly(ray.cancel, ref)
-            pending = _pending(refs, self.cancel_grace)
-            for ref in pending:
-                _quietly(ray.cancel, ref, force=True)
-            _pending(pending, 5.0)
+            for item in running.values():
+                self._quietly(ray.cancel, item.ref)
+            futures = {item.done: item for item in running.values()}
+            _, pending = concurrent.futures.wait(futures, timeout=self.cancel_grace)
+            for future in pending:
+                self._quietly(_kill, futures[future].ref)
+            concurrent.futures.wait(pending, timeout=_KILL_WAIT_S)
         if self._channels is not None:
             self._channels.close()
         if self._owns_cluster:
-            import ray
-
-            _quietly(ray.shutdown)
+            self._quietly(_ray_shutdown)
         with self._connect_lock:
+            self.driver.stop()
             self._owns_cluster = False
-            self._remote = self._channels = None
+            self._remote = self._warm = self._channels = None
         return list(running)
 
     def running_ids(self) -> list[str]:
         """Jobs whose tasks have not ended."""
         with self._lock:
             return list(self._running)
+
+    def _quietly(self, call: Callable[..., Any], *args: Any) -> None:
+        """Run a Ray call on the driver thread; log (not raise) what fails."""
+        try:
+            self.driver.call(call, *args)
+        except DriverStopped:
+            pass  # shut down meanwhile: the cluster took the task with it
+        except Exception:
+            log.warning("Ray call %s failed", getattr(call, "__name__", call), exc_info=True)
 
 
 # -- in the server -------------------------------------------------------------------------
@@ -280,18 +364,30 @@ def _require_ray() -> None:
         raise ExecutorError(f"the Ray executor needs Ray: {INSTALL_HINT}") from exc
 
 
-@contextlib.contextmanager
-def _keep_sigterm_handler() -> Iterator[None]:
-    """``ray.init`` makes SIGTERM exit the process at once; the server keeps its own handler."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # Ray only touches signals from the main thread
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+def _submit(
+    remote: Any,
+    options: dict[str, Any],
+    job_id: str,
+    channel: dict[str, Any],
+    env: dict[str, str],
+) -> tuple[Any, Future[Any], str]:
+    """Submit a job's task (on the driver thread): its ref, the ref's future and its task id."""
+    ref = remote.options(**options).remote(job_id, channel, env)
+    return ref, ref.future(), ref.task_id().hex()
+
+
+def _ray_shutdown() -> None:
+    """Stop the cluster this process started (on the driver thread)."""
+    import ray
+
+    ray.shutdown()
+
+
+def _kill(ref: Any) -> None:
+    """Kill a task's worker process (on the driver thread)."""
+    import ray
+
+    ray.cancel(ref, force=True)
 
 
 def _node_address() -> str:
@@ -320,13 +416,12 @@ def _demand(resources: Resources) -> dict[str, float]:
     }
 
 
-def _outcome(ref: Any) -> str:
+def _outcome(done: Future[Any]) -> str:
     """Why a task ended without its worker recording a result (used only when it did not)."""
-    import ray
     from ray import exceptions
 
     try:
-        returned = ray.get(ref)
+        returned = done.result()
     except exceptions.TaskCancelledError:
         return "the Ray task was cancelled outside modelport"
     except exceptions.OutOfMemoryError as exc:
@@ -351,83 +446,3 @@ def _brief(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     return first[:_REASON_CHARS]
-
-
-def _force_cancel(ref: Any) -> None:
-    """Kill the task's worker process unless the task ended within the grace period."""
-    import ray
-
-    if _pending([ref], 0):
-        _quietly(ray.cancel, ref, force=True)
-
-
-def _pending(refs: list[Any], timeout: float) -> list[Any]:
-    """The refs still unfinished after waiting up to ``timeout`` seconds for all of them."""
-    if not refs:
-        return []
-    import ray
-
-    try:
-        _, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout, fetch_local=False)
-    except Exception:
-        log.warning("cannot wait for Ray tasks", exc_info=True)
-        return list(refs)
-    return list(pending)
-
-
-def _quietly(call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    try:
-        call(*args, **kwargs)
-    except Exception:
-        log.warning("Ray call %s failed", getattr(call, "__name__", call), exc_info=True)
-
-
-# -- in the Ray worker process -------------------------------------------------------------
-
-
-def _run_task(job_id: str, channel: dict[str, Any]) -> int:
-    """The Ray task: the worker's ``run_job`` recording through its channel, with Ray's cancel
-    delivered as its SIGTERM."""
-    from modelport.jobs.channel import ChannelAddress, ChannelRecorder, connect_channel
-    from modelport.jobs.worker import run_job
-
-    _relay_interrupt_as_sigterm()
-    sock = connect_channel(ChannelAddress(**channel))
-    with sock:
-        return run_job(job_id, ChannelRecorder(sock))
-
-
-def _relay_interrupt_as_sigterm() -> None:
-    """Turn ``ray.cancel``'s ``interrupt_main()`` into a SIGTERM that wakes a blocked training.
-
-    ``interrupt_main()`` runs Python's SIGINT handler later, between bytecodes; it also writes
-    the signal's number to Python's wakeup fd at once. A thread reading that fd sends SIGTERM to
-    the main thread, which interrupts a blocking call and runs the worker's SIGTERM handler.
-    """
-    main = threading.main_thread().ident
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-    signal.signal(signal.SIGINT, _ignore)  # interrupt_main() only trips a Python-level handler
-    previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    if previous != -1 or main is None:  # the fd is someone else's: SIGINT itself stops us
-        signal.set_wakeup_fd(previous)
-        signal.signal(signal.SIGINT, _terminate)
-        return
-
-    def relay() -> None:
-        while received := os.read(read_fd, 64):
-            if signal.SIGINT in received:
-                signal.pthread_kill(main, signal.SIGTERM)
-                return
-
-    threading.Thread(target=relay, name="cancel-relay", daemon=True).start()
-
-
-def _ignore(signum: int, frame: FrameType | None) -> None:
-    """A SIGINT handler that does nothing: the relay thread acts on it."""
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    from modelport.jobs.worker import Terminated
-
-    raise Terminated
