@@ -17,8 +17,8 @@ submitting bursts of one-GPU jobs, and a replica killed on the way.
 4. Four users submit bursts of one-GPU jobs of the bench's ``sleeper`` model (it holds its GPU
    for ``--job-seconds`` without using a CPU): user ``u0`` 40 % of the jobs first, then ``u1``,
    ``u2``, ``u3`` 20 % each, a burst every half second.
-5. At ``--kill-at`` of the jobs finished, replica ``r1`` is killed with SIGKILL (its process
-   group: its trainings die with it); the others take its jobs over.
+5. Once ``--kill-at`` of the jobs have finished, replica ``r1`` is killed with SIGKILL while it
+   runs jobs (its process group: its trainings die with it); the others take its jobs over.
 6. From the database: every job's attempts, its runs (running -> next status events), and:
    duplicates and lost jobs, the most GPUs in use at once, each user's share of GPU time while all
    four had jobs queued, the makespan against the ideal (GPU-seconds / GPUs), submit latency,
@@ -302,9 +302,11 @@ def main() -> int:
             killed: dict[str, Any] = {}
 
             def progress(finished: int) -> None:
-                if args.kill_at and not killed and finished >= args.kill_at * args.jobs:
+                due = args.kill_at and not killed and finished >= args.kill_at * args.jobs
+                held = _held_by(url, "r1") if due else set()
+                if held:  # killed while it runs jobs: they must be taken over
                     killed["at"] = time.time()
-                    killed["held"] = _held_by(url, "r1")
+                    killed["held"] = held
                     _kill(replicas[1])
                     log(f"killed r1 holding {len(killed['held'])} running jobs")
                 waiting = killed and "recovered_s" not in killed and killed["held"]
