@@ -19,7 +19,8 @@ submitting bursts of one-GPU jobs, and a replica killed on the way.
    ``u2``, ``u3`` 20 % each, a burst every half second.
 5. Once ``--kill-at`` of the jobs have finished, replica ``r1`` is killed with SIGKILL while it
    runs jobs (its process group: its trainings die with it); the others take its jobs over.
-6. From the database: every job's attempts, its runs (running -> next status events), and:
+6. From the database: every job's attempts, its runs (from its code's first report to its next
+   status; "marked running" counts from the status itself, which may precede the start), and:
    duplicates and lost jobs, the most GPUs in use at once, each user's share of GPU time while all
    four had jobs queued, the makespan against the ideal (GPU-seconds / GPUs), submit latency,
    and how long after the kill the dead replica's jobs were taken over.
@@ -76,8 +77,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+#: Ray 2.60 clusters authenticate their drivers: one token for the cluster and the replicas
+RAY_TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
+
+
 def env() -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+    out.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=RAY_TOKEN)
     out["PYTHONPATH"] = str(BENCH / "models")
     out.pop("PYTHONDONTWRITEBYTECODE", None)
     return out
@@ -102,17 +108,29 @@ def database() -> Any:
 def ray_cluster(gpus: int, tmp: Path) -> Any:
     ray = REPO / ".venv" / "bin" / "ray"
     port = 46379
+    # Ray 2.60 rewrites --node-ip-address=127.0.0.1 to the host's address (and a driver joining
+    # at 127.0.0.1 then looks for it there), so this cluster, shared by the replicas, lives on
+    # the host's address: a benchmark's cluster, not a deployment's
     command = [
-        str(ray), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+        str(ray), "start", "--head", f"--port={port}",
         f"--num-gpus={gpus}", "--num-cpus=16", "--include-dashboard=false",
         "--disable-usage-stats", f"--temp-dir={tmp / 'ray'}",
     ]  # fmt: skip
     subprocess.run(command, check=True, env=env(), capture_output=True, timeout=180)
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"{host_address()}:{port}"
     finally:
         stop = [str(ray), "stop", "--force"]
         subprocess.run(stop, env=env(), capture_output=True, timeout=120, check=False)
+
+
+def host_address() -> str:
+    """This host's address on its default route (no packet is sent)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return str(probe.getsockname()[0])
 
 
 def start_replicas(args: argparse.Namespace, url: str, address: str, tmp: Path) -> list[Any]:
@@ -179,20 +197,27 @@ def read_jobs(url: str) -> list[dict[str, Any]]:
             "SELECT id, owner, status, attempts, created_at, lease_owner, error FROM jobs"
         ).fetchall()
         events = conn.execute(
-            "SELECT job_id, at, data FROM job_events WHERE kind = 'status' ORDER BY id"
+            "SELECT job_id, at, kind, data FROM job_events WHERE kind IN ('status', 'progress') "
+            "ORDER BY id"
         ).fetchall()
     by_job: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for job_id, at, data in events:
-        status = (json.loads(data) if isinstance(data, str) else data)["status"]
-        by_job[job_id].append((at, status))
+    for job_id, at, kind, data in events:
+        value = json.loads(data) if isinstance(data, str) else data
+        by_job[job_id].append((at, value["status"] if kind == "status" else "started"))
     out = []
     for job_id, owner, status, attempts, created, lease_owner, error in jobs:
-        runs = []
+        # a run: from when its code started (its first progress report; a job marked running
+        # may wait for its worker) to the next status
+        runs, marked = [], []
         timeline = by_job[job_id]
         for i, (at, what) in enumerate(timeline):
-            if what == "running":
-                end = next((t for t, _ in timeline[i + 1 :]), None)
-                runs.append((at.timestamp(), end.timestamp() if end else None))
+            if what != "running":
+                continue
+            rest = timeline[i + 1 :]
+            end = next((t for t, w in rest if w != "started"), None)
+            began = next((t for t, w in rest if w == "started" and (end is None or t <= end)), at)
+            runs.append((began.timestamp(), end.timestamp() if end else None))
+            marked.append((at.timestamp(), end.timestamp() if end else None))
         out.append(
             {
                 "id": job_id,
@@ -201,7 +226,8 @@ def read_jobs(url: str) -> list[dict[str, Any]]:
                 "attempts": attempts,
                 "created": created.timestamp(),
                 "runs": runs,
-                "statuses": [w for _, w in timeline],
+                "marked": marked,
+                "statuses": [w for _, w in timeline if w != "started"],
                 "lease_owner": lease_owner,
                 "error": error,
             }
@@ -244,6 +270,9 @@ def analyse(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> dict[str, A
         "succeeded_twice": twice,
         "attempts": dict(sorted(Counter(j["attempts"] for j in jobs).items())),
         "max_gpus_in_use": max_concurrent([(s, e) for _, s, e in runs]),
+        "max_jobs_marked_running": max_concurrent(
+            [(s, e) for j in jobs for s, e in j["marked"] if e is not None]
+        ),
         "fair_window_s": round(window_end - window_start, 2),
         "gpu_time_shares": {u: round(v, 3) for u, v in shares.items()},
         "worst_share_deviation": round(max(abs(v - equal) / equal for v in shares.values()), 3),

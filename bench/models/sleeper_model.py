@@ -18,5 +18,6 @@ class Sleeper(Model):
     def train(
         self, ctx: TrainContext, seconds: float = Field(1.0, ge=0, le=600)
     ) -> dict[str, float]:
+        ctx.report(progress=0.0, message="holding its resources")  # when it really starts
         time.sleep(seconds)
         return {"slept": seconds}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
-from modelport.jobs.domain import Job, Resources
+from modelport.errors import IllegalTransition
+from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.local import LocalExecutor
 from modelport.jobs.scheduler import Scheduler
 from modelport.jobs.store import JobStore
@@ -44,3 +48,46 @@ def test_an_unchanged_queue_is_not_read_again_and_a_change_anywhere_is(
         assert scheduler.view.positions[added.id] == 4
     finally:
         scheduler.stop()
+
+
+@pytest.mark.slow
+def test_replicas_sharing_a_cluster_never_start_more_than_it_has(
+    open_engine: Callable[[], Engine],
+) -> None:
+    # two replicas' executors on one 4-GPU cluster: each alone would see 4 free GPUs
+    replicas = []
+    for name in ("a", "b"):
+        store = JobStore(open_engine(), replica=name)
+        executor = LocalExecutor(store, cpus=16, gpus=4, cancel_grace=0.5)
+        executor.shares_cluster = True  # as a Ray executor joined to a cluster's address is
+        replicas.append((store, executor, Scheduler(store, executor)))
+    store = replicas[0][0]
+    for _ in range(12):
+        store.create(
+            Job(
+                model="trainer",
+                model_spec="trainer",
+                args={"epochs": 100, "sleep": 0.05},
+                resources=Resources(cpu=1, gpu=1),
+            )
+        )
+    gate = threading.Barrier(2)
+
+    def tick(scheduler: Scheduler) -> None:
+        gate.wait()
+        scheduler.tick()
+
+    threads = [threading.Thread(target=tick, args=(s,)) for _, _, s in replicas]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        running = store.running()
+        assert len(running) == 4  # not 8: the second replica saw what the first started
+        assert {j.lease_owner for j in running} <= {"a", "b"}
+    finally:
+        for job_store, executor, _ in replicas:
+            for job_id in executor.shutdown():
+                with contextlib.suppress(IllegalTransition):
+                    job_store.transition(job_id, JobStatus.CANCELLED, finished_at=utcnow())

@@ -2,8 +2,8 @@
 
 Several ``modelport up`` replicas share one database. Migrating is a step of its own,
 ``modelport db upgrade``, and two processes never run it at once: the whole upgrade holds a lock
-(PostgreSQL: a session-level advisory lock; SQLite: an exclusive ``flock`` on a file beside the
-database), and whoever gets it second finds the schema current and does nothing. A replica
+(:func:`~modelport.db.locks.database_lock`: a PostgreSQL advisory lock, or a ``flock`` beside a
+SQLite database), and whoever gets it second finds the schema current and does nothing. A replica
 started with ``migrate="wait"`` never migrates: it waits until the schema is at the revision it
 was built for (:func:`wait_until_current`), so an operator runs the upgrade once (a Kubernetes
 Job, an init step) and every replica follows.
@@ -11,7 +11,6 @@ Job, an init step) and every replica follows.
 
 from __future__ import annotations
 
-import fcntl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,8 +22,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from modelport.db.locks import database_lock
 from modelport.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -79,27 +79,8 @@ def schema_state(engine: Engine) -> SchemaState:
 @contextmanager
 def migration_lock(engine: Engine) -> Iterator[None]:
     """Hold the database's migration lock (waiting for it) while the block runs."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
-                conn.commit()
-        return
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield  # one process owns an in-memory database
-        return
-    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with database_lock(engine, "migrate", ADVISORY_LOCK_KEY):
+        yield
 
 
 def upgrade(engine: Engine, revision: str = "head") -> SchemaState:

@@ -6,11 +6,12 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from modelport.errors import IllegalTransition, ModelportError
-from modelport.jobs.domain import Job, JobStatus, utcnow
+from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.fairness import Capacity, estimated_start, fair_order
 from modelport.jobs.store import JobStore
@@ -118,14 +119,18 @@ class Scheduler:
 
     def tick(self) -> int:
         """Start every queued job that fits now, in fair order; return how many started."""
-        started = 0
-        with self._tick_lock:
+        shared = self.executor.shares_cluster
+        with self._tick_lock, self.store.admission() if shared else contextlib.nullcontext():
             # taken first: a change while this look runs is seen by the next check
             self._signature = self.store.queue_signature()
             self._looked = time.monotonic()
             capacity = self.executor.capacity()
-            order = fair_order(self.store.queued(), self.store.running(), capacity)
+            running = self.store.running()
+            order = fair_order(self.store.queued(), running, capacity)
+            # a shared cluster: what every replica runs on it counts (read under the lock)
+            used = _total(j for j in running if j.executor == self.executor.name)
             now = utcnow()
+            started = 0
             reserved = False  # a starved job waits ahead: nothing behind it starts
             waiting: list[Job] = []
             for job in order:
@@ -133,13 +138,15 @@ class Scheduler:
                     with contextlib.suppress(IllegalTransition):
                         self.store.transition(job.id, JobStatus.CANCELLED, finished_at=utcnow())
                     continue
-                if reserved or not self.executor.has_room(job.resources):
+                fits = not shared or _within(used, job.resources, capacity)
+                if reserved or not fits or not self.executor.has_room(job.resources):
                     waiting.append(job)
                     starved = now - job.created_at > timedelta(seconds=self.starvation_limit)
                     reserved = reserved or starved
                     continue
                 if self._start(job):
                     started += 1
+                    used = (used[0] + job.resources.cpu, used[1] + job.resources.gpu)
             self.view = self._view(waiting, capacity, now)
         return started
 
@@ -171,3 +178,17 @@ class Scheduler:
             for place, job in enumerate(waiting, start=1)
         }
         return QueueView(at=now, positions=positions, estimates=estimates)
+
+
+def _total(jobs: Iterable[Job]) -> tuple[float, int]:
+    """The CPUs and GPUs ``jobs`` hold."""
+    cpu, gpu = 0.0, 0
+    for job in jobs:
+        cpu, gpu = cpu + job.resources.cpu, gpu + job.resources.gpu
+    return cpu, gpu
+
+
+def _within(used: tuple[float, int], resources: Resources, capacity: Capacity) -> bool:
+    """Whether ``resources`` fit what ``capacity`` has beyond ``used``."""
+    cpu_ok = used[0] + resources.cpu <= capacity.cpu + 1e-9
+    return cpu_ok and used[1] + resources.gpu <= capacity.gpu

@@ -38,6 +38,7 @@ from sqlalchemy import (
 
 from modelport.auth.quotas import Usage
 from modelport.db.engine import transaction
+from modelport.db.locks import database_lock
 from modelport.db.tables import job_events, jobs
 from modelport.errors import IllegalTransition, NotFound
 from modelport.jobs.domain import (
@@ -208,6 +209,11 @@ class JobStore(LeaseQueries):
             rows = conn.execute(query).all()
             total = conn.execute(select(func.count()).select_from(jobs).where(where)).scalar_one()
         return JobPage([to_job(r) for r in rows], int(total))
+
+    def admission(self) -> AbstractContextManager[None]:
+        """The lock replicas sharing a cluster take to admit jobs onto it, one at a time: each
+        then sees what the others started (their transitions committed) before it decides."""
+        return database_lock(self.engine, "admission")
 
     def queue_signature(self) -> tuple[Any, ...]:
         """A cheap summary of the queue and what runs (counts, newest times): it changes when a

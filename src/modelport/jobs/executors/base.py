@@ -16,6 +16,10 @@ class Executor(ABC):
     """Runs jobs somewhere; the scheduler asks it for room and starts jobs on it."""
 
     name: str
+    #: Whether other replicas' executors start jobs on the same resources (a shared Ray
+    #: cluster): admission then counts every replica's running jobs against :meth:`capacity`,
+    #: under the database's admission lock.
+    shares_cluster: bool = False
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Get ready before the first job (e.g. connect to a cluster); called at service start."""

@@ -110,6 +110,7 @@ class RayExecutor(Executor):
         self.store = store
         self.worker_env = dict(worker_env or {})
         self.address = address
+        self.shares_cluster = address is not None  # other replicas may join it too
         self.channel_port = channel_port
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
