@@ -134,7 +134,10 @@ def host_address() -> str:
 
 
 def start_replicas(args: argparse.Namespace, url: str, address: str, tmp: Path) -> list[Any]:
-    gpus = args.gpus // args.replicas if args.executor == "local" else 0
+    if args.executor == "local":
+        gpus = args.gpus // args.replicas
+    else:  # a cluster of its own declares them; a shared one was started with them
+        gpus = args.gpus if args.own_cluster else 0
     procs = []
     for i in range(args.replicas):
         argv = [str(PY), "-c", REPLICA, url, f"r{i}", args.executor, address, str(gpus)]
@@ -307,9 +310,17 @@ def main() -> int:
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--lease", type=float, default=6.0)
     ap.add_argument("--kill-at", type=float, default=0.3, help="fraction finished; 0: no kill")
+    ap.add_argument(
+        "--own-cluster",
+        action="store_true",
+        help="ray, one replica: the replica starts its own local cluster (its jobs reuse "
+        "prestarted workers) instead of joining a shared one",
+    )
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", type=Path, default=BENCH / "results" / "cluster.json")
     args = ap.parse_args()
+    if args.own_cluster and (args.executor != "ray" or args.replicas != 1 or args.kill_at):
+        ap.error("--own-cluster: --executor ray, --replicas 1 and --kill-at 0")
     result: dict[str, Any] = {"settings": vars(args) | {"out": str(args.out)}}
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmpdir, database() as url:
         tmp = Path(tmpdir)
@@ -317,13 +328,13 @@ def main() -> int:
         subprocess.run(migrate, check=True, env=env(), capture_output=True)
         with contextlib.ExitStack() as stack:
             address = ""
-            if args.executor == "ray":
+            if args.executor == "ray" and not args.own_cluster:
                 address = stack.enter_context(ray_cluster(args.gpus, tmp))
                 log(f"ray cluster at {address}")
             replicas = start_replicas(args, url, address, tmp)
             stack.callback(lambda: [_kill(p) for p in replicas])
             log(f"{args.replicas} replicas ready; submitting {args.jobs} jobs")
-            latencies, _ = submit_all(args, url)
+            latencies, first = submit_all(args, url)
             result["submit_ms"] = {
                 "p50": round(statistics.median(latencies) * 1000, 2),
                 "p95": round(statistics.quantiles(latencies, n=20)[18] * 1000, 2),
@@ -347,10 +358,17 @@ def main() -> int:
             result["kill"] = {
                 k: (sorted(v) if isinstance(v, set) else v) for k, v in killed.items()
             }
-        result.update(analyse(args, read_jobs(url)))
+        jobs = read_jobs(url)
+        result.update(analyse(args, jobs))
+        result["runs"] = sorted(  # every run: owner, start, end (seconds since the first submit)
+            [j["owner"], round(s - first, 2), round(e - first, 2) if e else None]
+            for j in jobs
+            for s, e in j["runs"]
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps({k: v for k, v in result.items() if k != "settings"}, indent=2, default=str))
+    shown = {k: v for k, v in result.items() if k not in ("settings", "runs")}
+    print(json.dumps(shown, indent=2, default=str))
     return 0
 
 

@@ -16,7 +16,7 @@ from modelport.contract.base import RawArgs
 from modelport.errors import IllegalTransition
 from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.local import LocalExecutor
-from modelport.jobs.fairness import Capacity, estimated_start, fair_order
+from modelport.jobs.fairness import Capacity, estimated_start, fair_order, recent_usage
 from modelport.jobs.scheduler import Scheduler
 from modelport.jobs.service import JobService
 from modelport.jobs.store import JobStore
@@ -68,6 +68,21 @@ def test_the_dominant_resource_decides() -> None:
     queued = [job("c", 10, gpu=0, cpu=1), job("g", 11, gpu=1, cpu=1)]
 
     assert owners(fair_order(queued, running, GPUS)) == "gc"
+
+
+def test_between_equal_shares_who_used_less_lately_goes_first() -> None:
+    running = [job("a", 0), job("b", 1)]  # one GPU each: equal shares
+    queued = [job("a", 10), job("b", 11)]  # a's head is older: it would win the tie
+    ended = [
+        job("a", 2).model_copy(update={"started_at": T0, "finished_at": T0 + timedelta(hours=1)}),
+        job("b", 3).model_copy(update={"started_at": T0, "finished_at": T0 + timedelta(hours=0.5)}),
+    ]
+
+    recent = recent_usage(ended, GPUS)
+
+    assert recent == {"a": 3600 / 8, "b": 1800 / 8}  # one of 8 GPUs: an eighth of the time
+    assert owners(fair_order(queued, running, GPUS, recent)) == "ba"
+    assert owners(fair_order(queued, running, GPUS)) == "ab"
 
 
 def test_priority_comes_before_fairness() -> None:

@@ -3,7 +3,8 @@
 Within one priority, users take turns by **dominant resource fairness** (DRF, Ghodsi et al.
 2011): a user's dominant share is the largest fraction of any resource (CPUs, GPUs) their running
 jobs hold, and the next job to start is the oldest queued job of the user whose dominant share
-is the smallest, counting what the order already placed ahead of it. One user's burst of 50 GPU
+is the smallest, counting what the order already placed ahead of it (between equal shares, the
+user whose jobs used less lately goes first). One user's burst of 50 GPU
 jobs therefore no longer holds the cluster while four other users wait: each user's share of
 what runs evens out while they all have work queued. A user's own jobs start oldest first.
 
@@ -17,7 +18,7 @@ import heapq
 import math
 import statistics
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,8 +43,19 @@ class Capacity:
         return max(shares)
 
 
-def fair_order(queued: Sequence[Job], running: Iterable[Job], capacity: Capacity) -> list[Job]:
-    """``queued`` in the order they should start (see the module's docstring)."""
+def fair_order(
+    queued: Sequence[Job],
+    running: Iterable[Job],
+    capacity: Capacity,
+    recent: Mapping[str, float] | None = None,
+) -> list[Job]:
+    """``queued`` in the order they should start (see the module's docstring).
+
+    ``recent``: each owner's :func:`recent_usage` (dominant-resource seconds of their jobs that
+    ended lately); between owners of equal shares it decides, the one who had less first (else
+    the one who submitted first would win every tie, and get more than an equal share).
+    """
+    history = recent or {}
     used: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for job in running:
         _add(used[job.owner or NOBODY], job.resources)
@@ -52,28 +64,51 @@ def fair_order(queued: Sequence[Job], running: Iterable[Job], capacity: Capacity
         by_priority[job.priority].append(job)
     order: list[Job] = []
     for priority in sorted(by_priority, reverse=True):
-        order += _turns(by_priority[priority], used, capacity)
+        order += _turns(by_priority[priority], used, capacity, history)
     return order
 
 
-def _turns(jobs: list[Job], used: dict[str, list[float]], capacity: Capacity) -> list[Job]:
-    """One priority's jobs, users taking turns by dominant share (ties: the older head first)."""
+def _turns(
+    jobs: list[Job],
+    used: dict[str, list[float]],
+    capacity: Capacity,
+    history: Mapping[str, float],
+) -> list[Job]:
+    """One priority's jobs, users taking turns by dominant share (ties: the one with less recent
+    use, then the older head)."""
     queues: dict[str, deque[Job]] = defaultdict(deque)
     for job in sorted(jobs, key=lambda j: (j.created_at, j.id)):
         queues[job.owner or NOBODY].append(job)
-    heap = [(_share(used[o], capacity), q[0].created_at, q[0].id, o) for o, q in queues.items()]
+
+    def entry(owner: str) -> tuple[float, float, datetime, str, str]:
+        head = queues[owner][0]
+        share = _share(used[owner], capacity)
+        return (share, history.get(owner, 0.0), head.created_at, head.id, owner)
+
+    heap = [entry(owner) for owner in queues]
     heapq.heapify(heap)
     order: list[Job] = []
     while heap:
-        _, _, _, owner = heapq.heappop(heap)
+        owner = heapq.heappop(heap)[-1]
         job = queues[owner].popleft()
         order.append(job)
         _add(used[owner], job.resources)
         if queues[owner]:
-            head = queues[owner][0]
-            entry = (_share(used[owner], capacity), head.created_at, head.id, owner)
-            heapq.heappush(heap, entry)
+            heapq.heappush(heap, entry(owner))
     return order
+
+
+def recent_usage(ended: Iterable[Job], capacity: Capacity) -> dict[str, float]:
+    """Each owner's use of the capacity by ``ended`` jobs: the seconds each ran, weighted by its
+    dominant share (a job holding half the GPUs for 10 s counts 5)."""
+    usage: dict[str, float] = defaultdict(float)
+    for job in ended:
+        if job.started_at is None or job.finished_at is None:
+            continue
+        seconds = max(0.0, (job.finished_at - job.started_at).total_seconds())
+        weight = capacity.share(job.resources.cpu, job.resources.gpu)
+        usage[job.owner or NOBODY] += seconds * (weight if weight > 0 else 1.0)
+    return dict(usage)
 
 
 def _add(usage: list[float], resources: Resources) -> None:

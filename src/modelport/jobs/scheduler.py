@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from modelport.errors import IllegalTransition, ModelportError
 from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.executors.base import Executor
-from modelport.jobs.fairness import Capacity, estimated_start, fair_order
+from modelport.jobs.fairness import Capacity, estimated_start, fair_order, recent_usage
 from modelport.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 #: Even when nothing seems to have changed, the queue is looked at this often (seconds): the
 #: starvation limit and the estimated starts move with time.
 FULL_LOOK_S = 30.0
+
+#: How far back what users' jobs used counts, between users of equal shares (seconds).
+HISTORY_S = 3600.0
 
 #: A job that has waited this long for room stops the jobs behind it from being backfilled
 #: past it (seconds): it starts as soon as running jobs free enough, instead of never.
@@ -126,20 +129,30 @@ class Scheduler:
             self._looked = time.monotonic()
             capacity = self.executor.capacity()
             running = self.store.running()
-            order = fair_order(self.store.queued(), running, capacity)
+            ended = self.store.ended_since(utcnow() - timedelta(seconds=HISTORY_S))
+            recent = recent_usage(ended, capacity)
+            order = fair_order(self.store.queued(), running, capacity, recent)
             # a shared cluster: what every replica runs on it counts (read under the lock)
             used = _total(j for j in running if j.executor == self.executor.name)
             now = utcnow()
             started = 0
             reserved = False  # a starved job waits ahead: nothing behind it starts
             waiting: list[Job] = []
+            refused: list[Resources] = []
             for job in order:
                 if job.cancel_requested:
                     with contextlib.suppress(IllegalTransition):
                         self.store.transition(job.id, JobStatus.CANCELLED, finished_at=utcnow())
                     continue
                 fits = not shared or _within(used, job.resources, capacity)
-                if reserved or not fits or not self.executor.has_room(job.resources):
+                # one view per pass: a job needing at least what an earlier one was refused
+                # does not fit either, even if the executor's view changed meanwhile (Ray
+                # shows freed resources a moment late: later jobs would jump the fair order)
+                fits = fits and not any(_at_least(job.resources, r) for r in refused)
+                if fits and not reserved and not self.executor.has_room(job.resources):
+                    refused.append(job.resources)
+                    fits = False
+                if reserved or not fits:
                     waiting.append(job)
                     starved = now - job.created_at > timedelta(seconds=self.starvation_limit)
                     reserved = reserved or starved
@@ -192,3 +205,12 @@ def _within(used: tuple[float, int], resources: Resources, capacity: Capacity) -
     """Whether ``resources`` fit what ``capacity`` has beyond ``used``."""
     cpu_ok = used[0] + resources.cpu <= capacity.cpu + 1e-9
     return cpu_ok and used[1] + resources.gpu <= capacity.gpu
+
+
+def _at_least(resources: Resources, than: Resources) -> bool:
+    """Whether ``resources`` ask for at least what ``than`` asks, in every dimension."""
+    return (
+        resources.cpu >= than.cpu
+        and resources.gpu >= than.gpu
+        and (resources.memory_mb or 0) >= (than.memory_mb or 0)
+    )

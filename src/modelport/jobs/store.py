@@ -239,6 +239,17 @@ class JobStore(LeaseQueries):
         with self._tx() as conn:
             return [to_job(r) for r in conn.execute(query).all()]
 
+    def ended_since(self, since: datetime) -> list[Job]:
+        """Jobs that ran and ended (on their own or cancelled) since ``since``."""
+        ended = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+        query = select(jobs).where(
+            jobs.c.status.in_(ended),
+            jobs.c.started_at.is_not(None),
+            jobs.c.finished_at >= since,
+        )
+        with self._tx() as conn:
+            return [to_job(r) for r in conn.execute(query).all()]
+
     def recent_durations(self, limit: int = 20) -> list[float]:
         """How long the last ``limit`` jobs that ended on their own ran (seconds)."""
         ended = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value]
