@@ -254,15 +254,16 @@ def analyse(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> dict[str, A
     twice = [j["id"] for j in jobs if j["statuses"].count("succeeded") > 1]
     start = min(j["created"] for j in jobs)
     end = max(e for _, _, e in runs)
-    # the window while every user still had jobs waiting: up to the first user's last start
+    # the window while every user still had jobs waiting: up to the first user's last start;
+    # from when the last user's first job was queued (strict: what ran then counts, though
+    # jobs are not preempted and the first user's started before the others had any queued),
+    # or from when every user had a job started (after the first turnover)
     last_start = {u: max(s for o, s, _ in runs if o == u) for u in {o for o, _, _ in runs}}
     window_end = min(last_start.values())
-    window_start = max(min(j["created"] for j in jobs if j["owner"] == u) for u in last_start)
-    share: dict[str, float] = defaultdict(float)
-    for owner, s, e in runs:
-        share[owner] += max(0.0, min(e, window_end) - max(s, window_start))
-    total = sum(share.values()) or 1.0
-    shares = {u: share[u] / total for u in sorted(share)}
+    queued_all = max(min(j["created"] for j in jobs if j["owner"] == u) for u in last_start)
+    started_all = max(min(s for o, s, _ in runs if o == u) for u in last_start)
+    strict = _shares(runs, queued_all, window_end)
+    shares = _shares(runs, started_all, window_end)
     equal = 1 / len(shares)
     ideal = args.jobs * args.job_seconds / args.gpus
     return {
@@ -276,13 +277,26 @@ def analyse(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> dict[str, A
         "max_jobs_marked_running": max_concurrent(
             [(s, e) for j in jobs for s, e in j["marked"] if e is not None]
         ),
-        "fair_window_s": round(window_end - window_start, 2),
+        "fair_window_s": round(window_end - started_all, 2),
         "gpu_time_shares": {u: round(v, 3) for u, v in shares.items()},
         "worst_share_deviation": round(max(abs(v - equal) / equal for v in shares.values()), 3),
+        "gpu_time_shares_strict": {u: round(v, 3) for u, v in strict.items()},
+        "worst_share_deviation_strict": round(
+            max(abs(v - equal) / equal for v in strict.values()), 3
+        ),
         "makespan_s": round(end - start, 2),
         "ideal_s": round(ideal, 2),
         "makespan_over_ideal": round((end - start) / ideal, 3),
     }
+
+
+def _shares(runs: list[tuple[str, float, float]], start: float, end: float) -> dict[str, float]:
+    """Each user's share of the GPU time used between ``start`` and ``end``."""
+    used: dict[str, float] = defaultdict(float)
+    for owner, s, e in runs:
+        used[owner] += max(0.0, min(e, end) - max(s, start))
+    total = sum(used.values()) or 1.0
+    return {u: used[u] / total for u in sorted(used)}
 
 
 def wait_finished(url: str, total: int, timeout: float, on_progress: Any) -> None:
