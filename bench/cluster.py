@@ -59,11 +59,12 @@ import sys, time
 from modelport.jobs.setup import build_job_service
 from modelport.settings import Settings
 
-url, name, executor, address, gpus, lease, artifacts = sys.argv[1:8]
+url, name, executor, address, gpus, lease, artifacts, runtime_env = sys.argv[1:9]
 settings = Settings(
     database_url=url, executor=executor, ray_address=address or None,
     executor_gpus=int(gpus), executor_cpus=16, replica_name=name,
     job_lease_seconds=float(lease), artifacts_url=artifacts, migrate="wait",
+    ray_job_runtime_env=runtime_env == "1",
 )
 service = build_job_service(settings)
 service.start()
@@ -141,7 +142,7 @@ def start_replicas(args: argparse.Namespace, url: str, address: str, tmp: Path) 
     procs = []
     for i in range(args.replicas):
         argv = [str(PY), "-c", REPLICA, url, f"r{i}", args.executor, address, str(gpus)]
-        argv += [str(args.lease), str(tmp / "artifacts")]
+        argv += [str(args.lease), str(tmp / "artifacts"), "0" if args.no_runtime_env else "1"]
         procs.append(
             subprocess.Popen(
                 argv, env=env(), stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -324,6 +325,12 @@ def main() -> int:
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--lease", type=float, default=6.0)
     ap.add_argument("--kill-at", type=float, default=0.3, help="fraction finished; 0: no kill")
+    ap.add_argument(
+        "--no-runtime-env",
+        action="store_true",
+        help="ray, shared cluster: ray_job_runtime_env=false (tasks take the workers the "
+        "cluster's nodes run: they were started from this environment)",
+    )
     ap.add_argument(
         "--own-cluster",
         action="store_true",

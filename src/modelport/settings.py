@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     )
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
+    ray_job_runtime_env: bool = Field(
+        True,
+        description="on a cluster at ray_address: give each training task its environment as "
+        "Ray's runtime_env (a Ray worker started per job, ~2 s; for nodes not started from the "
+        "platform's image); false: tasks take the workers the cluster's nodes already run (the "
+        "nodes must have modelport and the modules installed, as the platform's image does)",
+    )
     job_channel_port: int = Field(
         0,
         ge=0,

@@ -52,6 +52,7 @@ def build_job_service(
             store,
             worker_env=rules,
             address=settings.ray_address,
+            runtime_env=settings.ray_job_runtime_env,
             channel_port=settings.job_channel_port,
             num_cpus=settings.executor_cpus,
             num_gpus=settings.executor_gpus,

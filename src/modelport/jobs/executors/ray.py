@@ -19,7 +19,8 @@ not after a GPU job: Ray keeps a worker that ran a CPU task for CPU tasks, and a
 a sliver of a GPU would make the scheduler's admission see that GPU as taken). On
 a cluster at ``address``, whose nodes may lack modelport, each task also gets that environment
 as Ray's ``runtime_env`` (so ``PYTHONPATH`` finds modelport where the nodes share the server's
-layout), which costs a new worker per job.
+layout), which costs a new worker per job; ``runtime_env=False`` (setting
+``ray_job_runtime_env``) leaves it out where the nodes run the platform's own image.
 
 The task has no database URL: it records progress, metrics, logs, artifacts and its end through
 its job channel (:mod:`modelport.jobs.channel`), a TCP connection back to the server with a
@@ -100,6 +101,7 @@ class RayExecutor(Executor):
         *,
         worker_env: Mapping[str, str] | None = None,
         address: str | None = None,
+        runtime_env: bool = True,
         channel_port: int = 0,
         num_cpus: float | None = None,
         num_gpus: int | None = None,
@@ -111,6 +113,7 @@ class RayExecutor(Executor):
         self.worker_env = dict(worker_env or {})
         self.address = address
         self.shares_cluster = address is not None  # other replicas may join it too
+        self.runtime_env = runtime_env  # on a joined cluster: the job's env as a runtime_env
         self.channel_port = channel_port
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
@@ -225,8 +228,8 @@ class RayExecutor(Executor):
             "num_cpus": job.resources.cpu,
             "num_gpus": job.resources.gpu,
         }
-        if not self._owns_cluster:  # nodes we do not know: start their worker with our path
-            options["runtime_env"] = {"env_vars": env}
+        if not self._owns_cluster and self.runtime_env:  # nodes we may not know: start their
+            options["runtime_env"] = {"env_vars": env}  # worker with our import path
         if job.resources.memory_mb:
             options["memory"] = job.resources.memory_mb * MIB
         assert self._channels is not None  # connected
