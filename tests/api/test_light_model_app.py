@@ -21,16 +21,21 @@ print(json.dumps(sorted(name for name in heavy if name in sys.modules)))
 """
 
 
-def test_a_model_app_without_auth_loads_no_oidc_database_or_catalog() -> None:
+def probe(program: str) -> object:
+    """What ``program`` prints last, as JSON, run in a fresh interpreter."""
     found = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", program],
         env=subprocess_env(),
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    assert json.loads(found.stdout.strip().splitlines()[-1]) == []
+    return json.loads(found.stdout.strip().splitlines()[-1])
+
+
+def test_a_model_app_without_auth_loads_no_oidc_database_or_catalog() -> None:
+    assert probe(PROBE) == []
 
 
 SERVE_PROBE = """
@@ -45,12 +50,4 @@ print(json.dumps([names, sorted(name for name in heavy if name in sys.modules)])
 
 def test_serve_of_a_trainable_model_opens_the_job_store_only_once_it_runs() -> None:
     # the job store (SQLAlchemy, Alembic, migrations) is built after the server listens
-    found = subprocess.run(
-        [sys.executable, "-c", SERVE_PROBE],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert json.loads(found.stdout.strip().splitlines()[-1]) == [["trainer"], []]
+    assert probe(SERVE_PROBE) == [["trainer"], []]

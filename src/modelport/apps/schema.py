@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from modelport.db.engine import make_engine
+from modelport.db.engine import make_engine, shown_url
 from modelport.db.migrate import SchemaState, schema_state, upgrade
 from modelport.errors import StoreError
 from modelport.settings import Settings
@@ -46,15 +45,12 @@ def _on_database(
     url = settings.store_url()
     with _engine(url) as engine:
         before, after = step(engine)
-    return SchemaReport(make_url(url).render_as_string(), before, after)
+    return SchemaReport(shown_url(url), before, after)
 
 
 @contextmanager
 def _engine(url: str) -> Iterator[Engine]:
-    try:
-        shown = make_url(url).render_as_string()  # hides the password
-    except SQLAlchemyError as exc:
-        raise StoreError(f"not a database URL: {exc}") from exc
+    shown = shown_url(url)
     try:
         engine = make_engine(url)
     except SQLAlchemyError as exc:

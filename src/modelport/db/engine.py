@@ -65,7 +65,7 @@ def connect(url: str, migrate: MigrateMode = "auto", migrate_timeout: float = 30
     try:
         engine = make_engine(url)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database {_shown(url)}: {exc}") from exc
+        raise StoreError(f"cannot open the database {shown_url(url)}: {exc}") from exc
     try:
         if migrate == "wait":
             wait_until_current(engine, migrate_timeout)
@@ -73,14 +73,14 @@ def connect(url: str, migrate: MigrateMode = "auto", migrate_timeout: float = 30
             upgrade(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open the database {_shown(url)}: {exc}") from exc
+        raise StoreError(f"cannot open the database {shown_url(url)}: {exc}") from exc
     except BaseException:
         engine.dispose()
         raise
     return engine
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """``url`` as it may be shown: its password hidden."""
     try:
         return make_url(url).render_as_string()

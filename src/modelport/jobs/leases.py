@@ -103,9 +103,12 @@ class LeaseKeeper:
 
     def carry_cancels(self) -> None:
         """Stop the jobs we run that someone asked to cancel, through whichever replica."""
+        running = set(self.executor.running_ids())
+        self._cancelled &= running
+        if not running:  # nothing here to stop: no query (this runs every second)
+            return
         for job_id in self.store.cancels_requested() - self._cancelled:
             self._cancel(job_id)
-        self._cancelled &= set(self.executor.running_ids())
 
     def _cancel(self, job_id: str) -> None:
         if job_id not in self._cancelled and self.executor.cancel(job_id):
