@@ -267,6 +267,11 @@ def analyse(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> dict[str, A
     shares = _shares(runs, started_all, window_end)
     equal = 1 / len(shares)
     ideal = args.jobs * args.job_seconds / args.gpus
+    # where the time beyond the ideal goes: from a job marked running to its code's first
+    # report (dispatch: Ray's scheduling, the worker and the training's process starting)
+    dispatch = sorted(
+        r - m for j in jobs for (r, _), (m, _) in zip(j["runs"], j["marked"], strict=True)
+    )
     return {
         "jobs": len(jobs),
         "succeeded": len(succeeded),
@@ -285,6 +290,11 @@ def analyse(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> dict[str, A
         "worst_share_deviation_strict": round(
             max(abs(v - equal) / equal for v in strict.values()), 3
         ),
+        "first_code_s": round(min(s for _, s, _ in runs) - start, 2),
+        "dispatch_s": {
+            "p50": round(statistics.median(dispatch), 3),
+            "p95": round(statistics.quantiles(dispatch, n=20)[18], 3),
+        },
         "makespan_s": round(end - start, 2),
         "ideal_s": round(ideal, 2),
         "makespan_over_ideal": round((end - start) / ideal, 3),

@@ -85,10 +85,10 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
     ray_job_runtime_env: bool = Field(
         True,
-        description="on a cluster at ray_address: give each training task its environment as "
-        "Ray's runtime_env (a Ray worker started per job, ~2 s; for nodes not started from the "
-        "platform's image); false: tasks take the workers the cluster's nodes already run (the "
-        "nodes must have modelport and the modules installed, as the platform's image does)",
+        description="on a cluster at ray_address: give the training tasks the server's import "
+        "path as Ray's runtime_env (for nodes not started from the platform's image; one set of "
+        "workers per replica); false: tasks take the workers the cluster's nodes already run "
+        "(the nodes must have modelport and the modules installed, as the platform's image does)",
     )
     job_channel_port: int = Field(
         0,

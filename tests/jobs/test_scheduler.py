@@ -50,6 +50,28 @@ def test_an_unchanged_queue_is_not_read_again_and_a_change_anywhere_is(
         scheduler.stop()
 
 
+def test_a_submission_that_cannot_start_now_does_not_make_it_look_at_once(
+    open_engine: Callable[[], Engine],
+) -> None:
+    # each look orders the whole queue: a burst into a full executor must not cost one each
+    store = JobStore(open_engine(), replica="here")
+    store.create(Job(model="m", model_spec="m", resources=WAITS))
+    scheduler = Scheduler(store, LocalExecutor(store, cpus=2, gpus=0, cancel_grace=1), interval=60)
+    scheduler.start()
+    try:
+        scheduler.wake()
+        assert wait_for(lambda: len(scheduler.view.positions) == 1)
+        added = store.create(Job(model="m", model_spec="m", resources=WAITS))
+        scheduler.wake(WAITS)  # no room for it: left to the next check (a minute away here)
+        time.sleep(0.3)
+        assert added.id not in scheduler.view.positions
+
+        scheduler.wake(Resources(cpu=1))  # one that has room: looked at once
+        assert wait_for(lambda: added.id in scheduler.view.positions)
+    finally:
+        scheduler.stop()
+
+
 @pytest.mark.slow
 def test_replicas_sharing_a_cluster_never_start_more_than_it_has(
     open_engine: Callable[[], Engine],

@@ -36,11 +36,13 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from modelport.errors import IllegalTransition, InvalidInput, ModelportError
 from modelport.jobs.domain import EventKind, Job, JobStatus, utcnow
-from modelport.jobs.store import JobStore
+
+if TYPE_CHECKING:  # the server's side only: a training's process never imports the store
+    from modelport.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -58,10 +58,10 @@ class Scheduler:
     A job that does not fit yet does not block the ones behind it (backfill) until it has
     waited ``starvation_limit`` seconds; from then on nothing behind it starts before it. The
     order is made from one view of the database (every replica's running jobs count).
-    ``wake()`` makes it look at once (on submit, on a job's end); otherwise it checks every
-    ``interval`` seconds whether anything changed on any replica (one cheap query,
-    :meth:`~modelport.jobs.store.JobStore.queue_signature`) and looks only then: an idle
-    queue of thousands of jobs costs nothing between changes.
+    ``wake()`` makes it look at once (on a job's end; on a submit that has room); otherwise it
+    checks every ``interval`` seconds whether anything changed on any replica (one cheap
+    query, :meth:`~modelport.jobs.store.JobStore.queue_signature`) and looks only then: an
+    idle queue of thousands of jobs costs nothing between changes.
     """
 
     def __init__(
@@ -83,8 +83,19 @@ class Scheduler:
         self._signature: tuple[object, ...] | None = None
         self._looked = 0.0
 
-    def wake(self) -> None:
-        """Look at the queue now."""
+    def wake(self, arrived: Resources | None = None) -> None:
+        """Look at the queue now.
+
+        ``arrived``: what a job just queued asks for. When the executor has no room for it, it
+        cannot start now, and nothing else got room: the look waits for the next check (within
+        ``interval``, which sees the queue changed), so a burst of submissions to a full
+        cluster costs one look at the whole queue, not one per submission."""
+        if arrived is not None:
+            try:
+                if not self.executor.has_room(arrived):
+                    return
+            except ModelportError:
+                pass  # cannot tell: look
         self._wake.set()
 
     def start(self) -> None:

@@ -233,7 +233,7 @@ class JobService:
 
                 since = utcnow() - timedelta(days=window)
                 self.store.create(job, admit=admit, window_start=since)
-        self.scheduler.wake()
+        self.scheduler.wake(job.resources)
         return job
 
     def get(self, job_id: str, model: str | None = None, principal: Principal | None = None) -> Job:

@@ -22,7 +22,8 @@ def build_job_service(
 ) -> JobService:
     """The job service configured by ``settings`` (store migrated, executor chosen).
 
-    ``confined`` (the platform): trainings of catalog modules run in ``settings.sandbox``,
+    ``confined`` (the platform): trainings of catalog modules run in ``settings.sandbox`` (on
+    either executor; a Ray node then needs the sandbox's tool and the paths it binds),
     seeing only their model's artifacts, their own artifact and state directories and the
     data roots (:func:`job_sandbox_spec`), with their memory capped. ``replica``: the name its
     jobs are leased under (default: the server's, ``settings.replica()``); a one-off process
@@ -44,6 +45,16 @@ def build_job_service(
 
     artifacts = settings.artifacts_root()
     rules.update(worker_environment(artifacts, settings.storage_options_for(artifacts)))
+    sandbox = spec_for = memory = cpu_hours = None
+    if confined:
+        from modelport.sandbox import choose_sandbox
+
+        sandbox = choose_sandbox(settings.sandbox, forbidden=(settings.data_dir,))
+        memory, cpu_hours = settings.module_memory_mb, settings.training_cpu_hours
+
+        def spec_for(job: Job) -> SandboxSpec:
+            return job_sandbox_spec(settings, job)
+
     executor: Executor
     if settings.executor == "ray":
         from modelport.jobs.executors.ray import RayExecutor
@@ -58,19 +69,13 @@ def build_job_service(
             num_gpus=settings.executor_gpus,
             cancel_grace=settings.cancel_grace,
             on_finish=wake,
+            sandbox=sandbox,
+            spec_for=spec_for,
+            memory_mb=memory,
+            cpu_hours=cpu_hours,
         )
     else:
         from modelport.jobs.executors.local import LocalExecutor
-
-        sandbox = spec_for = memory = cpu_hours = None
-        if confined:
-            from modelport.sandbox import choose_sandbox
-
-            sandbox = choose_sandbox(settings.sandbox, forbidden=(settings.data_dir,))
-            memory, cpu_hours = settings.module_memory_mb, settings.training_cpu_hours
-
-            def spec_for(job: Job) -> SandboxSpec:
-                return job_sandbox_spec(settings, job)
 
         executor = LocalExecutor(
             store,

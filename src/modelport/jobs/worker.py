@@ -35,6 +35,8 @@ from modelport.storage.userdata import owner_area, resolve_references
 
 EXIT_CANCELLED = 143
 PARENT_ENV = "MODELPORT_WORKER_PARENT"
+#: The signal the worker gets when its parent dies (default SIGTERM: a stopping server's grace).
+DEATH_SIGNAL_ENV = "MODELPORT_WORKER_DEATH_SIGNAL"
 NICE_ENV = "MODELPORT_WORKER_NICE"
 IDLE_ENV = "MODELPORT_WORKER_SCHED_IDLE"
 MEMORY_ENV = "MODELPORT_WORKER_MEMORY_MB"
@@ -64,12 +66,13 @@ def _on_sigxcpu(signum: int, frame: FrameType | None) -> None:
 
 
 def die_with_parent() -> None:
-    """On Linux, get SIGTERM when the server that started us dies (so no job runs orphaned)."""
+    """On Linux, get SIGTERM (or ``DEATH_SIGNAL_ENV``'s signal) when the process that started
+    us dies (so no job runs orphaned)."""
     parent = os.environ.get(PARENT_ENV)
     if not parent or not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, int(os.environ.get(DEATH_SIGNAL_ENV, signal.SIGTERM)))
     if os.getppid() != int(parent):  # the parent died before prctl took effect
         raise SystemExit(EXIT_CANCELLED)
 
@@ -189,17 +192,21 @@ def _recorder(options: dict[str, int]) -> JobRecorder:
     return ChannelRecorder(socket.socket(fileno=options["fd"]))
 
 
-def main() -> None:
-    """Entry point: ``JOB_ID --fd CHANNEL [--cancel-fd FD]``."""
+def serve_job(job_id: str, options: dict[str, int]) -> int:
+    """This process's training (``fd``: its channel; ``cancel``: its cancel pipe), confined by
+    the caps of its environment first; its exit status."""
     die_with_parent()
     lower_priority()
     limit_memory()
     limit_cpu()
-    job_id = sys.argv[1]
-    options = _options(sys.argv[2:])
     if "cancel" in options:
         watch_cancel(options["cancel"])
-    raise SystemExit(run_job(job_id, _recorder(options)))
+    return run_job(job_id, _recorder(options))
+
+
+def main() -> None:
+    """Entry point: ``JOB_ID --fd CHANNEL [--cancel-fd FD]``."""
+    raise SystemExit(serve_job(sys.argv[1], _options(sys.argv[2:])))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ worker thread, retired when idle): the cluster must outlive it.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import shutil
 import signal
 import threading
 import time
@@ -23,9 +25,11 @@ from modelport.db import connect
 from modelport.errors import InvalidInput
 from modelport.jobs.context import DATA_ROOTS_ENV
 from modelport.jobs.domain import Job, JobStatus, Resources
-from modelport.jobs.executors.ray import TASK_PREFIX, RayExecutor
+from modelport.jobs.executors.ray import RayExecutor
 from modelport.jobs.service import SERVER_STOPPED, JobService
 from modelport.jobs.store import JobStore
+from modelport.sandbox import choose_sandbox
+from modelport.sandbox.base import SandboxSpec
 from tests.conftest import FIXTURE_SITE
 
 ray = pytest.importorskip("ray")
@@ -37,6 +41,8 @@ MIB = 1024 * 1024
 GRACE = 1.0
 PROC = Path("/proc")
 QUIET_S = 3.0  # a cluster tied to an ended thread is killed at once; this is ample to see it
+RAY_SECRET = "RAY_MODELPORT_TEST_TOKEN"
+HOSTILE = "mp_fixtures.hostile:Hostile"
 
 
 @dataclass
@@ -54,6 +60,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     store = JobStore(connect(url))
     data = root / "data"
     data.mkdir()
+    # in the cluster's environment (its workers inherit it); a training must not see it
+    os.environ[RAY_SECRET] = "s3cret"
     holder: list[JobService] = []
     executor = RayExecutor(
         store,
@@ -69,6 +77,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     in_thread(service.start)
     yield Cluster(store, executor, service, data)
     service.stop()
+    os.environ.pop(RAY_SECRET, None)
     assert not ray.is_initialized(), "the executor started the cluster: it stops it"
     assert not executor.driver.running, "its driver thread ended with it"
 
@@ -119,9 +128,11 @@ def finished(job: Job) -> bool:
     return job.status.finished
 
 
-def task_pids(job_id: str) -> list[int]:
-    """Processes titled ``ray::modelport-job-<id>``: the job's Ray worker while it runs the task."""
-    title = f"ray::{TASK_PREFIX}{job_id}".encode()
+def training_pids(job_id: str) -> list[int]:
+    """The job's training process: ``python -m modelport.jobs.worker <id>``, or a fork of a Ray
+    worker's zygote (the tests run one job at a time: the zygotes' children are this job's)."""
+    command = f"-m\0modelport.jobs.worker\0{job_id}\0".encode()
+    zygote = b"-m\0modelport.jobs.zygote\0"
     pids = []
     for entry in PROC.iterdir():
         if entry.name.isdigit():
@@ -129,9 +140,20 @@ def task_pids(job_id: str) -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if cmdline.startswith(title):
+            if command in cmdline:
                 pids.append(int(entry.name))
+            elif zygote in cmdline:
+                with contextlib.suppress(psutil.Error):
+                    pids += [child.pid for child in psutil.Process(int(entry.name)).children()]
     return pids
+
+
+def ray_worker(pid: int) -> bool:
+    """Whether ``pid`` is a Ray worker process (titled ``ray::<task or IDLE>``)."""
+    try:
+        return psutil.Process(pid).cmdline()[0].startswith("ray::")
+    except (psutil.Error, IndexError):
+        return False
 
 
 def cluster_processes() -> list[psutil.Process]:
@@ -198,7 +220,7 @@ def test_crashed_worker_is_failed_with_a_reason(cluster: Cluster) -> None:
     done = wait(cluster.store, job.id, finished)
     assert done.status is JobStatus.FAILED
     assert done.error is not None
-    assert "training process died" in done.error
+    assert "the training process was killed by SIGKILL" in done.error
 
 
 def test_cancel_interrupts_a_blocked_training_and_its_process_ends(cluster: Cluster) -> None:
@@ -206,7 +228,7 @@ def test_cancel_interrupts_a_blocked_training_and_its_process_ends(cluster: Clus
     job = submit(cluster, epochs=3, sleep=2.0)
     running = wait(cluster.store, job.id, lambda j: j.progress > 0 or j.status.finished)
     assert running.status is JobStatus.RUNNING
-    pids = task_pids(job.id) if PROC.is_dir() else []
+    pids = training_pids(job.id) if PROC.is_dir() else []
     assert pids or not PROC.is_dir()
 
     asked = time.monotonic()
@@ -221,7 +243,7 @@ def test_cancel_interrupts_a_blocked_training_and_its_process_ends(cluster: Clus
     )
     while any(alive(pid) for pid in pids) and time.monotonic() - asked < 2:
         time.sleep(0.02)
-    assert not [pid for pid in pids if alive(pid)], "the task's worker outlived the cancel by 2 s"
+    assert not [pid for pid in pids if alive(pid)], "the training outlived the cancel by 2 s"
     assert wait(cluster.store, job.id, lambda _: job.id not in cluster.executor.running_ids())
 
 
@@ -313,6 +335,55 @@ def test_the_job_environment_reaches_the_training(cluster: Cluster) -> None:
     assert refused.status is JobStatus.FAILED
     assert refused.error is not None
     assert refused.error.startswith("Forbidden: training data")
+
+
+def test_trainings_run_outside_the_ray_workers_which_take_the_next_job(cluster: Cluster) -> None:
+    # module code runs in a fork of the Ray worker's zygote, without Ray's variables (in its
+    # environment or its parent's); the Ray worker and its zygote take the next job
+    zygotes = []
+    for _ in range(3):
+        job = cluster.service.enqueue(model="hostile", spec=HOSTILE, args={})
+        done = wait(cluster.store, job.id, finished)
+        assert done.status is JobStatus.SUCCEEDED, done.error
+        assert done.result is not None
+        seen = done.result["env"]
+        assert RAY_SECRET not in seen
+        assert not [name for name in seen if name.startswith("RAY_") or "TOKEN" in name]
+        parent = done.result["proc"]["ppid"]
+        assert "modelport.jobs.zygote" in psutil.Process(parent).cmdline()
+        assert ray_worker(psutil.Process(parent).ppid()), "the zygote is its Ray worker's"
+        assert "s3cret" not in done.result["proc"]["proc"], "the zygote's environment has it"
+        zygotes.append(parent)
+    assert all(alive(pid) for pid in zygotes), "a zygote (or its Ray worker) exited after a job"
+    assert len(set(zygotes)) < len(zygotes), "every job started a Ray worker of its own"
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+def test_a_confined_training_runs_in_the_platforms_sandbox_on_ray(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    # the platform confines catalog trainings on Ray as on the local executor
+    secret = tmp_path / "platform.sqlite"
+    secret.write_text("the platform's database")
+    executor = cluster.executor
+    saved = executor.sandbox, executor.spec_for
+    executor.sandbox = choose_sandbox("bwrap", forbidden=(tmp_path,))
+    executor.spec_for = lambda job: SandboxSpec()
+    try:
+        job = cluster.service.enqueue(
+            model="hostile", spec=HOSTILE, args={"targets": [str(secret)]}
+        )
+        done = wait(cluster.store, job.id, finished)
+    finally:
+        executor.sandbox, executor.spec_for = saved
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert done.result is not None
+    assert done.result["read"][str(secret)].startswith("denied:")
+    assert done.result["wrote"][f"{secret}.owned"].startswith("denied:")
+    assert not (tmp_path / "platform.sqlite.owned").exists()
+    # its own process tree: its "parent" is the sandbox's, whose environment is the job's
+    assert "s3cret" not in str(done.result["proc"])
+    assert done.result["proc"]["ppid"] == 1, "its parent is the sandbox's first process"
 
 
 def test_stopping_the_service_ends_running_tasks_and_the_local_cluster(cluster: Cluster) -> None:

@@ -10,6 +10,8 @@ from modelport.errors import IllegalTransition
 from modelport.jobs.domain import Job, JobStatus, Resources, utcnow
 from modelport.jobs.fairness import Capacity
 from modelport.jobs.store import JobStore
+from modelport.jobs.worker import CPU_ENV, MEMORY_ENV
+from modelport.sandbox.base import SandboxSpec
 
 
 class Executor(ABC):
@@ -87,3 +89,25 @@ def describe_exit(returncode: int) -> str:
     """A human reason for a training worker's exit status."""
     suffix = "" if returncode < 0 else " without a result"
     return f"the training process {exit_reason(returncode)}{suffix}"
+
+
+def limits_env(
+    resources: Resources, memory_mb: int | None, cpu_hours: float | None, spec: SandboxSpec
+) -> dict[str, str]:
+    """A training process's caps and directories, as its environment (the worker applies them
+    before it imports module code).
+
+    Memory: the job's ``memory_mb`` when it asks (within the executor's), else the executor's;
+    none for a GPU job: CUDA maps far more address space than it uses, so RLIMIT_AS would stop
+    it from starting (a container's cgroup limit is the tool there). CPU time: ``cpu_hours``
+    per CPU the job asked for. Its working directory: the module's own state directory, as its
+    serving workers have."""
+    env: dict[str, str] = {}
+    memory = resources.memory_mb or memory_mb
+    if memory and not resources.gpu:
+        env[MEMORY_ENV] = str(memory)
+    if cpu_hours:  # CPU time adds up over threads: hours per CPU asked for
+        env[CPU_ENV] = str(max(1, round(cpu_hours * 3600 * max(resources.cpu, 1))))
+    if spec.workdir is not None:
+        env["MODELPORT_DATA_DIR"] = env["HOME"] = str(spec.workdir)
+    return env

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from modelport.errors import ExecutorError
 from modelport.jobs.channel import serve_channel
 from modelport.jobs.domain import Job, Resources
-from modelport.jobs.executors.base import Executor, describe_exit, record_end
+from modelport.jobs.executors.base import Executor, describe_exit, limits_env, record_end
 from modelport.jobs.fairness import Capacity
 from modelport.jobs.store import JobStore
-from modelport.jobs.worker import CPU_ENV, IDLE_ENV, MEMORY_ENV, NICE_ENV, PARENT_ENV
+from modelport.jobs.worker import IDLE_ENV, NICE_ENV, PARENT_ENV
 from modelport.sandbox.base import Sandbox, SandboxSpec
 from modelport.sandbox.none import NoSandbox
 
@@ -173,10 +173,7 @@ class LocalExecutor(Executor):
         """The training's environment: nothing of the platform's (no MODELPORT_* settings,
         database URL or secrets), its own priorities, GPUs, memory cap and directories.
 
-        The cap is the job's ``memory_mb`` when it asks (within the executor's), else the
-        executor's; none for a GPU job: CUDA maps far more address space than it uses, so
-        RLIMIT_AS would stop it from starting (a container's cgroup limit is the tool there).
-        CPU time: ``cpu_hours`` per CPU the job asked for."""
+        Its memory and CPU time caps: :func:`~.base.limits_env`."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
         env.update(self.worker_env)  # the platform's rules for it (its data URLs)
         if not self.sandbox.confines:  # a confined one dies with its sandbox
@@ -184,13 +181,7 @@ class LocalExecutor(Executor):
         env[NICE_ENV] = str(self.nice)
         env[IDLE_ENV] = "1" if self.idle_priority else "0"
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-        memory = resources.memory_mb or self.memory_mb
-        if memory and not gpus:
-            env[MEMORY_ENV] = str(memory)
-        if self.cpu_hours:  # CPU time adds up over threads: hours per CPU asked for
-            env[CPU_ENV] = str(max(1, round(self.cpu_hours * 3600 * max(resources.cpu, 1))))
-        if spec.workdir is not None:  # the module's own state directory (as its workers have)
-            env["MODELPORT_DATA_DIR"] = env["HOME"] = str(spec.workdir)
+        env.update(limits_env(resources, self.memory_mb, self.cpu_hours, spec))
         # as multiprocessing's spawn does: the worker imports what the server could import
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         return env

@@ -1,36 +1,35 @@
-"""The Ray executor: each training is one Ray task running the same worker code as the local one.
+"""The Ray executor: each training is one Ray task running the local executor's worker code.
 
-A job becomes a task of ``max_calls=1`` (a worker process of its own, exiting after it, so the
-worker's descriptor-level output capture and whatever the training leaves behind die with it)
-and ``max_retries=0`` (re-runs are the service's ``max_attempts``). Its resources are Ray's
-``num_cpus``, ``num_gpus`` (Ray hands the task its GPUs through ``CUDA_VISIBLE_DEVICES``) and
-``memory`` — a reservation Ray schedules by; what Ray enforces is its memory monitor, which kills
-tasks when a node runs low.
+A job becomes a task of ``max_retries=0`` (re-runs are the service's ``max_attempts``) that
+runs the training in a process of its own, a child of the task (:mod:`~.ray_task`): module code
+never runs in the Ray worker, which therefore takes the next job too (``max_calls=0``; Ray's
+default for GPU tasks is a new worker per task, ~2 s on a cluster it joins). Unconfined, the
+training is a fork of a zygote the Ray worker starts once (:mod:`modelport.jobs.zygote`:
+tens of milliseconds); confined by the platform's sandbox, a fresh ``python -m
+modelport.jobs.worker`` in it (~0.3 s of a core). Either gets the job's environment and none of
+Ray's variables (no auth token, no cluster address). Its resources are Ray's ``num_cpus``,
+``num_gpus`` (Ray hands the task its GPUs through ``CUDA_VISIBLE_DEVICES``, which the training
+inherits) and ``memory`` — a reservation Ray schedules by; what Ray enforces is its memory
+monitor, which kills tasks when a node runs low; a CPU job's training also caps its address
+space at what it asked for.
 
 Every Ray call runs on the executor's driver thread (:mod:`~.ray_driver`: a cluster dies with
 the thread that started it). The cluster the executor starts itself (no ``address``) listens on
-127.0.0.1 only, and its tasks have no runtime environment of their own: they run in workers
-Ray prestarts with the server's interpreter (modelport's worker code preloaded), so a job's code
-starts within tens of milliseconds instead of the ~2 s of starting a worker for it; the job's
-environment (its data rules, the server's ``sys.path`` for the model's import) is a task
-argument (:mod:`~.ray_task`). When a CPU job's worker exits, a no-op task has Ray start the
-next one's before the next job asks (a worker still runs one job only: no isolation is traded;
-not after a GPU job: Ray keeps a worker that ran a CPU task for CPU tasks, and a no-op holding
-a sliver of a GPU would make the scheduler's admission see that GPU as taken). On
-a cluster at ``address``, whose nodes may lack modelport, each task also gets that environment
-as Ray's ``runtime_env`` (so ``PYTHONPATH`` finds modelport where the nodes share the server's
-layout), which costs a new worker per job; ``runtime_env=False`` (setting
-``ray_job_runtime_env``) leaves it out where the nodes run the platform's own image.
+127.0.0.1 only, and its tasks run in workers Ray prestarts with the server's interpreter; the
+job's environment (its data rules, the server's ``sys.path`` for the model's import) is a task
+argument. On a cluster at ``address``, whose nodes may lack modelport, each task also gets the
+server's import path as Ray's ``runtime_env`` (so ``PYTHONPATH`` finds modelport where the
+nodes share the server's layout; one runtime_env for every job, so workers are still reused);
+``runtime_env=False`` (setting ``ray_job_runtime_env``) leaves it out where the nodes run the
+platform's own image.
 
 The task has no database URL: it records progress, metrics, logs, artifacts and its end through
 its job channel (:mod:`modelport.jobs.channel`), a TCP connection back to the server with a
 one-time key, so Ray's nodes need a route to the server, never to the database.
 
-Cancel: ``ray.cancel`` drops a task still queued; a running one gets ``_thread.interrupt_main()``,
-a flag its main thread only checks between bytecodes — a training blocked in ``sleep``, a read or
-a C call would not notice. So the task relays that interrupt as a real SIGTERM to its main
-thread, and the worker's own SIGTERM path runs (log flushed, exit 143), as under the local
-executor; ``cancel(force=True)`` kills the worker process after ``cancel_grace``.
+Cancel: ``ray.cancel`` interrupts the task, which passes it on as the child's SIGTERM (log
+flushed, exit 143) and kills the child's group after ``cancel_grace`` (:mod:`~.ray_task`);
+``cancel(force=True)`` after the grace kills the Ray worker too, and the child with it.
 
 Admission: a job fits when it fits both the cluster's totals minus what this executor runs, and
 ``ray.available_resources()``. The second alone lags: just after a start it still counts what
@@ -59,7 +58,7 @@ from typing import Any
 from modelport.errors import ExecutorError
 from modelport.jobs.channel import ChannelListener
 from modelport.jobs.domain import Job, Resources
-from modelport.jobs.executors.base import Executor, describe_exit, record_end
+from modelport.jobs.executors.base import Executor, describe_exit, limits_env, record_end
 from modelport.jobs.executors.ray_driver import (
     LOOPBACK,
     DriverStopped,
@@ -67,9 +66,11 @@ from modelport.jobs.executors.ray_driver import (
     join_cluster,
     start_local_cluster,
 )
-from modelport.jobs.executors.ray_task import ready, run_task
+from modelport.jobs.executors.ray_task import Launch, run_task, worker_command
 from modelport.jobs.fairness import Capacity
 from modelport.jobs.store import JobStore
+from modelport.sandbox.base import Sandbox, SandboxSpec
+from modelport.sandbox.none import NoSandbox
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,10 @@ class RayExecutor(Executor):
         num_gpus: int | None = None,
         cancel_grace: float,
         on_finish: Callable[[str], None] = lambda job_id: None,
+        sandbox: Sandbox | None = None,
+        spec_for: Callable[[Job], SandboxSpec] | None = None,
+        memory_mb: int | None = None,
+        cpu_hours: float | None = None,
     ) -> None:
         _require_ray()
         self.store = store
@@ -119,9 +124,12 @@ class RayExecutor(Executor):
         self.num_gpus = num_gpus
         self.cancel_grace = cancel_grace
         self.on_finish = on_finish
+        self.sandbox = sandbox or NoSandbox()
+        self.spec_for = spec_for
+        self.memory_mb = memory_mb
+        self.cpu_hours = cpu_hours
         self.driver = RayDriver()
         self._remote: Any = None  # the task function, once connected
-        self._warm: Any = None  # the no-op that keeps a worker ready (our own cluster)
         self._channels: ChannelListener | None = None
         self._owns_cluster = False
         self._running: dict[str, _Running] = {}
@@ -159,9 +167,7 @@ class RayExecutor(Executor):
                 join_cluster(self.address)
         here = LOOPBACK if self._owns_cluster else _node_address()
         self._channels = ChannelListener(self.store, here, self.channel_port)
-        self._remote = ray.remote(max_calls=1, max_retries=0)(run_task)
-        if self._owns_cluster:
-            self._warm = ray.remote(num_cpus=0, max_retries=0)(ready)
+        self._remote = ray.remote(max_calls=0, max_retries=0)(run_task)
 
     # -- admission --------------------------------------------------------------------------
 
@@ -222,14 +228,27 @@ class RayExecutor(Executor):
     def start(self, job: Job) -> str:
         """Submit the worker task for a job already marked running."""
         self.connect()
-        env = {**self.worker_env, "PYTHONPATH": import_path()}
+        path = import_path()
+        spec = self.spec_for(job) if self.spec_for is not None else SandboxSpec()
+        env = {**self.worker_env, "PYTHONPATH": path}
+        env.update(limits_env(job.resources, self.memory_mb, self.cpu_hours, spec))
+        confined = self.sandbox.confines
+        launch = Launch(
+            job_id=job.id,
+            command=self.sandbox.command(worker_command(job.id), spec),
+            env=env,
+            grace=self.cancel_grace,
+            confined=confined,
+            forkable=not confined,
+            writable=[str(directory) for directory in spec.writable],
+        )
         options: dict[str, Any] = {
             "name": f"{TASK_PREFIX}{job.id}",  # also the worker's process title: ray::<name>
             "num_cpus": job.resources.cpu,
             "num_gpus": job.resources.gpu,
         }
         if not self._owns_cluster and self.runtime_env:  # nodes we may not know: start their
-            options["runtime_env"] = {"env_vars": env}  # worker with our import path
+            options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}  # workers with our path
         if job.resources.memory_mb:
             options["memory"] = job.resources.memory_mb * MIB
         assert self._channels is not None  # connected
@@ -237,7 +256,7 @@ class RayExecutor(Executor):
         with self._lock:
             try:
                 ref, done, task_id = self.driver.call(
-                    _submit, self._remote, options, job.id, asdict(channel), env
+                    _submit, self._remote, options, asdict(launch), asdict(channel)
                 )
             except Exception as exc:
                 raise ExecutorError(f"Ray refused the training task: {exc}") from exc
@@ -255,9 +274,6 @@ class RayExecutor(Executor):
         reason = _outcome(done)
         with self._lock:
             running = self._running.pop(job_id, None)
-        warm = self._warm
-        if warm is not None and running and not running.stopping and not running.resources.gpu:
-            self._quietly(warm.remote)  # its worker exited: have Ray start the next one's
         if self._channels is not None:  # what it recorded last is in before its end
             self._channels.wait(job_id, timeout=10)
         if running is not None and running.stopping:
@@ -340,7 +356,7 @@ class RayExecutor(Executor):
         with self._connect_lock:
             self.driver.stop()
             self._owns_cluster = False
-            self._remote = self._warm = self._channels = None
+            self._remote = self._channels = None
         return list(running)
 
     def running_ids(self) -> list[str]:
@@ -371,12 +387,11 @@ def _require_ray() -> None:
 def _submit(
     remote: Any,
     options: dict[str, Any],
-    job_id: str,
+    launch: dict[str, Any],
     channel: dict[str, Any],
-    env: dict[str, str],
 ) -> tuple[Any, Future[Any], str]:
     """Submit a job's task (on the driver thread): its ref, the ref's future and its task id."""
-    ref = remote.options(**options).remote(job_id, channel, env)
+    ref = remote.options(**options).remote(launch, channel)
     return ref, ref.future(), ref.task_id().hex()
 
 

@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
-# imported by each prestarted Ray worker before it is handed a job: the job's task starts
-# without paying for them (only modelport's code: a worker never runs two jobs)
+# imported by each prestarted Ray worker before it is handed a job: the first task on it
+# starts without paying for them (only modelport's code: the training runs in a child)
 PRELOAD = ["modelport.jobs.executors.ray_task", "modelport.jobs.worker", "modelport.jobs.channel"]
 
 _Call = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
