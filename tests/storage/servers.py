@@ -10,11 +10,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+from modelport.storage import ArtifactStore
+from modelport.storage.backends import StorageBackend, open_url, options_for
 
 #: The credentials the test servers expect (moto takes any; WsgiDAV checks these).
 S3_KEY, S3_SECRET = "test-access-key", "test-secret-key-0123456789"
@@ -111,3 +117,60 @@ def s3_options(endpoint: str) -> dict[str, Any]:
 def dav_options() -> dict[str, Any]:
     """fsspec options for the WsgiDAV server (``auth`` as JSON settings give it)."""
     return {"auth": [DAV_USER, DAV_PASSWORD]}
+
+
+@dataclass
+class Target:
+    """A fresh location on a storage server: its URL and the storage_options that reach it."""
+
+    kind: str
+    url: str
+    storage_options: dict[str, dict[str, Any]]
+
+    def backend(self, url: str | None = None) -> StorageBackend:
+        return open_url(url or self.url, **options_for(self.url, self.storage_options))
+
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(self.url, **options_for(self.url, self.storage_options))
+
+    def files(self) -> list[str]:
+        """Every object under the location, relative to it."""
+        backend = self.backend()
+        root = backend.path.rstrip("/")
+        try:
+            found = backend.fs.find(root)
+        except FileNotFoundError:
+            return []
+        return sorted(path.removeprefix(root + "/") for path in found)
+
+
+def location(kind: str, server: StorageServer) -> Target:
+    """A fresh prefix on ``server``: S3 options keyed by scheme, WebDAV's by URL prefix."""
+    prefix = uuid.uuid4().hex[:12]
+    if kind == "s3":
+        return Target(kind, f"s3://{BUCKET}/{prefix}", {"s3": s3_options(server.endpoint)})
+    share = f"webdav+http://127.0.0.1:{server.port}/dav"
+    return Target(kind, f"{share}/{prefix}", {share: dav_options()})
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageServer]:
+    """moto's S3 server with the bucket BUCKET."""
+    server = moto_server(tmp_path_factory.mktemp("moto"))
+    server.start()
+    try:
+        open_url(f"s3://{BUCKET}", **s3_options(server.endpoint)).fs.mkdir(BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageServer]:
+    """WsgiDAV sharing a directory at /dav, with basic auth."""
+    server = wsgidav_server(tmp_path_factory.mktemp("wsgidav"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

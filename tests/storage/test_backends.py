@@ -12,9 +12,7 @@ import json
 import random
 import time
 import tracemalloc
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -37,15 +35,9 @@ from modelport.settings import Settings
 from modelport.storage import CHUNK_SIZE, ArtifactStore
 from modelport.storage.artifacts import WRITE_BLOCK_SIZE
 from modelport.storage.backends import (
-    STORAGE_ENV,
-    StorageBackend,
     check_url,
     options_for,
     redact_url,
-    worker_environment,
-)
-from modelport.storage.backends import (
-    open_url as open_backend,
 )
 from tests.catalog.samples import FIXTURES
 from tests.storage.servers import (
@@ -53,12 +45,19 @@ from tests.storage.servers import (
     DAV_PASSWORD,
     S3_SECRET,
     StorageServer,
+    Target,
+    dav,
     dav_options,
     free_port,
+    location,
     moto_server,
+    s3,
     s3_options,
     wsgidav_server,
 )
+
+__all__ = ["Target", "dav", "location", "s3"]  # the servers (fixtures), also other modules'
+
 
 SECRETS = (S3_SECRET, DAV_PASSWORD)
 DATA = bytes(range(256)) * 40  # 10240 bytes, every byte value
@@ -101,7 +100,6 @@ def test_redact_url(url: str, shown: str) -> None:
 def test_credentials_in_a_url_are_refused_without_showing_them(url: str) -> None:
     for refuse, field in (
         (lambda: ArtifactStore(url), "root_url"),
-        (lambda: worker_environment(url, {}), "artifacts_url"),
         (lambda: check_url(url, "catalog_artifacts_url"), "catalog_artifacts_url"),
     ):
         with pytest.raises(InvalidInput) as info:
@@ -163,89 +161,6 @@ def test_settings_read_storage_options_from_the_environment(
     assert settings.storage_options_for(root)["secret"] == "topsecret"
     assert settings.storage_options_for("s3://bucket/jobs") == {}
     assert "topsecret" not in repr(settings)
-
-
-def test_a_training_gets_the_options_of_its_artifact_location_only() -> None:
-    assert worker_environment("/srv/artifacts", {}) == {}
-    env = worker_environment("s3://bucket/jobs", {"key": "k", "secret": "s"})
-    given = json.loads(env[STORAGE_ENV])
-    assert given["url"] == "s3://bucket/jobs"
-    assert given["options"]["secret"] == "s"
-    assert given["options"]["config_kwargs"]["connect_timeout"] == 5  # the S3 defaults travel
-    with pytest.raises(InvalidInput) as info:
-        worker_environment("s3://bucket/jobs", {"auth": object()})
-    assert "storage_options" in info.value.errors
-
-
-# -- servers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageServer]:
-    """moto's S3 server with the bucket BUCKET."""
-    server = moto_server(tmp_path_factory.mktemp("moto"))
-    server.start()
-    try:
-        open_backend(f"s3://{BUCKET}", **s3_options(server.endpoint)).fs.mkdir(BUCKET)
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageServer]:
-    """WsgiDAV sharing a directory at /dav, with basic auth."""
-    server = wsgidav_server(tmp_path_factory.mktemp("wsgidav"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@dataclass
-class Target:
-    """A fresh location on a storage server: its URL and the storage_options that reach it."""
-
-    kind: str
-    url: str
-    storage_options: dict[str, dict[str, Any]]
-
-    def backend(self, url: str | None = None) -> StorageBackend:
-        return open_backend(url or self.url, **options_for(self.url, self.storage_options))
-
-    def store(self) -> ArtifactStore:
-        return ArtifactStore(self.url, **options_for(self.url, self.storage_options))
-
-    def files(self) -> list[str]:
-        """Every object under the location, relative to it."""
-        backend = self.backend()
-        root = backend.path.rstrip("/")
-        try:
-            found = backend.fs.find(root)
-        except FileNotFoundError:
-            return []
-        return sorted(path.removeprefix(root + "/") for path in found)
-
-
-def location(kind: str, server: StorageServer) -> Target:
-    """A fresh prefix on ``server``: S3 options keyed by scheme, WebDAV's by URL prefix."""
-    prefix = uuid.uuid4().hex[:12]
-    if kind == "s3":
-        return Target(kind, f"s3://{BUCKET}/{prefix}", {"s3": s3_options(server.endpoint)})
-    share = f"webdav+http://127.0.0.1:{server.port}/dav"
-    return Target(kind, f"{share}/{prefix}", {share: dav_options()})
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("s3", marks=pytest.mark.slow),
-        pytest.param("webdav", marks=pytest.mark.slow),
-    ]
-)
-def target(request: pytest.FixtureRequest) -> Target:
-    server = request.getfixturevalue("s3" if request.param == "s3" else "dav")
-    return location(request.param, server)
 
 
 #: Options of their own win over the S3 defaults: one attempt, for tests of an outage.

@@ -10,6 +10,9 @@ It records what it reports — progress, metrics, log lines, artifacts written, 
   numbers, a step;
 - ``logs``: ≤ 1,000 lines of ``stdout``/``stderr`` a call, each cut at 16 KiB;
 - ``artifact``: the name (a relative path) and size of a file it wrote under its artifacts;
+- ``upload-begin``, ``upload-data``, ``upload-end``: an artifact's bytes, written by the platform
+  into the job's artifact location when that is remote (:mod:`modelport.jobs.uploads`: the
+  training holds no storage credentials);
 - ``finish``: ``succeeded`` with its result (JSON, ≤ 1 MiB) or ``failed`` with an error.
 
 Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call
@@ -24,6 +27,7 @@ database.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -32,14 +36,14 @@ import secrets
 import socket
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
 
 from modelport.errors import IllegalTransition, InvalidInput, ModelportError
 from modelport.jobs.domain import EventKind, Job, JobStatus, utcnow
+from modelport.jobs.uploads import CHUNK, Uploads, relative
 
 if TYPE_CHECKING:  # the server's side only: a training's process never imports the store
     from modelport.jobs.store import JobStore
@@ -139,6 +143,23 @@ class ChannelRecorder:
             raise InvalidInput({"kind": [f"a job records artifacts only, not {kind.value}"]})
         self._call("artifact", name=data.get("name"), size=data.get("size"))
 
+    def write_artifact(self, name: str, chunks: Iterable[bytes]) -> int:
+        """Send artifact ``name``'s bytes for the platform to store (a remote artifact
+        location: :mod:`modelport.jobs.uploads`); its size. Nothing is stored if ``chunks``
+        fails half-way."""
+        self._call("upload-begin", name=name)
+        try:
+            for chunk in chunks:
+                for start in range(0, len(chunk), CHUNK):
+                    piece = base64.b64encode(chunk[start : start + CHUNK]).decode()
+                    self._call("upload-data", data=piece)
+        except BaseException:
+            with suppress(ModelportError):
+                self._call("upload-abort")
+            raise
+        size: int = self._call("upload-end")
+        return size
+
     def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
         """End the job: ``succeeded`` (with ``result``) or ``failed`` (with ``error``)."""
         result = fields.get("result")
@@ -147,31 +168,45 @@ class ChannelRecorder:
         )
 
 
-def serve_channel(sock: socket.socket, store: JobStore, job_id: str) -> None:
-    """Answer one job's calls until its process closes the channel (run it in a thread)."""
+def serve_channel(
+    sock: socket.socket,
+    store: JobStore,
+    job_id: str,
+    storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Answer one job's calls until its process closes the channel (run it in a thread);
+    ``storage_options``: what opens the job's artifact location for its uploads."""
+    uploads = Uploads(store, job_id, storage_options or {})
     with sock:
-        while True:
-            try:
-                message = _receive(sock)
-            except (OSError, ValueError, UnicodeDecodeError) as exc:
-                log.warning("job %s: unreadable message on its channel: %s", job_id, exc)
-                return
-            if message is None:
-                return
-            try:
-                answer: dict[str, Any] = {"ok": _apply(store, job_id, message)}
-            except InvalidInput as exc:
-                said = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
-                answer = {"error": "InvalidInput", "message": said}
-            except ModelportError as exc:
-                answer = {"error": type(exc).__name__, "message": exc.message}
-            except (TypeError, ValueError, KeyError) as exc:
-                answer = {"error": "InvalidInput", "message": f"malformed call: {exc}"}
-            with suppress(OSError):
-                _send(sock, answer)
+        try:
+            _serve(sock, store, job_id, uploads)
+        finally:
+            uploads.abort()  # the training ended half-way through one: nothing is left
 
 
-def _apply(store: JobStore, job_id: str, message: dict[str, Any]) -> Any:
+def _serve(sock: socket.socket, store: JobStore, job_id: str, uploads: Uploads) -> None:
+    while True:
+        try:
+            message = _receive(sock)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            log.warning("job %s: unreadable message on its channel: %s", job_id, exc)
+            return
+        if message is None:
+            return
+        try:
+            answer: dict[str, Any] = {"ok": _apply(store, job_id, message, uploads)}
+        except InvalidInput as exc:
+            said = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+            answer = {"error": "InvalidInput", "message": said}
+        except ModelportError as exc:
+            answer = {"error": type(exc).__name__, "message": exc.message}
+        except (TypeError, ValueError, KeyError) as exc:
+            answer = {"error": "InvalidInput", "message": f"malformed call: {exc}"}
+        with suppress(OSError):
+            _send(sock, answer)
+
+
+def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploads) -> Any:
     op = message.get("op")
     if op == "get":
         return store.get(job_id).model_dump(mode="json")
@@ -183,10 +218,18 @@ def _apply(store: JobStore, job_id: str, message: dict[str, Any]) -> Any:
         return None
     if op == "artifact":
         name, size = message.get("name"), message.get("size")
-        if not isinstance(name, str) or not _relative(name) or not isinstance(size, int):
+        if not isinstance(name, str) or not relative(name) or not isinstance(size, int):
             raise InvalidInput({"name": ["an artifact is a relative path and a size"]})
         store.add_event(job_id, EventKind.ARTIFACT, {"name": name, "size": size})
         return None
+    if op == "upload-begin":
+        return uploads.begin(message.get("name"))
+    if op == "upload-data":
+        return uploads.data(message.get("data"))
+    if op == "upload-end":
+        return uploads.end()
+    if op == "upload-abort":
+        return uploads.abort()
     if op == "finish":
         return _finish(store, job_id, message).model_dump(mode="json")
     raise InvalidInput({"op": [f"unknown call {op!r}"]})
@@ -223,11 +266,6 @@ def _lines(lines: Any) -> list[tuple[str, str]]:
             raise InvalidInput({"lines": ["stream must be stdout or stderr"]})
         out.append((stream, str(text)[:MAX_LINE]))
     return out
-
-
-def _relative(name: str) -> bool:
-    path = PurePosixPath(name)
-    return bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
 
 
 def _finish(store: JobStore, job_id: str, message: dict[str, Any]) -> Job:
@@ -281,8 +319,15 @@ class ChannelListener:
     closed; a key works once. Keys are looked up by their SHA-256 (no timing on the key).
     """
 
-    def __init__(self, store: JobStore, host: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        host: str,
+        port: int = 0,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.store = store
+        self.storage_options = storage_options
         self._server = socket.create_server((host, port))
         self.host, self.port = host, int(self._server.getsockname()[1])
         self._keys: dict[str, str] = {}  # sha256(key) -> job id
@@ -340,4 +385,4 @@ class ChannelListener:
         thread = threading.current_thread()
         with self._lock:
             self._served[job_id] = thread
-        serve_channel(conn, self.store, job_id)
+        serve_channel(conn, self.store, job_id, self.storage_options)

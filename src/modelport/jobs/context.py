@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -24,6 +24,7 @@ import fsspec
 from modelport.errors import Forbidden, InvalidInput
 from modelport.jobs.domain import EventKind, Job
 from modelport.jobs.recorder import JobRecorder
+from modelport.jobs.uploads import CHUNK
 from modelport.storage.paths import public_addresses, relative_name, safe_child, shown
 from modelport.storage.userdata import owner_area
 
@@ -34,6 +35,9 @@ DATA_ROOTS_ENV: Final = "MODELPORT_WORKER_DATA_ROOTS"
 ALLOWED_HOSTS_ENV: Final = "MODELPORT_WORKER_ALLOWED_HOSTS"
 #: The module's own state directory (as its serving workers have it).
 STATE_DIR_ENV: Final = "MODELPORT_DATA_DIR"
+
+#: Sends an artifact's bytes (name, chunks) for the platform to store; returns its size.
+Upload = Callable[[str, Iterable[bytes]], int]
 
 _LOCAL: Final = frozenset({"", "file", "local"})
 _HOSTED: Final = frozenset({"http", "https", "webdav", "dav", "davs", "ftp", "sftp", "ssh"})
@@ -121,7 +125,9 @@ class TrainContext:
     """Passed as the first argument of a typed model's ``train(ctx, ...)``.
 
     ``report`` records progress (0..1, a message) and metrics (a time series per name);
-    ``save_artifact``/``checkpoint`` write into the job's artifact location (any fsspec URL);
+    ``save_artifact``/``checkpoint`` write into the job's artifact location: a directory, or
+    (``upload``, the platform's jobs) a remote one the platform writes for it, the bytes sent
+    through the job's channel (:mod:`modelport.jobs.uploads`: no credentials here);
     ``open`` reads training data by URL (a path, ``file://``, ``s3://``, ``webdav://``...),
     within ``data_access`` when given (the platform's jobs; None: anything, as for a local
     ``modelport train``). Anything printed goes to the job's log.
@@ -134,8 +140,10 @@ class TrainContext:
         artifacts_url: str,
         *,
         data_access: DataAccess | None = None,
+        upload: Upload | None = None,
     ) -> None:
         self.store = store
+        self.upload = upload
         self.job_id = job_id
         self.artifacts_url = artifacts_url.rstrip("/")
         if data_access is not None and self.artifacts_url and "://" not in self.artifacts_url:
@@ -185,6 +193,9 @@ class TrainContext:
     def save_artifact(self, name: str, data: bytes | str | Path | Any) -> str:
         """Write ``data`` (bytes, text, a local file, or JSON-able data) as artifact ``name``."""
         url = self.artifact_url(name)
+        if self.upload is not None and "://" in self.artifacts_url:
+            self.upload(str(relative_name(name)), _chunks(data))
+            return url
         fs, path = fsspec.core.url_to_fs(url)
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         if isinstance(data, Path):
@@ -219,3 +230,18 @@ class TrainContext:
         if "b" not in mode and not isinstance(opened, io.TextIOBase):
             return io.TextIOWrapper(opened)
         return opened  # type: ignore[no-any-return]
+
+
+def _chunks(data: bytes | str | Path | Any) -> Iterator[bytes]:
+    """``data`` as :meth:`TrainContext.save_artifact` stores it, a chunk at a time (a file is
+    read as it is sent)."""
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+    elif isinstance(data, str):
+        yield data.encode()
+    elif isinstance(data, bytes | bytearray):
+        yield bytes(data)
+    else:
+        yield json.dumps(data, default=str).encode()

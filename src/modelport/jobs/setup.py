@@ -38,13 +38,13 @@ def build_job_service(
     def wake(_job_id: str) -> None:  # a job ended: its slots are free
         service.scheduler.wake()  # bound below, before any job can start
 
-    # the rules a platform training's data= URLs follow (DataAccess.for_worker reads them)
-    rules = job_data_rules(settings) if confined else {}
-    # how a training writes to its artifact location: its options (credentials never in URLs)
-    from modelport.storage.backends import worker_environment
+    # the rules a platform training's data= URLs follow (DataAccess.for_worker reads them);
+    # its artifacts in a remote location are written by the job's channel with the platform's
+    # storage options (modelport.jobs.uploads): the training gets no credentials
+    from modelport.storage.backends import check_url
 
-    artifacts = settings.artifacts_root()
-    rules.update(worker_environment(artifacts, settings.storage_options_for(artifacts)))
+    rules = job_data_rules(settings) if confined else {}
+    check_url(settings.artifacts_root(), "artifacts_url")  # no credentials in it
     sandbox = spec_for = memory = cpu_hours = None
     if confined:
         from modelport.sandbox import choose_sandbox
@@ -73,6 +73,7 @@ def build_job_service(
             spec_for=spec_for,
             memory_mb=memory,
             cpu_hours=cpu_hours,
+            storage_options=settings.storage_options,
         )
     else:
         from modelport.jobs.executors.local import LocalExecutor
@@ -90,6 +91,7 @@ def build_job_service(
             memory_mb=memory,
             worker_env=rules,
             cpu_hours=cpu_hours,
+            storage_options=settings.storage_options,
         )
     user_data = None
     if confined:

@@ -30,7 +30,6 @@ from modelport.jobs.capture import OutputCapture
 from modelport.jobs.context import DataAccess, TrainContext
 from modelport.jobs.domain import JobStatus, utcnow
 from modelport.jobs.recorder import JobRecorder
-from modelport.storage.backends import configure_worker
 from modelport.storage.userdata import owner_area, resolve_references
 
 EXIT_CANCELLED = 143
@@ -95,7 +94,6 @@ def run_job(job_id: str, store: JobRecorder) -> int:
     model: ServedModel | None = None
     with OutputCapture(store, job_id):
         try:
-            configure_worker(os.environ)  # its artifact location's storage options
             job = store.get(job_id)
             # a catalog version: its artifacts, as its served model sees them
             artifacts = Path(job.model_dir) if job.model_dir else None
@@ -103,7 +101,11 @@ def run_job(job_id: str, store: JobRecorder) -> int:
                 os.environ[MODEL_DIR_ENV] = str(artifacts)
             model = discovery.load(job.model_spec, artifacts=artifacts)
             context = TrainContext(
-                store, job_id, job.artifacts_url or "", data_access=DataAccess.for_worker(job)
+                store,
+                job_id,
+                job.artifacts_url or "",
+                data_access=DataAccess.for_worker(job),
+                upload=getattr(store, "write_artifact", None),  # its channel's, if it has one
             )
             args = resolve_references(job.args, owner_area(job.owner))
             result = model.train(args, context)

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import os
 import re
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Final
@@ -36,8 +35,6 @@ from modelport.errors import InvalidInput, ModelportError, StoreError
 DAV_SCHEMES: Final = {"webdav+http": "http", "webdav+https": "https", "webdavs": "https"}
 #: Object stores: no directories to make before writing a key.
 OBJECT_STORES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
-#: Where a training's process finds the options of its artifact location (JSON).
-STORAGE_ENV: Final = "MODELPORT_WORKER_STORAGE"
 
 #: ``user:password@`` in a URL, anywhere in a text.
 _USERINFO: Final = re.compile(r"(?<=://)[^/?#@\s]*@")
@@ -168,39 +165,6 @@ def open_url(url: str, field: str = "url", /, **options: Any) -> StorageBackend:
         raise StoreError(f"cannot open the storage backend {redact_url(url)}: {exc}") from exc
     directories = scheme_of(url) not in OBJECT_STORES
     return StorageBackend(fs, path, describe(url, resolved), directories)
-
-
-# -- a training's process ---------------------------------------------------------------------
-
-
-def worker_environment(url: str, options: Mapping[str, Any]) -> dict[str, str]:
-    """What a training's process needs to write under ``url`` (its artifact location): the
-    options for it, in :data:`STORAGE_ENV` (none when there are none). Module code runs in that
-    process, so it sees them: give it credentials that reach only that location."""
-    check_url(url, "artifacts_url")
-    if not options:
-        return {}
-    try:
-        encoded = json.dumps({"url": url, "options": _with_defaults(url, options)})
-    except TypeError as exc:
-        raise InvalidInput(
-            {"storage_options": [f"the options for {redact_url(url)} must be JSON values"]}
-        ) from exc
-    return {STORAGE_ENV: encoded}
-
-
-def configure_worker(environ: MutableMapping[str, str]) -> None:
-    """In a training's process: make fsspec open its artifact location with the options the
-    platform gave (:func:`worker_environment`), for that URL's protocol, process-wide (the
-    training's own code opens it through fsspec); taken out of the environment so that
-    processes the training starts do not inherit them."""
-    raw = environ.pop(STORAGE_ENV, None)
-    if not raw:
-        return
-    given = json.loads(raw)
-    scheme = scheme_of(str(given["url"]))
-    if scheme:
-        fsspec.config.conf.setdefault(scheme, {}).update(given["options"])
 
 
 # -- WebDAV URLs that name their server ------------------------------------------------------

@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelport.errors import ExecutorError
 from modelport.jobs.channel import serve_channel
@@ -76,8 +77,10 @@ class LocalExecutor(Executor):
         memory_mb: int | None = None,
         worker_env: Mapping[str, str] | None = None,
         cpu_hours: float | None = None,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.store = store
+        self.storage_options = storage_options or {}
         self.worker_env = dict(worker_env or {})
         self.cpu_hours = cpu_hours
         self.sandbox = sandbox or NoSandbox()
@@ -156,7 +159,7 @@ class LocalExecutor(Executor):
                 os.close(cancel_read)
             channel = threading.Thread(
                 target=serve_channel,
-                args=(ours, self.store, job.id),
+                args=(ours, self.store, job.id, self.storage_options),
                 name=f"job-channel-{job.id[:8]}",
                 daemon=True,
             )

@@ -112,6 +112,7 @@ class RayExecutor(Executor):
         spec_for: Callable[[Job], SandboxSpec] | None = None,
         memory_mb: int | None = None,
         cpu_hours: float | None = None,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         _require_ray()
         self.store = store
@@ -128,6 +129,7 @@ class RayExecutor(Executor):
         self.spec_for = spec_for
         self.memory_mb = memory_mb
         self.cpu_hours = cpu_hours
+        self.storage_options = storage_options or {}
         self.driver = RayDriver()
         self._remote: Any = None  # the task function, once connected
         self._channels: ChannelListener | None = None
@@ -166,7 +168,7 @@ class RayExecutor(Executor):
             else:
                 join_cluster(self.address)
         here = LOOPBACK if self._owns_cluster else _node_address()
-        self._channels = ChannelListener(self.store, here, self.channel_port)
+        self._channels = ChannelListener(self.store, here, self.channel_port, self.storage_options)
         self._remote = ray.remote(max_calls=0, max_retries=0)(run_task)
 
     # -- admission --------------------------------------------------------------------------

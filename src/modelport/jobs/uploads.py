@@ -1,0 +1,123 @@
+"""Artifacts a training sends through its channel, written by the platform.
+
+A job's artifact location may be an object store or a WebDAV server, reached with credentials
+(``storage_options``). Module code runs in the training's process, so that process never gets
+them: ``ctx.save_artifact`` to such a location sends the bytes through the job's channel
+(:mod:`modelport.jobs.channel`: ``upload-begin``, ``upload-data``…, ``upload-end``), and the
+channel's thread on the server writes them with the platform's options, under that job's
+location only. Where the location is a directory on the server, the training writes it itself
+(the sandbox binds that directory, and nothing else of the platform's, writable).
+
+An upload streams (one chunk in memory at a time); it is recorded (an ``artifact`` event with
+its size) only once its last byte is stored, and one abandoned half-way (the training failed,
+was killed, or sent something else) is thrown away, not left behind as a partial object.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from fsspec.spec import AbstractBufferedFile
+
+from modelport.errors import InvalidInput
+from modelport.jobs.domain import EventKind
+from modelport.storage.backends import StorageBackend, open_url, options_for
+
+if TYPE_CHECKING:  # the server's side: a training's process imports this module for CHUNK
+    from modelport.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+#: What one ``upload-data`` call carries at most (raw bytes, before base64).
+CHUNK = 1024 * 1024
+
+
+class Uploads:
+    """One channel's artifact uploads (one at a time), for one job."""
+
+    def __init__(
+        self, store: JobStore, job_id: str, storage_options: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.storage_options = storage_options
+        self._backend: StorageBackend | None = None
+        self._handle: Any = None
+        self._path = ""
+        self._name = ""
+        self._size = 0
+
+    def begin(self, name: Any) -> None:
+        """Start writing artifact ``name`` (a relative path) into the job's location."""
+        self.abort()  # one at a time: an unfinished one is abandoned
+        if not isinstance(name, str) or not relative(name):
+            raise InvalidInput({"name": ["an artifact's name is a relative path"]})
+        url = self.store.get(self.job_id).artifacts_url or ""
+        if "://" not in url:
+            raise InvalidInput({"name": ["this job writes its artifacts itself (a directory)"]})
+        backend = open_url(url, "artifacts_url", **options_for(url, self.storage_options))
+        path = f"{backend.path.rstrip('/')}/{name}"
+        with backend.errors():
+            if backend.directories:
+                backend.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            self._handle = backend.fs.open(path, "wb")
+        self._backend, self._path, self._name, self._size = backend, path, name, 0
+
+    def data(self, encoded: Any) -> None:
+        """Write the next chunk (base64 in the call)."""
+        if self._handle is None or self._backend is None:
+            raise InvalidInput({"op": ["upload-data without upload-begin"]})
+        try:
+            chunk = base64.b64decode(str(encoded), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput({"data": ["base64 of at most one chunk"]}) from exc
+        if len(chunk) > CHUNK:
+            raise InvalidInput({"data": [f"at most {CHUNK} bytes a call"]})
+        with self._backend.errors():
+            self._handle.write(chunk)
+        self._size += len(chunk)
+
+    def end(self) -> int:
+        """Store what was written and record the artifact; its size."""
+        if self._handle is None or self._backend is None:
+            raise InvalidInput({"op": ["upload-end without upload-begin"]})
+        handle, backend, self._handle = self._handle, self._backend, None
+        try:
+            with backend.errors():
+                handle.close()  # an object store's upload completes here
+        except Exception:
+            self._discard(handle, backend)
+            raise
+        recorded = {"name": self._name, "size": self._size}
+        self.store.add_event(self.job_id, EventKind.ARTIFACT, recorded)
+        return self._size
+
+    def abort(self) -> None:
+        """Throw away an upload left unfinished."""
+        handle, backend, self._handle = self._handle, self._backend, None
+        if handle is not None and backend is not None:
+            self._discard(handle, backend)
+
+    def _discard(self, handle: Any, backend: StorageBackend) -> None:
+        with contextlib.suppress(Exception):
+            if isinstance(handle, AbstractBufferedFile):
+                handle.discard()  # s3fs: its multipart upload aborted, no object made
+                handle.closed = True  # and nothing flushed when it is collected
+            else:
+                handle.close()  # others store as they go, or on close: removed below
+        with contextlib.suppress(Exception):
+            if backend.fs.exists(self._path):
+                backend.fs.rm(self._path)
+        log.info("job %s: discarded the unfinished artifact %s", self.job_id, self._name)
+
+
+def relative(name: str) -> bool:
+    """Whether ``name`` is a relative path that stays inside its directory."""
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
