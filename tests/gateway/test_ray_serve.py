@@ -7,6 +7,8 @@ deployment and shuts it down when closed, which the last test checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from tests.gateway.conftest import children, eventually, publish
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
+psutil = pytest.importorskip("psutil")  # a dependency of Ray's
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -210,6 +213,30 @@ async def test_an_idle_model_scales_to_zero_replicas_and_back(ray_gateway: RayGa
     assert again.json() == {"y": 1.0}
     assert COLD in again.headers  # a fresh replica loaded the model
     assert await asyncio.to_thread(replicas, application) == {"RUNNING": 1}
+
+
+async def test_the_cluster_it_started_listens_on_loopback_only(ray_gateway: RayGateway) -> None:
+    await asyncio.to_thread(ray_gateway.pool.connect)  # up (in whatever order the tests run)
+    ours = {}
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if process.name() in {"raylet", "gcs_server"}:
+                ours[process.pid] = process.name()
+    listening = [
+        c
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    ]
+    assert {"raylet", "gcs_server"} <= {ours[c.pid] for c in listening}
+    outside = [f"{ours[c.pid]} on {c.laddr.ip}" for c in listening if not _loopback(c.laddr.ip)]
+    assert not outside
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 async def test_close_deletes_the_applications_and_stops_the_cluster_it_started(

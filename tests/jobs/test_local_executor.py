@@ -123,6 +123,12 @@ def test_gpu_slots_are_handed_out_as_devices(start: Start, store: JobStore) -> N
     assert second_done.started_at is not None
     assert first_done.finished_at is not None
     assert second_done.started_at >= first_done.finished_at, "both GPUs were taken"
+    # each training reports the devices it was given (CUDA_VISIBLE_DEVICES), into its record
+    assert [d["index"] for d in service.devices(first.id)] == ["0", "1"]
+    assert [d["index"] for d in service.devices(second.id)] in (["0"], ["1"])
+    cpu_only = submit(service, epochs=1)
+    assert wait(store, cpu_only.id, finished).status is JobStatus.SUCCEEDED
+    assert service.devices(cpu_only.id) == []
 
 
 def test_cancel_ends_the_process_within_two_seconds(start: Start, store: JobStore) -> None:

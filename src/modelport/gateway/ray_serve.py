@@ -8,7 +8,9 @@ through a deployment handle (no Serve HTTP proxy: authentication, routing and th
 paths stay in the gateway). Autoscaling: from 0 to ``ray_serve_max_replicas`` replicas, scaled
 down after ``model_idle_timeout`` seconds without requests, so an unused model costs nothing.
 
-The cluster is a local one started on first use, or ``ray_address``.
+The cluster is ``ray_address``, or a local one started on first use, listening on 127.0.0.1
+only, from a thread of its own that lives until :meth:`RayServePool.close` (Linux ends a
+cluster's processes with the thread that started them: :mod:`~modelport.jobs.executors.ray_driver`).
 
 A replica fetches its version's artifacts itself, on its node, from the catalog's store: it is
 given the options of ``catalog_artifacts_url`` (its credentials), which Serve keeps with the
@@ -48,6 +50,7 @@ from modelport.gateway.process import GatewayResponse, WorkerInfo, worker_config
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
 from modelport.gateway.worker import AppStarter, RequestServer
+from modelport.jobs.executors.ray_driver import RayDriver, join_cluster, start_local_cluster
 from modelport.storage import ArtifactStore
 from modelport.storage.paths import model_version_dir
 
@@ -194,6 +197,7 @@ class RayServePool:
         self._last_used: dict[Key, datetime] = {}
         self._deploying: dict[Key, asyncio.Lock] = {}
         self._connect_lock = threading.Lock()
+        self._driver = RayDriver("ray-serve-driver")
         self._owns_cluster = False
         self._connected = False
 
@@ -211,21 +215,22 @@ class RayServePool:
                 raise ExecutorError(f"Ray Serve serving needs Ray: {INSTALL_HINT}") from exc
             try:
                 if not ray.is_initialized():
-                    if self.settings.ray_address is None:
-                        ray.init(
-                            address="local",
-                            _node_ip_address="127.0.0.1",
-                            include_dashboard=False,
-                            log_to_driver=False,
-                        )
-                        self._owns_cluster = True
-                    else:
-                        ray.init(address=self.settings.ray_address, log_to_driver=False)
+                    self._driver.start()  # the cluster lives as long as this thread
+                    self._driver.call(self._init)
                 serve.start(proxy_location="Disabled")
             except Exception as exc:
                 where = self.settings.ray_address or "a local Ray cluster"
                 raise ExecutorError(f"cannot start Ray Serve on {where}: {exc}") from exc
             self._connected = True
+
+    def _init(self) -> None:
+        """Start a local cluster listening on 127.0.0.1 only, or join ``ray_address`` (on the
+        driver thread: Linux ends a cluster's processes with the thread that started them)."""
+        if self.settings.ray_address is None:
+            start_local_cluster(None, None)
+            self._owns_cluster = True
+        else:
+            join_cluster(self.settings.ray_address)
 
     def _deploy(self, record: VersionRecord) -> Any:
         from ray import serve
@@ -381,7 +386,8 @@ class RayServePool:
             self._handles.clear()
             if self._owns_cluster:
                 serve.shutdown()  # type: ignore[no-untyped-call]
-                ray.shutdown()
+                self._driver.call(ray.shutdown)
+            self._driver.stop()
 
         await asyncio.to_thread(shutdown)
         self._connected = self._owns_cluster = False  # closing twice touches nothing

@@ -10,9 +10,11 @@ It records what it reports — progress, metrics, log lines, artifacts written, 
   numbers, a step;
 - ``logs``: ≤ 1,000 lines of ``stdout``/``stderr`` a call, each cut at 16 KiB;
 - ``artifact``: the name (a relative path) and size of a file it wrote under its artifacts;
+- ``devices``: the accelerators it was given (:mod:`modelport.jobs.devices`);
 - ``upload-begin``, ``upload-data``, ``upload-end``: an artifact's bytes, written by the platform
   into the job's artifact location when that is remote (:mod:`modelport.jobs.uploads`: the
-  training holds no storage credentials);
+  training holds no storage credentials); ``download``: a chunk of an artifact it (or the job
+  it retries) wrote, to resume from;
 - ``finish``: ``succeeded`` with its result (JSON, ≤ 1 MiB) or ``failed`` with an error.
 
 Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from modelport.errors import IllegalTransition, InvalidInput, ModelportError
+from modelport.jobs.devices import checked
 from modelport.jobs.domain import EventKind, Job, JobStatus, utcnow
 from modelport.jobs.uploads import CHUNK, Uploads, relative
 
@@ -138,7 +141,11 @@ class ChannelRecorder:
             self._call("logs", lines=[list(pair) for pair in lines[start : start + MAX_LINES]])
 
     def add_event(self, job_id: str, kind: EventKind, data: dict[str, Any]) -> None:
-        """Record an artifact written (the only event a job records itself)."""
+        """Record an artifact written, or the devices it was given (the only events a job
+        records itself)."""
+        if kind is EventKind.DEVICES:
+            self._call("devices", devices=data.get("devices"))
+            return
         if kind is not EventKind.ARTIFACT:
             raise InvalidInput({"kind": [f"a job records artifacts only, not {kind.value}"]})
         self._call("artifact", name=data.get("name"), size=data.get("size"))
@@ -159,6 +166,22 @@ class ChannelRecorder:
             raise
         size: int = self._call("upload-end")
         return size
+
+    def read_artifact(self, name: str) -> bytes | None:
+        """Artifact ``name`` of this job, else of the job it retries (None: neither has it)."""
+        parts: list[bytes] = []
+        offset, size = 0, None
+        while size is None or offset < size:
+            found = self._call("download", name=name, offset=offset)
+            if found is None:
+                return None
+            chunk = base64.b64decode(found["data"])
+            size = int(found["size"])
+            if not chunk and offset < size:
+                raise ChannelClosed(f"artifact {name} ended at {offset} of {size} bytes")
+            parts.append(chunk)
+            offset += len(chunk)
+        return b"".join(parts)
 
     def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
         """End the job: ``succeeded`` (with ``result``) or ``failed`` (with ``error``)."""
@@ -222,6 +245,13 @@ def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploa
             raise InvalidInput({"name": ["an artifact is a relative path and a size"]})
         store.add_event(job_id, EventKind.ARTIFACT, {"name": name, "size": size})
         return None
+    if op == "devices":
+        try:
+            devices = checked(message.get("devices"))
+        except ValueError as exc:
+            raise InvalidInput({"devices": [str(exc)]}) from exc
+        store.add_event(job_id, EventKind.DEVICES, {"devices": devices})
+        return None
     if op == "upload-begin":
         return uploads.begin(message.get("name"))
     if op == "upload-data":
@@ -230,6 +260,8 @@ def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploa
         return uploads.end()
     if op == "upload-abort":
         return uploads.abort()
+    if op == "download":
+        return uploads.read(message.get("name"), message.get("offset"))
     if op == "finish":
         return _finish(store, job_id, message).model_dump(mode="json")
     raise InvalidInput({"op": [f"unknown call {op!r}"]})

@@ -217,6 +217,28 @@ class TrainContext:
         """Save a checkpoint (an artifact under ``checkpoints/``)."""
         return self.save_artifact(f"checkpoints/{name}", data)
 
+    def load_checkpoint(self, name: str) -> bytes | None:
+        """The checkpoint ``name`` this job saved (in an earlier attempt), else the newest one
+        the job it retries saved; None when there is none. Resume from it."""
+        return self.read_artifact(f"checkpoints/{name}")
+
+    def read_artifact(self, name: str) -> bytes | None:
+        """Artifact ``name`` of this job, else of the job it retries (and so on back); None
+        when none has it."""
+        relative = str(relative_name(name))
+        reader = getattr(self.store, "read_artifact", None)
+        if callable(reader):  # the platform's job: through its channel, the platform reads
+            found: bytes | None = reader(relative)
+            return found
+        job: Job | None = self.store.get(self.job_id)  # the store itself (a run by hand)
+        while job is not None:
+            if job.artifacts_url:
+                fs, path = fsspec.core.url_to_fs(f"{job.artifacts_url.rstrip('/')}/{relative}")
+                if fs.isfile(path):
+                    return bytes(fs.cat_file(path))
+            job = self.store.get(job.retry_of) if job.retry_of else None
+        return None
+
     def open(self, url: str, mode: str = "rb", **options: Any) -> IO[Any]:
         """Open training data by path or URL (fsspec: file, s3, webdav, http, ...).
 

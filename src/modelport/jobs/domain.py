@@ -124,6 +124,7 @@ class EventKind(StrEnum):
     METRIC = "metric"
     LOG = "log"
     ARTIFACT = "artifact"
+    DEVICES = "devices"  # the accelerators its process was given (jobs.devices)
 
 
 class JobEvent(BaseModel):

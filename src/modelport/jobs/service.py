@@ -383,6 +383,13 @@ class JobService:
         )
         return self._queue(job, principal)
 
+    def devices(self, job_id: str, principal: Principal | None = None) -> list[dict[str, Any]]:
+        """The accelerators the job's last run was given, as it reported them (its ``devices``
+        event: :mod:`modelport.jobs.devices`); none for a job without GPUs."""
+        self.get(job_id, principal=principal)
+        reported = self.store.events(job_id, kinds=[EventKind.DEVICES])
+        return list(reported[-1].data.get("devices", [])) if reported else []
+
     def artifacts(self, job_id: str, principal: Principal | None = None) -> list[dict[str, Any]]:
         """The files a job wrote: name, size."""
         job = self.get(job_id, principal=principal)

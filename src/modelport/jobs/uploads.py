@@ -1,4 +1,5 @@
-"""Artifacts a training sends through its channel, written by the platform.
+"""Artifacts a training sends through its channel, written by the platform; and those it reads
+back (a checkpoint to resume from).
 
 A job's artifact location may be an object store or a WebDAV server, reached with credentials
 (``storage_options``). Module code runs in the training's process, so that process never gets
@@ -11,6 +12,10 @@ location only. Where the location is a directory on the server, the training wri
 An upload streams (one chunk in memory at a time); it is recorded (an ``artifact`` event with
 its size) only once its last byte is stored, and one abandoned half-way (the training failed,
 was killed, or sent something else) is thrown away, not left behind as a partial object.
+
+A training reads back artifacts by name (``download``, a chunk a call): its job's own, else
+those of the job it retries (``retry_of``, and so on back, same owner): a retried training
+resumes from the checkpoint the failed one saved. Never another job's.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from fsspec.spec import AbstractBufferedFile
 
-from modelport.errors import InvalidInput
-from modelport.jobs.domain import EventKind
+from modelport.errors import InvalidInput, NotFound
+from modelport.jobs.domain import EventKind, Job
 from modelport.storage.backends import StorageBackend, open_url, options_for
 
 if TYPE_CHECKING:  # the server's side: a training's process imports this module for CHUNK
@@ -34,8 +39,10 @@ if TYPE_CHECKING:  # the server's side: a training's process imports this module
 
 log = logging.getLogger(__name__)
 
-#: What one ``upload-data`` call carries at most (raw bytes, before base64).
+#: What one ``upload-data`` or ``download`` call carries at most (raw bytes, before base64).
 CHUNK = 1024 * 1024
+#: How far back a training reads through the jobs it retries.
+MAX_LINEAGE = 20
 
 
 class Uploads:
@@ -97,6 +104,46 @@ class Uploads:
         recorded = {"name": self._name, "size": self._size}
         self.store.add_event(self.job_id, EventKind.ARTIFACT, recorded)
         return self._size
+
+    def read(self, name: Any, offset: Any) -> dict[str, Any] | None:
+        """A chunk of artifact ``name`` from ``offset`` (base64) and its size: the job's own,
+        else the newest of the jobs it retries; None when none of them has it."""
+        if not isinstance(name, str) or not relative(name):
+            raise InvalidInput({"name": ["an artifact's name is a relative path"]})
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInput({"offset": ["a byte offset (0 or more)"]})
+        for url in self._lineage():
+            backend = open_url(url, "artifacts_url", **options_for(url, self.storage_options))
+            path = f"{backend.path.rstrip('/')}/{name}"
+            with backend.errors():
+                if not backend.fs.isfile(path):
+                    continue
+                size = int(backend.fs.size(path))
+                with backend.fs.open(path, "rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read(CHUNK)
+            return {"data": base64.b64encode(chunk).decode(), "size": size}
+        return None
+
+    def _lineage(self) -> list[str]:
+        """The artifact locations of this job and of the jobs it retries, newest first."""
+        job: Job | None = self.store.get(self.job_id)
+        assert job is not None
+        owner, urls, seen = job.owner, list[str](), set[str]()
+        while job is not None and len(urls) < MAX_LINEAGE and job.id not in seen:
+            seen.add(job.id)
+            if job.owner != owner:  # a retry is its owner's: never read someone else's
+                break
+            if job.artifacts_url:
+                urls.append(job.artifacts_url)
+            job = self._get(job.retry_of) if job.retry_of else None
+        return urls
+
+    def _get(self, job_id: str) -> Job | None:
+        try:
+            return self.store.get(job_id)
+        except NotFound:
+            return None
 
     def abort(self) -> None:
         """Throw away an upload left unfinished."""

@@ -320,6 +320,7 @@ def job_pages(
             "job.html",
             job=job,
             artifacts=jobs.artifacts(job_id),
+            devices=jobs.devices(job_id),
             module=module,
             published=catalog.publication(job_id),  # (module, version) once published
             suggested=pages.next_version(module.latest_version if module else None),

@@ -261,6 +261,14 @@ def test_gpu_jobs_wait_for_the_gpus_and_too_many_are_refused(cluster: Cluster) -
     assert one.finished_at is not None
     assert two.started_at is not None
     assert two.started_at >= one.finished_at
+    assert sorted(d["index"] for d in cluster.service.devices(first.id)) == ["0", "1"]
+
+    # two one-GPU jobs at once: Ray hands each its own GPU, as the trainings report
+    both = [submit(cluster, gpu=1, epochs=2, sleep=0.5) for _ in range(2)]
+    for job in both:
+        assert wait(cluster.store, job.id, finished).status is JobStatus.SUCCEEDED
+    given = [cluster.service.devices(job.id) for job in both]
+    assert sorted(d["index"] for got in given for d in got) == ["0", "1"]
 
 
 def test_memory_is_reserved_on_ray_and_too_much_is_refused(cluster: Cluster) -> None:

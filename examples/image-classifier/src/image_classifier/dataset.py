@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-from image_classifier.features import pixels
+from image_classifier.features import SIDE, pixels
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: the special ``data`` value a training reads the demo zip for (made by :func:`make_demo_zip`)
@@ -96,10 +96,11 @@ def _is_image(name: PurePosixPath) -> bool:
 
 
 def read_class_folders(
-    source: IO[bytes], limits: ArchiveLimits = ArchiveLimits()
+    source: IO[bytes], limits: ArchiveLimits = ArchiveLimits(), side: int = SIDE
 ) -> LabelledImages:
-    """Read a zip of class folders; ValueError when it has no images or fewer than two classes,
-    or when it is over ``limits`` (checked before anything is unpacked)."""
+    """Read a zip of class folders, each image as ``side * side`` pixels; ValueError when it has
+    no images or fewer than two classes, or when it is over ``limits`` (checked before anything
+    is unpacked)."""
     if source.seekable():
         data: IO[bytes] = source
     else:
@@ -120,7 +121,7 @@ def read_class_folders(
                 continue
             with archive.open(info) as member:
                 try:
-                    rows.append(pixels(io.BytesIO(member.read())))
+                    rows.append(pixels(io.BytesIO(member.read()), side))
                 except (UnidentifiedImageError, OSError) as exc:
                     raise ValueError(f"{info.filename} is not a readable image: {exc}") from None
             names.append(path.parent.name)

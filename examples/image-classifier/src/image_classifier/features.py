@@ -22,12 +22,13 @@ PRETRAINED = Path(__file__).with_name("pretrained.npz")
 Array = NDArray[np.float64]
 
 
-def pixels(source: str | Path | IO[bytes]) -> Array:
-    """An image file as SIDE*SIDE values in [0, 1], dark ink on light paper becoming bright."""
+def pixels(source: str | Path | IO[bytes], side: int = SIDE) -> Array:
+    """An image file as ``side * side`` values in [0, 1], dark ink on light paper becoming
+    bright."""
     with Image.open(source) as opened:
         image = ImageOps.exif_transpose(opened).convert("L")
     image = ImageOps.pad(image, (max(image.size),) * 2, color=255)  # square, paper-coloured
-    small = image.resize((SIDE, SIDE), Image.Resampling.BOX)
+    small = image.resize((side, side), Image.Resampling.BOX)
     return 1.0 - np.asarray(small, dtype=np.float64).reshape(-1) / 255.0
 
 

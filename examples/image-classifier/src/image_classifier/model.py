@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
 from image_classifier.dataset import DEMO_DATA, make_demo_zip, read_class_folders
-from image_classifier.features import PRETRAINED, Array, load_extractor, pixels
+from image_classifier.features import PRETRAINED, SIDE, Array, load_extractor, pixels
 from image_classifier.head import SoftmaxHead
 from image_classifier.training import fit_head
 from modelport import Field, File, Model, TrainContext
@@ -142,11 +142,12 @@ class ImageClassifier(Model):
         return summary
 
 
-def read_image(image: File) -> Array:
-    """The upload's pixels; InvalidInput naming ``image`` when it is not an image PIL reads."""
+def read_image(image: File, side: int = SIDE) -> Array:
+    """The upload's ``side * side`` pixels; InvalidInput naming ``image`` when it is not an image
+    PIL reads."""
     try:
         with image.open() as handle:
-            return pixels(handle)
+            return pixels(handle, side)
     except Image.DecompressionBombError:
         why = "has too many pixels to be read"
     except UnidentifiedImageError:
