@@ -15,7 +15,6 @@ from modelport.jobs.channel import ChannelRecorder, serve_channel
 from modelport.jobs.domain import Job
 from modelport.jobs.store import JobStore
 
-
 Reader = Callable[[str], ChannelRecorder]
 
 
