@@ -81,6 +81,16 @@ class Settings(BaseSettings):
         "URL scheme ('s3', 'webdav+https') or URL prefix ('s3://bucket/jobs', merged over its "
         "scheme's); never credentials in a URL (docs/storage.md)",
     )
+    serving_gpus: int = Field(
+        0,
+        ge=0,
+        description="GPUs (indices 0..N-1) the gateway hands to model workers of versions whose "
+        "metadata asks for them (resources.inference.gpu); a worker sees only its own. 0: none "
+        "handed out, workers see what the machine has",
+    )
+    serving_gpu_share: int = Field(
+        1, ge=1, description="model workers that may share one GPU (1: never two on one GPU)"
+    )
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(None, description="Ray cluster address; none starts one")
     ray_job_runtime_env: bool = Field(

@@ -73,6 +73,8 @@ async def start_app(config: dict[str, Any], stack: AsyncExitStack) -> tuple[ASGI
             raise StartFailed(f"{label}: its artifacts cannot be fetched: {exc.message}") from exc
     # what module code reads of its own directories (legacy modules cannot call artifact())
     os.environ[MODEL_DIR_ENV] = str(model_dir)
+    if "gpus" in config:  # the GPUs the gateway gave this worker (gateway/slots.py), only them
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(config["gpus"])
     # where the module keeps caches and state: its own directory (the data dir on Ray)
     os.environ["MODELPORT_DATA_DIR"] = str(config.get("state_dir") or config["data_dir"])
     try:

@@ -38,7 +38,6 @@ from modelport.errors import (
     ModelError,
     ModelNotReady,
     ModelportError,
-    Overloaded,
     PredictTimeout,
     StartFailed,
 )
@@ -57,6 +56,7 @@ from modelport.gateway.process import (
     worker_config,
 )
 from modelport.gateway.records import CatalogRecords
+from modelport.gateway.slots import ROOM_RETRY_AFTER, GpuSlots, gpus_asked, no_gpu, no_room
 from modelport.sandbox import Sandbox, SandboxSpec
 from modelport.sandbox.none import NoSandbox
 
@@ -75,7 +75,6 @@ START_BACKOFF = 10.0
 #: Seconds past ``predict_timeout`` the gateway waits for a worker's answer (its own 504 first).
 RESPONSE_GRACE = 30.0
 #: Seconds a caller refused for lack of room is told to wait (Retry-After).
-ROOM_RETRY_AFTER = 5
 
 
 class ModelPool:
@@ -111,6 +110,8 @@ class ModelPool:
         )
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+        self.gpu_slots = GpuSlots(settings.serving_gpus, settings.serving_gpu_share)
+        self._gpus_of: dict[WorkerProcess, list[int]] = {}  # (gateway/slots.py)
         timeout = settings.predict_timeout
         self._request_timeout = timeout + RESPONSE_GRACE if timeout is not None else None
 
@@ -283,9 +284,12 @@ class ModelPool:
 
     async def _spawn(self, record: VersionRecord) -> WorkerProcess:
         key = (record.module, record.version)
+        gpus = self._take_gpus(record)
         try:
             config, spec = await asyncio.to_thread(self._prepare, record)
-            return await spawn_worker(
+            if self.gpu_slots.count:  # its GPUs only (none if it asks for none)
+                config["gpus"] = [str(i) for i in gpus]
+            worker = await spawn_worker(
                 key,
                 config,
                 self.settings.model_start_timeout,
@@ -294,7 +298,12 @@ class ModelPool:
                 spec=spec,
                 max_frame=self.settings.max_worker_frame,
             )
-        except StartFailed as exc:
+            self._gpus_of[worker] = gpus  # given back when its process ends (_exited)
+            return worker
+        except BaseException as exc:
+            self.gpu_slots.give_back(gpus)
+            if not isinstance(exc, StartFailed):
+                raise
             message = str(exc)
             self._failures[key] = (time.monotonic() + self.start_backoff, message)
             self.metrics.start_failures.labels(record.module).inc()
@@ -332,7 +341,15 @@ class ModelPool:
         if worker.in_flight == 0:
             self._grant_room()
 
+    def _take_gpus(self, record: VersionRecord) -> list[int]:
+        need = gpus_asked(record.metadata) if self.gpu_slots.count else 0
+        gpus = self.gpu_slots.take(need) if need else []
+        if gpus is None:
+            raise no_gpu(record.module, need, self.gpu_slots)
+        return gpus
+
     def _exited(self, worker: WorkerProcess, returncode: int) -> None:
+        self.gpu_slots.give_back(self._gpus_of.pop(worker, []))
         if self._workers.get(worker.key) is worker:
             del self._workers[worker.key]
             self._grant_room()
@@ -421,7 +438,7 @@ class ModelPool:
         limit = self.settings.max_loaded_models
         if len(self._room_waiters) >= self.settings.model_room_queue:
             waiting = f"{len(self._room_waiters)} starts already wait for room (model_room_queue)"
-            raise _no_room(module, limit, waiting)
+            raise no_room(module, limit, waiting)
         waiter: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
         self._room_waiters.append(waiter)
         log.info("all %d loaded models are busy: %s waits for one to be idle", limit, module)
@@ -439,7 +456,7 @@ class ModelPool:
                 self._free_room()
             if isinstance(exc, TimeoutError):
                 waited = f"none became idle within {self.settings.model_room_wait:g} s"
-                raise _no_room(module, limit, waited) from None
+                raise no_room(module, limit, waited) from None
             raise
 
     async def _stop_all(self, workers: Iterable[WorkerProcess]) -> None:
@@ -477,17 +494,6 @@ class ModelPool:
     async def _read_body(self, headers: Headers, chunks: AsyncIterable[bytes]) -> Body:
         """The request's body, within ``max_upload_size`` (see ``gateway/pool_body.py``)."""
         return await read_body(headers, chunks, self.settings.max_upload_size, self.spool_dir)
-
-
-def _no_room(module: str, limit: int, why: str) -> Overloaded:
-    """A 503 with Retry-After: no room to load ``module`` now."""
-    error = Overloaded(module, ROOM_RETRY_AFTER)
-    error.message = (
-        f"model '{module}' cannot be loaded now: all {limit} loaded models "
-        f"(max_loaded_models) are busy and {why}; retry later"
-    )
-    error.args = (error.message,)
-    return error
 
 
 def _artifacts(record: VersionRecord) -> list[dict[str, Any]]:

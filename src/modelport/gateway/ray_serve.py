@@ -49,6 +49,7 @@ from modelport.gateway.pool import START_BACKOFF
 from modelport.gateway.process import GatewayResponse, WorkerInfo, worker_config
 from modelport.gateway.protocol import HEADER, decode, encode
 from modelport.gateway.records import CatalogRecords
+from modelport.gateway.slots import gpus_asked
 from modelport.gateway.worker import AppStarter, RequestServer
 from modelport.jobs.executors.ray_driver import RayDriver, join_cluster, start_local_cluster
 from modelport.storage import ArtifactStore
@@ -238,6 +239,7 @@ class RayServePool:
         from modelport.jobs.executors.ray import import_path
 
         key = (record.module, record.version)
+        gpus = gpus_asked(record.metadata) if self.settings.serving_gpus else 0
         idle = self.settings.model_idle_timeout or 365 * 24 * 3600.0
         look_back = min(MAX_LOOK_BACK_S, max(MIN_LOOK_BACK_S, idle))
         deployment = serve.deployment(
@@ -255,6 +257,9 @@ class RayServePool:
             },
             ray_actor_options={
                 "num_cpus": 0,  # serving shares the node with training; the limits are ours
+                # with serving_gpus set: what its metadata asks (resources.inference.gpu), a
+                # share of each GPU when serving_gpu_share lets several replicas use one
+                "num_gpus": gpus / self.settings.serving_gpu_share,
                 "runtime_env": {"env_vars": {"PYTHONPATH": import_path()}},
             },
         )(ModelReplica)
