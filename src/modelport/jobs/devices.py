@@ -4,19 +4,23 @@ The executor hands a job its GPUs through ``CUDA_VISIBLE_DEVICES`` (the local ex
 bookkeeping of its slots, or Ray's assignment). The training reports what it got, before the
 module's code runs, as a ``devices`` event: each device's index as the executor named it and,
 where NVIDIA's management library answers (``nvidia-ml-py``, optional), its name and memory.
-A job that asked for no GPU reports none.
+A job that asked for no GPU reports none. While it runs, :class:`GpuSampler` reports its GPUs'
+utilisation and memory in use as metrics (NVML only).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 #: A job reports at most this many devices; names are cut to NAME_CHARS.
 MAX_DEVICES: Final = 64
 NAME_CHARS: Final = 200
 MiB: Final = 1024 * 1024
+#: Seconds between two samples of a training's GPUs.
+SAMPLE_S: Final = 10.0
 
 
 def visible_devices(environ: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -42,11 +46,7 @@ def _describe(devices: list[dict[str, Any]]) -> None:
     try:
         for device in devices:
             with contextlib.suppress(Exception):
-                index = device["index"]
-                if index.isdigit():
-                    handle = pynvml.nvmlDeviceGetHandleByIndex(int(index))
-                else:  # a UUID (GPU-..., MIG-...)
-                    handle = pynvml.nvmlDeviceGetHandleByUUID(index)
+                handle = _handle(pynvml, device["index"])  # an index, or a UUID (GPU-, MIG-)
                 name = pynvml.nvmlDeviceGetName(handle)
                 device["name"] = (name.decode() if isinstance(name, bytes) else str(name))[
                     :NAME_CHARS
@@ -74,3 +74,63 @@ def checked(devices: Any) -> list[dict[str, Any]]:
             one["memory_mb"] = device["memory_mb"]
         kept.append(one)
     return kept
+
+
+class GpuSampler:
+    """While a training runs, reports each of its GPUs' utilisation and memory in use as the
+    job's metrics (``gpu0_utilization_percent``, ``gpu0_memory_used_mb``: ``gpuN`` is the
+    training's ``cuda:N``) every ``interval`` seconds, where NVML answered for them (their
+    ``name`` is known); the job page draws them as curves. Nothing without NVML."""
+
+    def __init__(
+        self,
+        report: Callable[[dict[str, float]], None],
+        devices: list[dict[str, Any]],
+        interval: float = SAMPLE_S,
+    ) -> None:
+        self.report = report
+        self.indices = [d["index"] for d in devices if "name" in d]
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> GpuSampler:
+        if self.indices:
+            self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+        except Exception:  # gone since the devices were described: nothing to sample
+            return
+        try:
+            handles = [_handle(pynvml, index) for index in self.indices]
+            while not self._stop.wait(self.interval):
+                metrics: dict[str, float] = {}
+                for n, handle in enumerate(handles):
+                    metrics[f"gpu{n}_utilization_percent"] = float(
+                        pynvml.nvmlDeviceGetUtilizationRates(handle).gpu
+                    )
+                    used = pynvml.nvmlDeviceGetMemoryInfo(handle).used
+                    metrics[f"gpu{n}_memory_used_mb"] = float(used // MiB)
+                self.report(metrics)
+        except Exception:  # a report refused, a device gone: sampling stops, not the training
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                pynvml.nvmlShutdown()
+
+
+def _handle(pynvml: Any, index: str) -> Any:
+    if index.isdigit():
+        return pynvml.nvmlDeviceGetHandleByIndex(int(index))
+    return pynvml.nvmlDeviceGetHandleByUUID(index)

@@ -28,7 +28,7 @@ from modelport.contract.typed import MODEL_DIR_ENV
 from modelport.errors import IllegalTransition, InvalidInput
 from modelport.jobs.capture import OutputCapture
 from modelport.jobs.context import DataAccess, TrainContext
-from modelport.jobs.devices import visible_devices
+from modelport.jobs.devices import GpuSampler, visible_devices
 from modelport.jobs.domain import EventKind, JobStatus, utcnow
 from modelport.jobs.recorder import JobRecorder
 from modelport.storage.userdata import owner_area, resolve_references
@@ -96,7 +96,8 @@ def run_job(job_id: str, store: JobRecorder) -> int:
     with OutputCapture(store, job_id):
         try:
             job = store.get(job_id)
-            if devices := visible_devices(os.environ):  # before module code can change it
+            devices = visible_devices(os.environ)  # before module code can change it
+            if devices:
                 store.add_event(job_id, EventKind.DEVICES, {"devices": devices})
             # a catalog version: its artifacts, as its served model sees them
             artifacts = Path(job.model_dir) if job.model_dir else None
@@ -111,7 +112,8 @@ def run_job(job_id: str, store: JobRecorder) -> int:
                 upload=getattr(store, "write_artifact", None),  # its channel's, if it has one
             )
             args = resolve_references(job.args, owner_area(job.owner))
-            result = model.train(args, context)
+            with GpuSampler(lambda m: store.report(job_id, metrics=m), devices):
+                result = model.train(args, context)
             stored = json.loads(encode_json(result))
         except Terminated:
             print(
