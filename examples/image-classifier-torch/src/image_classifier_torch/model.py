@@ -3,13 +3,11 @@ of class folders, resumable from its last checkpoint."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from image_classifier.dataset import DEMO_DATA, make_demo_zip
+from image_classifier.dataset import data_field, training_zip
 from image_classifier.model import IMAGE_MEDIA_TYPES, Label, read_image
 from image_classifier_torch.data import read_images
 from image_classifier_torch.fit import Epoch, FitConfig, fit
@@ -81,17 +79,7 @@ class ImageClassifierTorch(Model):
         self,
         ctx: TrainContext,
         *,
-        data: str = Field(
-            description=(
-                "A zip of class folders: a file of your data (data://digits.zip), a path or URL "
-                '(file, s3, http); or "demo" for a small demo set of handwritten digits '
-                "(0, 1, 7) generated on the fly, offline"
-            ),
-            examples=[DEMO_DATA],
-            json_schema_extra={
-                "x-modelport-data": {"media_types": ["application/zip"], "demo": DEMO_DATA}
-            },
-        ),
+        data: str = data_field(),
         epochs: int = Field(15, ge=1, le=1000, description="Passes over the training images"),
         batch_size: int = Field(32, ge=8, le=1024, description="Images per optimiser step"),
         learning_rate: float = Field(3e-3, gt=0, le=1, description="The head's step size"),
@@ -104,12 +92,8 @@ class ImageClassifierTorch(Model):
         """Fine-tune on labelled images; writes ``model.pt``, ``summary.json`` and a checkpoint
         per epoch (``checkpoints/last.pt``)."""
         ctx.report(0.0, "reading images")
-        with tempfile.TemporaryDirectory() as workdir:
-            if data == DEMO_DATA:
-                data = str(make_demo_zip(Path(workdir) / "digits.zip"))
-                print("demo data: digits 0, 1 and 7 drawn from scikit-learn's digits")
-            with ctx.open(data) as source:
-                images = read_images(source)
+        with training_zip(ctx, data) as source:
+            images = read_images(source)
         print(f"{len(images.y)} images in {len(images.classes)} classes: {images.classes}")
         on = device()
         named = f" ({torch.cuda.get_device_name(on)})" if on.type == "cuda" else ""

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import io
 import stat
+import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from image_classifier.features import SIDE, pixels
+from modelport import Field, TrainContext
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: the special ``data`` value a training reads the demo zip for (made by :func:`make_demo_zip`)
@@ -163,6 +166,34 @@ def make_demo_zip(
                 digit_image(data.data[i]).save(buffer, format="PNG")
                 archive.writestr(f"digit-{digit}/{n:04d}.png", buffer.getvalue())
     return dest
+
+
+def data_field() -> Any:
+    """The ``data`` argument of a training on a zip of class folders (both image pilots')."""
+    return Field(
+        description=(
+            "A zip of class folders: a file of your data (data://digits.zip), a path or URL "
+            '(file, s3, http); or "demo" for a small demo set of handwritten digits '
+            "(0, 1, 7) generated on the fly, offline"
+        ),
+        examples=[DEMO_DATA],
+        # the dashboard's training form: upload a zip, choose one of your data, or the demo
+        json_schema_extra={
+            "x-modelport-data": {"media_types": ["application/zip"], "demo": DEMO_DATA}
+        },
+    )
+
+
+@contextmanager
+def training_zip(ctx: TrainContext, data: str) -> Iterator[IO[bytes]]:
+    """The zip ``data`` names, opened through ``ctx`` (the platform's rules for data URLs); for
+    ``"demo"``, the demo zip, made in a temporary directory."""
+    with tempfile.TemporaryDirectory() as workdir:
+        if data == DEMO_DATA:
+            data = str(make_demo_zip(Path(workdir) / "digits.zip"))
+            print("demo data: digits 0, 1 and 7 drawn from scikit-learn's digits")
+        with ctx.open(data) as source:
+            yield source
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
-from image_classifier.dataset import DEMO_DATA, make_demo_zip, read_class_folders
+from image_classifier.dataset import data_field, read_class_folders, training_zip
 from image_classifier.features import PRETRAINED, SIDE, Array, load_extractor, pixels
 from image_classifier.head import SoftmaxHead
 from image_classifier.training import fit_head
@@ -80,18 +80,7 @@ class ImageClassifier(Model):
         self,
         ctx: TrainContext,
         *,
-        data: str = Field(
-            description=(
-                "A zip of class folders: a file of your data (data://digits.zip), a path or URL "
-                '(file, s3, http); or "demo" for a small demo set of handwritten digits '
-                "(0, 1, 7) generated on the fly, offline"
-            ),
-            examples=[DEMO_DATA],
-            # the dashboard's training form: upload a zip, choose one of your data, or the demo
-            json_schema_extra={
-                "x-modelport-data": {"media_types": ["application/zip"], "demo": DEMO_DATA}
-            },
-        ),
+        data: str = data_field(),
         epochs: int = Field(30, ge=1, le=1000, description="Passes over the training images"),
         learning_rate: float = Field(0.05, gt=0, le=10, description="Gradient step size"),
         validation_split: float = Field(0.2, ge=0, lt=1, description="Share held out to score"),
@@ -99,12 +88,8 @@ class ImageClassifier(Model):
     ) -> dict[str, Any]:
         """Train a new head on labelled images; writes ``head.npz`` and ``summary.json``."""
         ctx.report(0.0, "reading images")
-        with tempfile.TemporaryDirectory() as workdir:
-            if data == DEMO_DATA:
-                data = str(make_demo_zip(Path(workdir) / "digits.zip"))
-                print("demo data: digits 0, 1 and 7 drawn from scikit-learn's digits")
-            with ctx.open(data) as source:
-                images = read_class_folders(source)
+        with training_zip(ctx, data) as source:
+            images = read_class_folders(source)
         print(f"{len(images.labels)} images in {len(images.classes)} classes: {images.classes}")
         features = load_extractor()(images.pixels)  # frozen: train() runs without warm()
 
