@@ -14,7 +14,8 @@ It records what it reports — progress, metrics, log lines, artifacts written, 
 - ``upload-begin``, ``upload-data``, ``upload-end``: an artifact's bytes, written by the platform
   into the job's artifact location when that is remote (:mod:`modelport.jobs.uploads`: the
   training holds no storage credentials); ``download``: a chunk of an artifact it (or the job
-  it retries) wrote, to resume from;
+  it retries) wrote, to resume from; ``model-files``, ``model-read``: its model version's
+  artifacts, for a node that does not share the server's disk;
 - ``finish``: ``succeeded`` with its result (JSON, ≤ 1 MiB) or ``failed`` with an error.
 
 Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call
@@ -41,6 +42,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelport.errors import IllegalTransition, InvalidInput, ModelportError
@@ -183,6 +185,27 @@ class ChannelRecorder:
             offset += len(chunk)
         return b"".join(parts)
 
+    def fetch_model(self, dest: Path) -> Path:
+        """Copy the job's model version's artifacts (its ``model_dir`` on the server) into
+        ``dest``; ``dest``."""
+        for found in self._call("model-files"):
+            name = str(found["name"])
+            if not relative(name):
+                raise ChannelClosed(f"the platform named a model file {name!r}")
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                offset, size = 0, int(found["size"])
+                while offset < size:
+                    chunk = base64.b64decode(
+                        self._call("model-read", name=name, offset=offset)["data"]
+                    )
+                    if not chunk:
+                        raise ChannelClosed(f"model file {name} ended at {offset} of {size} bytes")
+                    out.write(chunk)
+                    offset += len(chunk)
+        return dest
+
     def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
         """End the job: ``succeeded`` (with ``result``) or ``failed`` (with ``error``)."""
         result = fields.get("result")
@@ -262,6 +285,10 @@ def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploa
         return uploads.abort()
     if op == "download":
         return uploads.read(message.get("name"), message.get("offset"))
+    if op == "model-files":
+        return uploads.model_files()
+    if op == "model-read":
+        return uploads.model_read(message.get("name"), message.get("offset"))
     if op == "finish":
         return _finish(store, job_id, message).model_dump(mode="json")
     raise InvalidInput({"op": [f"unknown call {op!r}"]})

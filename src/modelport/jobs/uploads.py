@@ -16,6 +16,10 @@ was killed, or sent something else) is thrown away, not left behind as a partial
 A training reads back artifacts by name (``download``, a chunk a call): its job's own, else
 those of the job it retries (``retry_of``, and so on back, same owner): a retried training
 resumes from the checkpoint the failed one saved. Never another job's.
+
+A training on a node that does not share the server's disk (Ray) cannot see its model
+version's artifacts (``model_dir``, fetched by the server): it copies them through the channel
+(``model-files``, ``model-read``), from that directory only.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import binascii
 import contextlib
 import logging
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from fsspec.spec import AbstractBufferedFile
@@ -33,6 +37,7 @@ from fsspec.spec import AbstractBufferedFile
 from modelport.errors import InvalidInput, NotFound
 from modelport.jobs.domain import EventKind, Job
 from modelport.storage.backends import StorageBackend, open_url, options_for
+from modelport.storage.paths import safe_child
 
 if TYPE_CHECKING:  # the server's side: a training's process imports this module for CHUNK
     from modelport.jobs.store import JobStore
@@ -124,6 +129,37 @@ class Uploads:
                     chunk = handle.read(CHUNK)
             return {"data": base64.b64encode(chunk).decode(), "size": size}
         return None
+
+    def model_files(self) -> list[dict[str, Any]]:
+        """The files of the job's model version on the server (its ``model_dir``): name, size."""
+        root = self._model_root()
+        if root is None:
+            return []
+        return [
+            {"name": path.relative_to(root).as_posix(), "size": path.stat().st_size}
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and not path.is_symlink()
+        ]
+
+    def model_read(self, name: Any, offset: Any) -> dict[str, Any]:
+        """A chunk of one of those files from ``offset`` (base64)."""
+        root = self._model_root()
+        if root is None or not isinstance(name, str):
+            raise InvalidInput({"name": ["this job has no model directory on the server"]})
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInput({"offset": ["a byte offset (0 or more)"]})
+        path = safe_child(root, name)
+        if not path.is_file():
+            raise InvalidInput({"name": [f"{name} is not a file of the model's"]})
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read(CHUNK)
+        return {"data": base64.b64encode(chunk).decode(), "size": path.stat().st_size}
+
+    def _model_root(self) -> Path | None:
+        model_dir = self.store.get(self.job_id).model_dir
+        root = Path(model_dir).resolve() if model_dir else None
+        return root if root is not None and root.is_dir() else None
 
     def _lineage(self) -> list[str]:
         """The artifact locations of this job and of the jobs it retries, newest first."""

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -93,14 +94,18 @@ def run_job(job_id: str, store: JobRecorder) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     failure: str | None = None
     model: ServedModel | None = None
-    with OutputCapture(store, job_id):
+    with OutputCapture(store, job_id), contextlib.ExitStack() as fetched:
         try:
             job = store.get(job_id)
             devices = visible_devices(os.environ)  # before module code can change it
             if devices:
                 store.add_event(job_id, EventKind.DEVICES, {"devices": devices})
-            # a catalog version: its artifacts, as its served model sees them
+            # a catalog version: its artifacts, as its served model sees them; copied through
+            # the channel where this process does not share the server's disk (a Ray node)
             artifacts = Path(job.model_dir) if job.model_dir else None
+            fetch = getattr(store, "fetch_model", None)
+            if artifacts is not None and not artifacts.is_dir() and callable(fetch):
+                artifacts = fetch(Path(fetched.enter_context(tempfile.TemporaryDirectory())))
             if artifacts is not None:  # module code reads it too (legacy modules)
                 os.environ[MODEL_DIR_ENV] = str(artifacts)
             model = discovery.load(job.model_spec, artifacts=artifacts)
