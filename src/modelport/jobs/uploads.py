@@ -64,6 +64,7 @@ class Uploads:
         self._path = ""
         self._name = ""
         self._size = 0
+        self._located: dict[str, tuple[StorageBackend, str, int]] = {}  # what read() found
 
     def begin(self, name: Any) -> None:
         """Start writing artifact ``name`` (a relative path) into the job's location."""
@@ -73,7 +74,7 @@ class Uploads:
         url = self.store.get(self.job_id).artifacts_url or ""
         if "://" not in url:
             raise InvalidInput({"name": ["this job writes its artifacts itself (a directory)"]})
-        backend = open_url(url, "artifacts_url", **options_for(url, self.storage_options))
+        backend = self._open(url)
         path = f"{backend.path.rstrip('/')}/{name}"
         with backend.errors():
             if backend.directories:
@@ -106,6 +107,7 @@ class Uploads:
         except Exception:
             self._discard(handle, backend)
             raise
+        self._located.pop(self._name, None)  # read back from now on: this one
         recorded = {"name": self._name, "size": self._size}
         self.store.add_event(self.job_id, EventKind.ARTIFACT, recorded)
         return self._size
@@ -117,18 +119,30 @@ class Uploads:
             raise InvalidInput({"name": ["an artifact's name is a relative path"]})
         if not isinstance(offset, int) or offset < 0:
             raise InvalidInput({"offset": ["a byte offset (0 or more)"]})
+        found = self._located.get(name) or self._locate(name)
+        if found is None:
+            return None
+        backend, path, size = found
+        with backend.errors(), backend.fs.open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read(CHUNK)
+        return {"data": base64.b64encode(chunk).decode(), "size": size}
+
+    def _locate(self, name: str) -> tuple[StorageBackend, str, int] | None:
+        """Where artifact ``name`` is (the newest job of the lineage that has it), remembered
+        for the next chunks."""
         for url in self._lineage():
-            backend = open_url(url, "artifacts_url", **options_for(url, self.storage_options))
+            backend = self._open(url)
             path = f"{backend.path.rstrip('/')}/{name}"
             with backend.errors():
-                if not backend.fs.isfile(path):
-                    continue
-                size = int(backend.fs.size(path))
-                with backend.fs.open(path, "rb") as handle:
-                    handle.seek(offset)
-                    chunk = handle.read(CHUNK)
-            return {"data": base64.b64encode(chunk).decode(), "size": size}
+                if backend.fs.isfile(path):
+                    self._located[name] = (backend, path, int(backend.fs.size(path)))
+                    return self._located[name]
         return None
+
+    def _open(self, url: str) -> StorageBackend:
+        """A job's artifact location, opened with the platform's options for it."""
+        return open_url(url, "artifacts_url", **options_for(url, self.storage_options))
 
     def model_files(self) -> list[dict[str, Any]]:
         """The files of the job's model version on the server (its ``model_dir``): name, size."""
