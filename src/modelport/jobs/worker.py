@@ -4,11 +4,11 @@ It reads the job, loads the model the way the server did, captures its output in
 calls train with a TrainContext, and records the result — or the failure, with the traceback in
 the log. Everything goes through its channel to the platform (``--fd``: one end of a socketpair,
 :mod:`modelport.jobs.channel`): it has no database URL, and module code runs in it (a Ray task
-runs the same :func:`run_job` over a TCP channel, often in a fork of :mod:`~modelport.jobs.zygote`).
-It reports the GPUs it was given (:mod:`~modelport.jobs.devices`), and copies its model
-version's files through the channel when it cannot see them (a Ray node). Before the module's code is imported it caps
-its memory (``MODELPORT_WORKER_MEMORY_MB``). On SIGTERM (a cancel) it flushes the log and exits
-143; the executor then records the cancellation.
+runs the same :func:`run_job` over a TCP channel, often in a fork of
+:mod:`~modelport.jobs.zygote`). It reports the GPUs it was given (:mod:`~modelport.jobs.devices`)
+and copies its model version's files through the channel when it cannot see them (a Ray node).
+Before the module's code is imported it caps its memory (``MODELPORT_WORKER_MEMORY_MB``). On
+SIGTERM (a cancel) it flushes the log and exits 143; the executor then records the cancellation.
 """
 
 from __future__ import annotations
