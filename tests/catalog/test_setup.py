@@ -22,6 +22,7 @@ EXPECTED = {
     "image-classifier": ("image_classifier.model:ImageClassifier", "image-classifier"),
     "stream-anomaly": ("stream_anomaly.model:StreamAnomalyDetector", "stream-anomaly"),
     "sim-postprocess": ("sim_postprocess.model:SimulationPostprocessor", "sim-postprocess"),
+    "tiny-detector": ("tiny_detector.model:TinyDetector", "tiny-detector"),
 }
 
 

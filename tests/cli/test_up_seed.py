@@ -20,7 +20,13 @@ from tests.cli.test_cli import free_port, wait_ready
 from tests.cli.test_up import IRIS, running_up, stop
 from tests.gateway.conftest import META
 
-EXAMPLES = ["iris", "image-classifier", "stream-anomaly", "sim-postprocess"]  # all installed here
+EXAMPLES = [  # all installed here
+    "iris",
+    "image-classifier",
+    "stream-anomaly",
+    "sim-postprocess",
+    "tiny-detector",
+]
 
 
 @pytest.fixture
@@ -79,10 +85,16 @@ def test_only_the_missing_examples_are_published(service: CatalogService) -> Non
         "stream-anomaly", "0.1.0", META, load_spec="mp_fixtures.typed:Echo", package="mine"
     )
     report = provide_examples(service)
-    assert report.published == ["iris 1.0.0", "image-classifier 1.0.0", "sim-postprocess 1.0.0"]
+    assert report.published == [
+        "iris 1.0.0",
+        "image-classifier 1.0.0",
+        "sim-postprocess 1.0.0",
+        "tiny-detector 1.0.0",
+    ]
     assert report.problems == []
     assert report.lines() == [
-        "published the bundled examples: iris 1.0.0, image-classifier 1.0.0, sim-postprocess 1.0.0"
+        "published the bundled examples: iris 1.0.0, image-classifier 1.0.0, sim-postprocess "
+        "1.0.0, tiny-detector 1.0.0"
     ]
     # someone's own module of an example's name: neither overwritten nor given a version
     mine = service.registry.versions("stream-anomaly")

@@ -27,6 +27,8 @@ TABLES = {
     "catalog_terms",
     "catalog_module_groups",
     "catalog_job_versions",
+    "catalog_rollouts",
+    "catalog_rollout_events",
     "api_tokens",
     "pending_signins",
     "platform_state",

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PILOTS = ("image-classifier", "sim-postprocess", "stream-anomaly")
+PILOTS = ("image-classifier", "sim-postprocess", "stream-anomaly", "tiny-detector")
+#: pilots with no train(): their smoke training is skipped, every other check passes
+UNTRAINABLE = frozenset({"tiny-detector"})
 
 
 @pytest.mark.slow
@@ -39,6 +41,8 @@ def test_pilot_passes_modelport_check(pilot: str, tmp_path: Path) -> None:
     assert report["passed"] is True
     statuses = {check["name"]: check["status"] for check in report["checks"]}
     assert statuses, report
-    assert all(status == "passed" for status in statuses.values()), statuses
+    skipped = {"contract: train"} if pilot in UNTRAINABLE else set()
+    assert {name for name, status in statuses.items() if status != "passed"} == skipped, statuses
+    assert all(statuses[name] == "skipped" for name in skipped), statuses
     assert {"license", "contract: predict", "contract: train"} <= set(statuses)
-    assert report["counts"]["passed"] == len(report["checks"])
+    assert report["counts"]["passed"] == len(report["checks"]) - len(skipped)

@@ -17,3 +17,39 @@ class Answer(Model):
 
     def predict(self) -> dict[str, str]:
         return {"answer": self.text, "model_dir": os.environ["MODELPORT_MODEL_DIR"]}
+
+
+class Double(Model):
+    """Double a number (a rollout's primary)."""
+
+    name = "double"
+
+    def predict(self, x: int = 1) -> dict[str, int]:
+        return {"y": 2 * x}
+
+
+class DoubleToo(Model):
+    """Double a number too, another way (a canary or shadow that agrees with ``Double``)."""
+
+    name = "double-too"
+
+    def predict(self, x: int = 1) -> dict[str, int]:
+        return {"y": x + x}
+
+
+class Triple(Model):
+    """Triple a number (a shadow that disagrees with ``Double``)."""
+
+    name = "triple"
+
+    def predict(self, x: int = 1) -> dict[str, int]:
+        return {"y": 3 * x}
+
+
+class Faulty(Model):
+    """Fail every prediction (a canary with an injected fault: 500)."""
+
+    name = "faulty"
+
+    def predict(self, x: int = 1) -> dict[str, int]:
+        raise RuntimeError("an injected fault")

@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 if TYPE_CHECKING := False:
     from playwright.sync_api import Browser, Page
 
-EXAMPLES = ("iris", "image-classifier", "stream-anomaly", "sim-postprocess")
+EXAMPLES = ("iris", "image-classifier", "stream-anomaly", "sim-postprocess", "tiny-detector")
 FIXTURES = {
     "classifier": "mp_fixtures.vision:Classifier",
     "trainer": "mp_fixtures.typed:Trainer",

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from modelport.catalog.service import CatalogService
     from modelport.gateway.base import ModelServer
     from modelport.jobs.service import JobService
+    from modelport.rollouts.router import RolloutRouter
 
 
 def create_app(
@@ -46,6 +47,7 @@ def create_app(
     *,
     pool: ModelServer | None = None,
     auth_engine: Engine | None = None,
+    rollouts: RolloutRouter | None = None,
 ) -> FastAPI:
     """The HTTP API serving ``runtime``'s models as configured by ``settings``.
 
@@ -57,10 +59,16 @@ def create_app(
     With ``settings.auth = "oidc"`` every route but the open ones needs credentials (see
     ``api/auth.py``); API tokens and sessions live in ``auth_engine`` (default: the store URL's).
     With ``pool`` (the platform, ``modelport up``), the model routes serve every ``catalog``
-    module on demand through it instead of ``runtime``'s models, training included.
+    module on demand through it instead of ``runtime``'s models, training included, and
+    predictions to an alias under a rollout go through ``rollouts`` (default: one over ``pool``;
+    see ``modelport.rollouts``).
     """
     if pool is not None and catalog is None:
         raise ValueError("serving catalog modules on demand needs the catalog")
+    if pool is not None and catalog is not None and rollouts is None:
+        from modelport.rollouts.setup import build_rollout_router
+
+        rollouts = build_rollout_router(pool, catalog)
     facility = jobs if isinstance(jobs, Facility) or jobs is None else Facility.ready(jobs)
 
     memory_dir = settings.upload_memory_dir or default_memory_dir()
@@ -83,6 +91,8 @@ def create_app(
         finally:
             if facility is not None:
                 await anyio.to_thread.run_sync(facility.stop)
+            if rollouts is not None:
+                await rollouts.close()
             if pool is not None:
                 await pool.close()
             runtime.close()
@@ -106,7 +116,14 @@ def create_app(
     # added last, so outermost: every answer, auth refusals included, gets the security headers
     app.add_middleware(SecurityHeaders, dashboard_prefix=f"{settings.base_path}/dashboard")
     _include_area_routes(
-        app, settings, runtime, jobs=facility, catalog=catalog, pool=pool, uploads=uploads
+        app,
+        settings,
+        runtime,
+        jobs=facility,
+        catalog=catalog,
+        pool=pool,
+        uploads=uploads,
+        rollouts=rollouts,
     )
     app.include_router(operations_router(runtime, settings))
     # Swagger UI offers each model's own document: every catalog module's on the platform
@@ -129,6 +146,7 @@ def _include_area_routes(
     catalog: CatalogService | None,
     pool: ModelServer | None,
     uploads: UploadStore,
+    rollouts: RolloutRouter | None = None,
 ) -> None:
     """Models (served here, or catalog modules on demand), training and jobs, the catalog."""
     app.include_router(model_router(runtime, settings, models=pool is None))
@@ -140,12 +158,25 @@ def _include_area_routes(
         from starlette.middleware import Middleware
 
         from modelport.api.gateway import PredictFastPath, authorize_call, gateway_router
+        from modelport.api.pipelines import PipelineCalls, pipelines_router
+        from modelport.pipelines.service import PipelineService
 
         assert catalog is not None  # checked by create_app
-        app.include_router(gateway_router(pool, catalog, settings, authorize=authorize_call))
+        pipelines = PipelineService(pool, catalog, rollouts)
+        calls = PipelineCalls(pipelines, settings)
+        gateway = gateway_router(
+            pool, catalog, settings, authorize_call, rollouts=rollouts, pipelines=calls
+        )
+        app.include_router(gateway)
+        app.include_router(pipelines_router(pipelines, settings))
         # innermost middleware: behind authentication, before the router (see PredictFastPath)
         fast_path = Middleware(
-            PredictFastPath, pool=pool, settings=settings, authorize=authorize_call
+            PredictFastPath,
+            pool=pool,
+            settings=settings,
+            authorize=authorize_call,
+            rollouts=rollouts,
+            pipelines=calls,
         )
         app.user_middleware.append(fast_path)
     if jobs is not None:
@@ -170,5 +201,9 @@ def _include_area_routes(
         app.include_router(untrained_router(runtime, settings))
     if catalog is not None:
         from modelport.api.catalog import catalog_router
+        from modelport.api.rollouts import rollouts_router
+        from modelport.rollouts.service import RolloutService
 
         app.include_router(catalog_router(catalog, settings))
+        service = rollouts.service if rollouts is not None else RolloutService(catalog)
+        app.include_router(rollouts_router(service, settings, rollouts))

@@ -7,7 +7,8 @@ parses, validates and answers, so responses are byte-for-byte those of ``modelpo
 Proxied responses name the version that answered (``X-Modelport-Model-Version``; a yanked one adds
 ``Warning: 299 modelport "version V is yanked: <reason>"``); one that
 waited for the worker to start says how long (``X-Modelport-Cold-Start`` in seconds, and
-``Server-Timing: cold-start;dur=<ms>``).
+``Server-Timing: cold-start;dur=<ms>``). A predict to an alias under a rollout goes to the version
+the rollout picks (``modelport.rollouts``: ``RolloutRouter``, the one hook in ``_proxy``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,6 +37,10 @@ from modelport.gateway.base import ModelServer
 from modelport.gateway.exposure import MODEL_RESPONSE_POLICY, module_document
 from modelport.gateway.process import AnswerParts, GatewayResponse
 from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from modelport.api.pipelines import PipelineCalls
+    from modelport.rollouts.router import RolloutRouter
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +159,18 @@ class GatewayEndpoints:
         catalog: CatalogService,
         settings: Settings,
         authorize: Authorize | None = None,
+        *,
+        rollouts: RolloutRouter | None = None,
+        pipelines: PipelineCalls | None = None,
     ) -> None:
         self.pool = pool
         self.catalog = catalog
         self.base = settings.base_path
         self.authorize = authorize
+        #: picks the version of an alias under a rollout (modelport.rollouts), if any
+        self.rollouts = rollouts
+        #: answers the modules that are pipelines (modelport.pipelines), if any
+        self.pipelines = pipelines
 
     async def list_models(self, request: Request) -> dict[str, Any]:
         docs = await asyncio.to_thread(_catalog_documents, self.catalog, self.base)
@@ -204,12 +217,27 @@ class GatewayEndpoints:
 
     async def _proxy(self, request: Request, name: str, ref: str, path: str) -> Response:
         await self._allowed(request, name)
+        if self.pipelines is not None and await self.pipelines.is_pipeline(name):
+            if not path.endswith("/predict/"):
+                raise NotFound(f"'{name}' is a pipeline: POST .../predict/ calls it")
+            return await self.pipelines.predict(request, await self.pool.resolve(name, ref))
         scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
+        if self.rollouts is not None:  # an alias under a rollout: the version it picks
+            routed = await self.rollouts.call(name, ref, scope, _body(request.receive))
+            response = proxied_response(routed.response)
+            if routed.after is not None:  # the shadow's copy, once the answer is sent
+                response.background = BackgroundTask(routed.after)
+            return response
         return proxied_response(await self.pool.call(name, ref, scope, _body(request.receive)))
 
     async def _document(self, request: Request, name: str, ref: str, path: str) -> Response:
         """A module's own document (metadata, OpenAPI), re-serialised: JSON, never its bytes."""
         await self._allowed(request, name)
+        if self.pipelines is not None and await self.pipelines.is_pipeline(name):
+            record = await self.pool.resolve(name, ref)
+            if path.endswith("/openapi.json"):
+                return JSONResponse(self.pipelines.openapi(record, self.base))
+            return JSONResponse(catalog_model_document(record, self.base))
         scope = {**request.scope, "path": path, "raw_path": path.encode(), "root_path": ""}
         result = await self.pool.call(name, ref, scope, request.stream())
         if result.status == 404:
@@ -225,11 +253,16 @@ def gateway_router(
     catalog: CatalogService,
     settings: Settings,
     authorize: Authorize | None = None,
+    *,
+    rollouts: RolloutRouter | None = None,
+    pipelines: PipelineCalls | None = None,
 ) -> APIRouter:
     """The ``{base}/v2/models/...`` routes for every published catalog module, in matching
     order."""
     router = APIRouter()
-    endpoints = GatewayEndpoints(pool, catalog, settings, authorize)
+    endpoints = GatewayEndpoints(
+        pool, catalog, settings, authorize, rollouts=rollouts, pipelines=pipelines
+    )
     models = f"{settings.base_path}/v2/models"
     common: dict[str, Any] = {"response_model": None, "tags": ["catalog models"]}
     proxied: dict[str, Any] = {"responses": _PROXIED, **common}
@@ -312,9 +345,14 @@ class PredictFastPath:
         pool: ModelServer,
         settings: Settings,
         authorize: Authorize | None = None,
+        *,
+        rollouts: RolloutRouter | None = None,
+        pipelines: PipelineCalls | None = None,
     ) -> None:
         self.app = app
-        self.endpoints = GatewayEndpoints(pool, pool.catalog, settings, authorize)
+        self.endpoints = GatewayEndpoints(
+            pool, pool.catalog, settings, authorize, rollouts=rollouts, pipelines=pipelines
+        )
         self.debug = settings.debug
         self.pattern = re.compile(
             rf"{re.escape(settings.base_path)}/v2/models/(?P<name>[^/]+)"

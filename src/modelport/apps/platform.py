@@ -57,6 +57,7 @@ def assemble_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI
     from modelport.catalog.bundled import ExamplesReport, provide_examples
     from modelport.catalog.setup import build_catalog_service
     from modelport.jobs.setup import build_job_service
+    from modelport.rollouts.setup import build_rollout_router
     from modelport.runtime import ModelRuntime
     from modelport.runtime.metrics import ServingMetrics
     from modelport.storage.identity import check_store_identity
@@ -73,6 +74,9 @@ def assemble_platform(settings: Settings, *, seed: bool = True) -> tuple[FastAPI
     jobs = build_job_service(settings, confined=True)
     runtime = ModelRuntime([], settings, ServingMetrics())
     pool = build_model_server(settings, catalog, runtime.metrics.registry)
-    app = create_app(settings, runtime, jobs, catalog, pool=pool, auth_engine=catalog.engine)
-    app.include_router(ui_router(settings, catalog, jobs))
+    rollouts = build_rollout_router(pool, catalog)  # the gateway's and the dashboard's
+    app = create_app(
+        settings, runtime, jobs, catalog, pool=pool, auth_engine=catalog.engine, rollouts=rollouts
+    )
+    app.include_router(ui_router(settings, catalog, jobs, rollouts))
     return app, examples

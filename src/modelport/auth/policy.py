@@ -7,7 +7,9 @@ publish a new module       role ``publisher`` + scope ``publish``; the publisher
                            (from a directory on the server: admins only)
 publish a new version,     role ``publisher`` + scope ``publish``, and the caller owns the
 alias, deprecate, change   module or is an admin (403 otherwise; 404 if they cannot even see it)
-visibility
+visibility, start, change,
+promote, roll back or end
+a rollout
 train (submit, retry)      role ``trainer`` + scope ``train``; then the quota (auth.quotas)
 call a module (predict)    role ``user`` + scope ``predict``, and the module is visible to them
 see a module               admin, its owner, anyone for ``public``, members of one of its
@@ -99,6 +101,12 @@ def check_manage_module(principal: Principal, module: ModuleRecord) -> None:
             f"module '{module.name}' belongs to someone else: only its owner or an admin may "
             "change it"
         )
+
+
+def check_manage_rollout(principal: Principal, module: ModuleRecord) -> None:
+    """May ``principal`` start, change, promote, roll back or end a rollout of ``module``'s
+    aliases? As for the aliases themselves: its owner or an admin (``modelport.rollouts``)."""
+    check_manage_module(principal, module)
 
 
 def expected_owner(principal: Principal) -> str | None:

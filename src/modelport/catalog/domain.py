@@ -71,6 +71,9 @@ class VersionRecord(BaseModel):
     yanked_reason: str | None = None
     yanked_at: datetime | None = None
     yanked_by: str | None = None
+    pipeline: dict[str, Any] | None = Field(
+        None, description="a pipeline version's checked document; None for a model version"
+    )
 
     @property
     def yanked_because(self) -> str | None:
@@ -148,3 +151,5 @@ class NewVersion:
     visibility: Visibility | None = None
     groups: Sequence[str] = ()
     expect_owner: str | None = None
+    #: a pipeline's checked document (``modelport.pipelines``); None for a model
+    pipeline: dict[str, Any] | None = None

@@ -49,6 +49,7 @@ from modelport.catalog.registry_checks import (
     already_published,
     check_name,
     check_reason,
+    check_same_kind,
     check_visibility,
 )
 from modelport.catalog.registry_latest import (
@@ -119,6 +120,7 @@ class Registry:
         now = utcnow()
         with self._tx() as conn:
             latest = self._claim_module(conn, new, chosen, now)
+            check_same_kind(conn, new.name, new.pipeline is not None)
             exists = conn.execute(
                 select(catalog_versions.c.version).where(
                     catalog_versions.c.module == new.name,
@@ -185,6 +187,7 @@ class Registry:
                 job_id=new.lineage.job_id,
                 base_version=new.lineage.base_version,
                 data_url=new.lineage.data_url,
+                pipeline=new.pipeline,
             )
         )
         for artifact in new.artifacts:
@@ -470,6 +473,7 @@ class Registry:
             yanked_reason=row.yanked_reason,
             yanked_at=row.yanked_at,
             yanked_by=row.yanked_by,
+            pipeline=row.pipeline,
         )
 
     def versions(self, name: str, include_yanked: bool = False) -> list[VersionRecord]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import Connection, select
+
 from modelport.catalog.domain import NAME_PATTERN, Visibility
+from modelport.db.tables import catalog_versions
 from modelport.errors import Conflict, InvalidInput, NotFound
 
 
@@ -57,3 +60,21 @@ def check_name(name: str) -> None:
         raise InvalidInput(
             {"name": ["Must be lowercase letters, digits, '.', '_' or '-' (1-200 characters)."]}
         )
+
+
+def check_same_kind(conn: Connection, name: str, pipeline: bool) -> None:
+    """A module's versions are all models or all pipelines; Conflict for a mix."""
+    row = conn.execute(
+        select(catalog_versions.c.pipeline).where(catalog_versions.c.module == name).limit(1)
+    ).first()
+    if row is not None and (row.pipeline is not None) != pipeline:
+        kind, other = (
+            ("a pipeline", "model") if row.pipeline is not None else ("a model", "pipeline")
+        )
+        raise Conflict(f"module '{name}' is {kind}: a {other} cannot be a version of it")
+
+
+def pipeline_modules(conn: Connection) -> set[str]:
+    """The modules whose versions are pipelines."""
+    query = select(catalog_versions.c.module).where(catalog_versions.c.pipeline.is_not(None))
+    return set(conn.execute(query.distinct()).scalars())

@@ -39,9 +39,11 @@ from modelport.catalog.index import IndexEntryError, describe_error, read_index_
 from modelport.catalog.job_files import job_artifact_files
 from modelport.catalog.metadata import stored_metadata
 from modelport.catalog.registry import Registry, already_published
+from modelport.catalog.registry_checks import pipeline_modules
 from modelport.catalog.search import FacetIndexes, search
 from modelport.catalog.sources import ModuleSource, read_module
 from modelport.catalog.versions import check_version
+from modelport.db.engine import transaction
 from modelport.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from modelport.jobs.domain import JobStatus
 from modelport.jobs.store import JobStore
@@ -171,6 +173,16 @@ class CatalogService:
                     expect_owner=expect_owner,
                 )
             )
+
+    def publish_new(self, new: NewVersion, principal: Principal | None = None) -> VersionRecord:
+        """Publish a version made elsewhere (a pipeline); ``new`` carries its owner rules."""
+        with _hidden_as_missing(self.registry, new.name, principal):
+            return self.registry.add(new)
+
+    def pipeline_names(self) -> set[str]:
+        """The modules that are pipelines (``modelport.pipelines``)."""
+        with transaction(self.registry.engine) as conn:
+            return pipeline_modules(conn)
 
     def publish_directory(self, path: Path, **options: Any) -> VersionRecord:
         """Publish the module project in ``path`` (a server path: admins only, with a principal)."""

@@ -34,6 +34,7 @@ PILOTS: Final = (
     ("image_classifier.model:ImageClassifier", "image-classifier"),
     ("stream_anomaly.model:StreamAnomalyDetector", "stream-anomaly"),
     ("sim_postprocess.model:SimulationPostprocessor", "sim-postprocess"),
+    ("tiny_detector.model:TinyDetector", "tiny-detector"),
 )
 
 

@@ -13,6 +13,7 @@ from modelport.cli import (
     jobs,
     models,
     new,
+    pipeline,
     predict,
     serve,
     train,
@@ -35,6 +36,7 @@ jobs.register(app)
 data.register(app)
 db.register(app)
 catalog.register(app)
+pipeline.register(app)
 new.register(app)
 check.register(app)
 deploy.register(app)

@@ -60,10 +60,11 @@ Url = OptionalUrl
 
 
 def register(root: typer.Typer) -> None:
-    """Add the command group (with ``yank`` and ``unyank``) to ``root``."""
-    from modelport.cli import versions
+    """Add the command group (with ``yank``, ``unyank`` and ``rollout``) to ``root``."""
+    from modelport.cli import rollouts, versions
 
     versions.register(app)
+    rollouts.register(app)
     root.add_typer(app, name="catalog")
 
 

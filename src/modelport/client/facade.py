@@ -9,12 +9,15 @@ import httpx
 from modelport.client.catalog import CatalogCalls
 from modelport.client.data import DataCalls
 from modelport.client.jobs import JobCalls
+from modelport.client.pipelines import PipelineCalls
+from modelport.client.rollouts import RolloutCalls
 from modelport.client.serving import ServingCalls
 from modelport.client.transport import Transport
 
 
-class Client(ServingCalls, JobCalls, CatalogCalls, DataCalls):
-    """A modelport server: models and predictions, training jobs, the Open Catalog."""
+class Client(ServingCalls, JobCalls, CatalogCalls, RolloutCalls, PipelineCalls, DataCalls):
+    """A modelport server: models and predictions, training jobs, the Open Catalog, its
+    rollouts and pipelines."""
 
     def __init__(
         self,

@@ -140,6 +140,8 @@ catalog_versions = Table(
     Column("yanked_at", UTCDateTime()),
     Column("yanked_by", String(500)),  # identity: <issuer>|<subject>
     Column("yanked_reason", Text),
+    # a pipeline version's checked document (modelport.pipelines); NULL for a model version
+    Column("pipeline", JSON(none_as_null=True)),
 )
 
 # the version a training job was published as: one per job (its primary key), written with it
@@ -243,4 +245,41 @@ job_events = Table(
     Column("data", JSON, nullable=False),
     Index("ix_job_events_job_kind_id", "job_id", "kind", "id"),
     Index("ix_job_events_job_id", "job_id", "id"),
+)
+
+# a rollout on an alias of a module (0015, modelport.rollouts): a primary version, a canary
+# taking ``canary_weight`` percent of the alias's predictions, an optional shadow copying them;
+# ``revision`` counts its changes (a replica's window of answers starts again at each)
+catalog_rollouts = Table(
+    "catalog_rollouts",
+    metadata,
+    module_key(),
+    Column("alias", String(100), primary_key=True),
+    Column("primary_version", String(100), nullable=False),
+    Column("canary_version", String(100)),
+    Column("canary_weight", Float, nullable=False, default=0.0),
+    Column("shadow_version", String(100)),
+    Column("sticky_header", String(100)),
+    Column("policy", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(500)),  # identity: <issuer>|<subject>, or modelport itself
+)
+
+# every change of a rollout (0015): who, when, what, from -> to (JSON snapshots of the rollout)
+catalog_rollout_events = Table(
+    "catalog_rollout_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("module", String(200), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(500)),
+    Column("action", String(32), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("reason", Text),
+    Index("ix_catalog_rollout_events_alias", "module", "alias", "id"),
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import partial
 from typing import Any, Final, TypeVar, cast
 
@@ -39,6 +39,10 @@ HANDOVER_SECONDS: Final = 1.0
 #: lookup of the same request (context variables follow one request's task, not its siblings)
 _checked: ContextVar[tuple[object, str, int, float] | None] = ContextVar(
     "modelport_gateway_checked", default=None
+)
+#: (records, generation): one check every lookup of a composite request uses (see ``pin``)
+_pinned: ContextVar[tuple[object, int] | None] = ContextVar(
+    "modelport_gateway_pinned", default=None
 )
 
 
@@ -64,8 +68,31 @@ class CatalogRecords:
         #: loads under way, by table, key and generation: their callers share them
         self._loading: dict[tuple[int, object, int], asyncio.Future[Any]] = {}
 
+    async def pin(self) -> Token[tuple[object, int] | None]:
+        """Check the generation once for every lookup that follows in this context (and the
+        tasks it starts), until :meth:`unpin`: a pipeline's calls see one catalog state, at
+        the cost of one check."""
+        handed = _checked.get()
+        if (
+            handed is not None
+            and handed[0] is self
+            and self.clock() - handed[3] <= HANDOVER_SECONDS
+        ):
+            return _pinned.set((self, handed[2]))  # this request's module lookup just checked
+        return _pinned.set((self, await self._check()))
+
+    @staticmethod
+    def unpin(token: Token[tuple[object, int] | None]) -> None:
+        """End what :meth:`pin` began."""
+        _pinned.reset(token)
+
     async def module(self, name: str) -> ModuleRecord:
         """The module ``name``; NotFound if unknown."""
+        pinned = _pinned.get()
+        if pinned is not None and pinned[0] is self:
+            return await self._cached(
+                self._modules, name, pinned[1], lambda: self.registry.module(name)
+            )
         generation = await self._check()
         _checked.set((self, name, generation, self.clock()))
         return await self._cached(
@@ -75,7 +102,10 @@ class CatalogRecords:
     async def version(self, name: str, ref: str) -> VersionRecord:
         """The version ``ref`` (a version, alias or latest) of ``name``; NotFound if unknown."""
         handed = _checked.get()
-        if (
+        pinned = _pinned.get()
+        if pinned is not None and pinned[0] is self:
+            generation = pinned[1]
+        elif (
             handed is not None
             and handed[0] is self
             and handed[1] == name
@@ -88,6 +118,12 @@ class CatalogRecords:
         return await self._cached(
             self._versions, (name, ref), generation, lambda: self.registry.version(name, ref)
         )
+
+    @property
+    def held(self) -> int | None:
+        """The generation checked last (by the module lookup of the request at hand): other
+        caches kept per generation (``rollouts.router``) follow it (None: none checked yet)."""
+        return self._held
 
     def clear(self) -> None:
         """Forget everything."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from modelport.auth import policy
 from modelport.catalog.domain import LATEST
 from modelport.contract.base import RawArgs
-from modelport.errors import ModelLoadError
+from modelport.errors import ModelLoadError, NotImplementedByModel
 from modelport.jobs.targets import TrainingPlan
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ class CatalogTargets:
     ) -> TrainingPlan:
         """Validate in the module's worker; the plan names the exact version's load spec."""
         await self._check_visible(name, principal)
+        if (await self.pool.resolve(name, ref or LATEST)).pipeline is not None:
+            raise NotImplementedByModel(f"'{name}' is a pipeline: train the modules of its steps")
         record, prepared = await self.pool.prepare_train(name, ref or LATEST, raw)
         if not record.load_spec:
             raise ModelLoadError(f"module '{name}' {record.version} declares no model to load")
@@ -47,6 +49,7 @@ class CatalogTargets:
         )
 
     async def trainable(self, name: str, principal: Principal) -> bool:
-        """Modules one may see may be trained (the worker answers 501 when one cannot)."""
+        """Modules one may see may be trained (the worker answers 501 when one cannot);
+        pipelines may not."""
         await self._check_visible(name, principal)
-        return True
+        return (await self.pool.resolve(name, LATEST)).pipeline is None

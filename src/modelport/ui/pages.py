@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import yaml
+
 from modelport.catalog.domain import SearchPage, VersionRecord
+from modelport.pipelines.document import PipelineDocument
 
 PAGE_SIZE = 12
 #: Facets shown as filters, in this order, with their labels.
@@ -168,3 +171,26 @@ def resource_rows(metadata: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             if amount is not None:
                 rows.append((use, labels.get(key, key), str(amount)))
     return rows
+
+
+def pipeline_view(pipeline: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A pipeline version's steps for its page (None for a model): each step's calls, how it
+    runs, and the whole document as YAML."""
+    if pipeline is None:
+        return None
+    document = PipelineDocument.model_validate(pipeline["document"])
+    steps = []
+    for step in document.steps:
+        calls = [
+            {"module": call.module, "ref": call.ref, "case": where.removeprefix("cases.")}
+            for where, call in step.calls()
+        ]
+        how = "once"
+        if step.for_each is not None:
+            how = f"once per item of {step.for_each}, {step.max_parallel} at a time"
+        elif step.switch is not None:
+            how = f"the case {step.switch} names"
+        steps.append({"id": step.id, "calls": calls, "how": how})
+    shown = document.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    text = yaml.safe_dump(shown, sort_keys=False, allow_unicode=True)
+    return {"steps": steps, "document": text}

@@ -27,11 +27,14 @@ from modelport.auth.config import Principal, split_identity
 from modelport.errors import ModelportError, NotFound, Unauthorized
 from modelport.ui import pages
 from modelport.ui.markdown import render_markdown
+from modelport.ui.pipelines import pipeline_pages
+from modelport.ui.rollouts import change_summary, rollout_views
 
 if TYPE_CHECKING:
     from modelport.catalog.domain import ModuleRecord
     from modelport.catalog.service import CatalogService
     from modelport.jobs.service import JobService
+    from modelport.rollouts.router import RolloutRouter
     from modelport.settings import Settings
 
 HERE = Path(__file__).parent
@@ -59,6 +62,7 @@ def templates() -> Environment:
     env.tests["web_url"] = is_web_url
     env.filters["short_id"] = lambda value: str(value)[:8]
     env.filters["person"] = lambda identity: split_identity(str(identity))[1]  # not the issuer
+    env.globals["change_summary"] = change_summary
     env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
     return env
 
@@ -160,9 +164,13 @@ def require_viewer(request: Request) -> Principal:
 
 
 def ui_router(
-    settings: Settings, catalog: CatalogService, jobs: JobService | None = None
+    settings: Settings,
+    catalog: CatalogService,
+    jobs: JobService | None = None,
+    rollouts: RolloutRouter | None = None,
 ) -> APIRouter:
-    """The dashboard's pages under ``{base_path}/dashboard`` (include it in the app)."""
+    """The dashboard's pages under ``{base_path}/dashboard`` (include it in the app); with
+    ``rollouts`` (the gateway's), module pages show and manage the rollouts of their aliases."""
     render = Renderer(settings, training=jobs is not None)
     router = APIRouter(
         prefix=f"{settings.base_path}/dashboard",
@@ -177,8 +185,9 @@ def ui_router(
             raise NotFound(f"no such asset: {asset}")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
-    catalog_pages(router, render, catalog)
+    catalog_pages(router, render, catalog, rollouts)
     job_pages(router, render, catalog, jobs)
+    pipeline_pages(router, render, catalog)
 
     @router.get("/tokens")
     def tokens_page(request: Request) -> Response:
@@ -194,7 +203,12 @@ def ui_router(
     return router
 
 
-def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) -> None:
+def catalog_pages(
+    router: APIRouter,
+    render: Renderer,
+    catalog: CatalogService,
+    rollouts: RolloutRouter | None = None,
+) -> None:
     """The catalog, module, version, try-it and train pages."""
 
     @router.get("")
@@ -243,7 +257,9 @@ def catalog_pages(router: APIRouter, render: Renderer, catalog: CatalogService) 
             versions=versions,
             manage=manage,
             resources=pages.resource_rows(record.metadata),
+            pipeline=pages.pipeline_view(record.pipeline),
             citation=pages.citation(record, f"{server}/dashboard/modules/{name}"),
+            rollouts=rollout_views(rollouts.service if rollouts else None, rollouts, name, viewer),
             **snippets(server, name),
         )
 
