@@ -22,24 +22,17 @@ Results: bench/results/pipeline.json. Needs only the standard library and modelp
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from platform_kit import HOST, REPO, bench_metadata, p50, publish, running_up, timed_post
+
 MODULE = '''
 from modelport import Model
 
@@ -62,46 +55,10 @@ CHAIN = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def publish_steps(data_dir: Path) -> None:
-    from modelport.catalog.metadata import validate_metadata
-    from modelport.catalog.setup import build_catalog_service
-    from modelport.settings import Settings
-
-    meta = validate_metadata(
-        {
-            "metadata_version": "2.0.0",
-            "title": "A benchmark step",
-            "summary": "Adds one.",
-            "description": "Adds one (bench/pipeline.py).",
-            "links": {"source_code": "https://example.org/bench"},
-            "libraries": [],
-            "tasks": [],
-            "categories": [],
-            "tags": ["bench"],
-            "license": "MIT",
-        }
-    )
-    service = build_catalog_service(Settings(data_dir=data_dir))
+    meta = bench_metadata("A benchmark step", "Adds one.")
     for name in ("step-a", "step-b", "step-c"):
-        service.registry.publish(name, "1.0.0", meta, load_spec="mp_pipe_bench:Step")
-    service.registry.engine.dispose()
-
-
-def call(conn: http.client.HTTPConnection, path: str, body: bytes) -> tuple[float, str]:
-    started = time.perf_counter()
-    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-    response = conn.getresponse()
-    content = response.read()
-    elapsed = time.perf_counter() - started
-    if response.status != 200:
-        raise RuntimeError(f"{path}: {response.status} {content!r}")
-    return elapsed, response.getheader("server-timing") or ""
+        publish(data_dir, name, "1.0.0", "mp_pipe_bench:Step", meta)
 
 
 def inside(timing: str) -> float:
@@ -111,62 +68,19 @@ def inside(timing: str) -> float:
     return total - sum(float(v) for v in durations.values())
 
 
-def p50(values: list[float]) -> float:
-    return statistics.median(values) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mp-bench-pipe-") as tmp:
-        root = Path(tmp)
-        package = root / "pkg"  # beside the data dir: a sandbox hides what holds it
-        package.mkdir()
-        (package / "mp_pipe_bench.py").write_text(MODULE)
-        data_dir = root / "data"
-        publish_steps(data_dir)
-        port = free_port()
-        env = {
-            **os.environ,
-            "MODELPORT_DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(package),
-            "XDG_DATA_HOME": str(root / "xdg"),
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "modelport", "up", "--host", HOST, "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(root / "up.log", "wb"),  # noqa: SIM115
-            start_new_session=True,
-        )
-        try:
-            result = run(port, args.calls, args.rounds)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGINT)
-            server.wait(timeout=30)
-            print((root / "up.log").read_text()[-3000:], file=sys.stderr)
+    with running_up({"mp_pipe_bench": MODULE}, publish_steps) as port:
+        result = run(port, args.calls, args.rounds)
     out = REPO / "bench" / "results" / "pipeline.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
 
 
 def run(port: int, calls: int, rounds: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=60)
-            conn.request("GET", "/health/ready")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("up did not start")
-        time.sleep(0.2)
     conn = http.client.HTTPConnection(HOST, port, timeout=60)
     conn.request(
         "POST", "/pipelines", body=json.dumps(CHAIN), headers={"Content-Type": "application/json"}
@@ -182,17 +96,17 @@ def run(port: int, calls: int, rounds: int) -> dict[str, Any]:
     }
     for path in paths.values():  # warm: workers started, caches filled
         for _ in range(200):
-            call(conn, path, body)
+            timed_post(conn, path, body)
     per_round = []
     for _ in range(rounds):
         times: dict[str, list[float]] = {}
         inner: list[float] = []
         for _ in range(calls):  # interleaved: each call of the pipeline, then of each step
             for name, path in paths.items():
-                elapsed, timing = call(conn, path, body)
+                elapsed, headers, _ = timed_post(conn, path, body)
                 times.setdefault(name, []).append(elapsed)
                 if name == "pipeline":
-                    inner.append(inside(timing) / 1000)
+                    inner.append(inside(headers["server-timing"]) / 1000)
         p = {name: p50(values) for name, values in times.items()}
         steps = p["step-a"] + p["step-b"] + p["step-c"]
         per_round.append(

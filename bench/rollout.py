@@ -23,23 +23,17 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from platform_kit import HOST, REPO, bench_metadata, publish, request, running_up
+
 PREDICT = "/v2/models/calc/versions/stable/predict/"
 ROLLOUT = "/catalog/modules/calc/rollouts/stable"
 WINDOW = 10.0
@@ -62,45 +56,10 @@ class Faulty(Model):
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def publish(data_dir: Path) -> None:
-    from modelport.catalog.metadata import validate_metadata
-    from modelport.catalog.setup import build_catalog_service
-    from modelport.settings import Settings
-
-    meta = validate_metadata(
-        {
-            "metadata_version": "2.0.0",
-            "title": "A rollout benchmark module",
-            "summary": "Doubles x, or fails.",
-            "description": "bench/rollout.py",
-            "links": {"source_code": "https://example.org/bench"},
-            "libraries": [],
-            "tasks": [],
-            "categories": [],
-            "tags": ["bench"],
-            "license": "MIT",
-        }
-    )
-    service = build_catalog_service(Settings(data_dir=data_dir))
+def publish_calc(data_dir: Path) -> None:
+    meta = bench_metadata("A rollout benchmark module", "Doubles x, or fails.")
     for version, spec in (("1.0.0", "Double"), ("1.1.0", "Double"), ("2.0.0", "Faulty")):
-        service.registry.publish("calc", version, meta, load_spec=f"mp_rollout_bench:{spec}")
-    service.registry.engine.dispose()
-
-
-def request(
-    conn: http.client.HTTPConnection, method: str, path: str, body: Any = None
-) -> tuple[int, dict[str, str], bytes]:
-    data = json.dumps(body).encode() if body is not None else None
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-    response = conn.getresponse()
-    content = response.read()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, content
+        publish(data_dir, "calc", version, f"mp_rollout_bench:{spec}", meta)
 
 
 def split(port: int, calls: int, concurrency: int) -> dict[str, Any]:
@@ -181,64 +140,19 @@ def fault(port: int) -> dict[str, Any]:
     }
 
 
-def wait_ready(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=5)
-            status, _, _ = request(conn, "GET", "/catalog/modules/calc")
-            if status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the platform did not start")
-        time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--faults", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mp-bench-rollout-") as tmp:
-        root = Path(tmp)
-        package = root / "pkg"
-        package.mkdir()
-        (package / "mp_rollout_bench.py").write_text(MODULE)
-        data_dir = root / "data"
-        publish(data_dir)
-        port = free_port()
-        path = os.pathsep.join(p for p in (str(package), os.environ.get("PYTHONPATH")) if p)
-        env = {
-            **os.environ,
-            "MODELPORT_DATA_DIR": str(data_dir),
-            "PYTHONPATH": path,
-            "XDG_DATA_HOME": str(root / "xdg"),
+    with running_up({"mp_rollout_bench": MODULE}, publish_calc) as port:
+        result: dict[str, Any] = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(),
+            "split": split(port, args.calls, args.concurrency),
+            "faults": [fault(port) for _ in range(args.faults)],
         }
-        log = open(root / "up.log", "wb")  # noqa: SIM115
-        server = subprocess.Popen(
-            [sys.executable, "-m", "modelport", "up", "--host", HOST, "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-        try:
-            wait_ready(port)
-            result: dict[str, Any] = {
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "cpus": os.cpu_count(),
-                "split": split(port, args.calls, args.concurrency),
-                "faults": [fault(port) for _ in range(args.faults)],
-            }
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGINT)
-            server.wait(timeout=30)
-            log.close()
     out = REPO / "bench" / "results" / "rollout.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -242,3 +242,15 @@ async def test_a_step_naming_an_alias_under_a_rollout_is_split_like_any_call(
     assert answer.status_code == 200, answer.text
     assert [w["loud"] for w in answer.json()["words"]] == ["ab", "cd"]  # the canary's answers
     assert 'desc="shout 2.0.0"' in answer.headers["server-timing"]
+
+
+async def test_a_pipeline_itself_is_not_rolled_out(platform: httpx.AsyncClient) -> None:
+    assert (await publish(platform, WORDS)).status_code == 201
+    newer = {**WORDS, "version": "1.1.0"}
+    assert (await publish(platform, newer)).status_code == 201
+    refused = await platform.put(
+        "/catalog/modules/loud-words/rollouts/stable",
+        json={"primary": "1.0.0", "canary": "1.1.0", "weight": 10},
+    )
+    assert refused.status_code == 409
+    assert "is a pipeline: roll out the modules of its steps" in refused.json()["message"]

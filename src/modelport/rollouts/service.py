@@ -247,6 +247,11 @@ class RolloutService:
                 f"{field}: {name} {version} is yanked ({record.yanked_reason}): choose another "
                 "version, or unyank it first"
             )
+        if record.pipeline is not None:  # the gateway hands pipelines to their engine
+            raise Conflict(
+                f"'{name}' is a pipeline: roll out the modules of its steps (a step naming an "
+                "alias under a rollout is split like any call)"
+            )
 
     def _check_shadow(
         self, name: str, shadow: str | None, primary: str, canary: str | None

@@ -1,5 +1,6 @@
 """The module page's rollouts: each rollout of the module's aliases, with what this replica saw
-of it over its window and its last audited changes (``modelport.rollouts``)."""
+of it over its window and its last audited changes (``modelport.rollouts``); with the rollout
+service, its owner's form to start one (``_rollouts.html``, ``static/rollouts.js``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from modelport.auth.config import Principal
     from modelport.rollouts.domain import Rollout, RolloutEvent
     from modelport.rollouts.router import RolloutRouter
@@ -26,23 +29,35 @@ class RolloutView:
     history: list[RolloutEvent]
 
 
+class RolloutViews(list[RolloutView]):
+    """The rollouts the page shows; ``available``: whether this server has the rollout service
+    (then its owner may start one, even while there is none)."""
+
+    def __init__(self, views: Iterable[RolloutView] = (), *, available: bool = False) -> None:
+        super().__init__(views)
+        self.available = available
+
+
 def rollout_views(
     service: RolloutService | None,
     router: RolloutRouter | None,
     name: str,
     viewer: Principal,
-) -> list[RolloutView]:
-    """The rollouts of module ``name`` (none without the rollout service)."""
+) -> RolloutViews:
+    """The rollouts of module ``name`` (none, and none to start, without the rollout service)."""
     if service is None:
-        return []
-    return [
-        RolloutView(
-            rollout,
-            router.live(rollout) if router is not None else None,
-            service.history(name, rollout.alias, viewer, HISTORY),
-        )
-        for rollout in service.rollouts(name, viewer)
-    ]
+        return RolloutViews()
+    return RolloutViews(
+        (
+            RolloutView(
+                rollout,
+                router.live(rollout) if router is not None else None,
+                service.history(name, rollout.alias, viewer, HISTORY),
+            )
+            for rollout in service.rollouts(name, viewer)
+        ),
+        available=True,
+    )
 
 
 def change_summary(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
