@@ -8,7 +8,9 @@ Proxied responses name the version that answered (``X-Modelport-Model-Version``;
 ``Warning: 299 modelport "version V is yanked: <reason>"``); one that
 waited for the worker to start says how long (``X-Modelport-Cold-Start`` in seconds, and
 ``Server-Timing: cold-start;dur=<ms>``). A predict to an alias under a rollout goes to the version
-the rollout picks (``modelport.rollouts``: ``RolloutRouter``, the one hook in ``_proxy``).
+the rollout picks (``modelport.rollouts``: ``RolloutRouter``, the one hook in ``_proxy``). A
+module that is a pipeline is answered by its engine (``api/pipelines.py`` ``PipelineCalls``):
+its predict runs its steps, its OpenAPI document is derived from them.
 """
 
 from __future__ import annotations

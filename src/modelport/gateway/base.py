@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from modelport.catalog.domain import VersionRecord
     from modelport.catalog.service import CatalogService
     from modelport.contract.base import PreparedTraining, RawArgs
+    from modelport.gateway.metrics import GatewayMetrics
     from modelport.gateway.process import GatewayResponse, WorkerInfo
     from modelport.gateway.records import CatalogRecords
     from modelport.settings import Settings
@@ -20,6 +21,7 @@ class ModelServer(Protocol):
     settings: Settings
     catalog: CatalogService
     records: CatalogRecords
+    metrics: GatewayMetrics
 
     async def resolve(self, module: str, ref: str = "latest") -> VersionRecord:
         """The version a reference names; NotFound if unknown."""

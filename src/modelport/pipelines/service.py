@@ -108,7 +108,7 @@ class PipelineService:
         self.rollouts = rollouts
         self._shadows: set[asyncio.Future[None]] = set()
         self.base = server.settings.base_path
-        self.metrics = PipelineMetrics(server.metrics.registry)  # type: ignore[attr-defined]
+        self.metrics = PipelineMetrics(server.metrics.registry)
         self._interfaces: OrderedDict[tuple[str, str], Interface] = OrderedDict()
         self._checked: OrderedDict[tuple[str, str], Checked] = OrderedDict()
         #: the modules that are pipelines, and the catalog generation they were read at
