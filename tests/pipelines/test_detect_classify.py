@@ -8,6 +8,7 @@ from importlib import resources
 
 import httpx
 import pytest
+from PIL import Image
 
 pytest.importorskip("tiny_detector")
 from tiny_detector.scene import make_scene
@@ -68,6 +69,12 @@ async def test_each_detected_object_gets_its_class(platform: httpx.AsyncClient) 
     assert len(digits) == 6
     right = sum(d == f"digit-{n}" for d, n in zip(digits, [7, 0, 2, 5, 9, 6], strict=True))
     assert right >= 5, digits
+
+    # nothing detected: an empty fan-out
+    blank = png(Image.new("L", (64, 64), 255))
+    answer = await platform.post(url, files={"image": ("blank.png", blank, "image/png")})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"count": 0, "objects": []}
 
     # the detector refuses what is not an image: the pipeline says which step did
     text = await platform.post(url, files={"image": ("a.txt", b"hello", "text/plain")})

@@ -103,3 +103,8 @@ def test_step_shapes_and_document_fields_are_checked() -> None:
     assert "steps[3].max_parallel" in found
     assert "extra" in found
     assert "steps" in errors({"name": "p", "version": "1", "steps": [], "output": 1})
+
+
+def test_a_document_nested_too_deeply_is_refused_not_crashed_on() -> None:
+    assert errors("a: " + "[" * 100_000) == {"document": ["nested too deeply"]}
+    assert errors({"name": "p", "version": "1", "steps": [], "output": 1, "x": None})

@@ -135,3 +135,17 @@ async def test_missing_fields_in_an_answer_fail_the_step_that_reads_them() -> No
         await run_pipeline(document, {}, Steps())
     assert caught.value.step == "b"
     assert "the value has no 'nothing'" in caught.value.message
+
+
+async def test_a_callers_value_of_the_wrong_shape_is_their_mistake() -> None:
+    document = pipeline(
+        [
+            {"id": "each", "module": "add", "for_each": "$input.items", "inputs": {"x": "$item"}},
+            {"id": "one", "module": "add", "inputs": {"x": "$input.point.x"}},
+        ],
+        {"each": "$steps.each", "one": "$steps.one"},
+    )
+    for inputs in ({"items": "not a list", "point": {"x": 1}}, {"items": [], "point": "flat"}):
+        with pytest.raises(StepFailed) as caught:
+            await run_pipeline(document, inputs, Steps())
+        assert caught.value.status == 422

@@ -211,6 +211,15 @@ async def test_try_runs_a_document_without_publishing_it(platform: httpx.AsyncCl
     assert tried.status_code == 200, tried.text
     assert tried.json()["count"] == 2
     assert (await platform.get("/catalog/modules/loud-words")).status_code == 404
+    deep = await platform.post(
+        "/pipelines/check", content=b"[" * 100_000, headers={"content-type": "application/json"}
+    )
+    assert deep.status_code == 400
+    assert deep.json() == {"document": ["the body is not JSON (or nested too deeply)"]}
+    yaml_deep = await platform.post(
+        "/pipelines/check", content=b"a: " + b"[" * 100_000, headers={"content-type": "text/plain"}
+    )
+    assert yaml_deep.status_code == 422
     interface = (await platform.get("/pipelines/interfaces/shout")).json()
     assert interface["required"] == ["word"]
     assert interface["output"]["type"] == "object"

@@ -78,8 +78,8 @@ async def read_inputs(request: Request, limit: int) -> dict[str, Any]:
         raise UnsupportedMediaType(f"send JSON or multipart/form-data, not {media}")
     try:
         parsed = json.loads(body)
-    except ValueError:
-        raise BadRequest("the body is not JSON", field="json") from None
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not JSON (or nested too deeply)", field="json") from None
     if not isinstance(parsed, dict):
         raise BadRequest("send the arguments as a JSON object", field="json")
     inputs.update(parsed)
@@ -173,8 +173,10 @@ class PipelineEndpoints:
             raise UnsupportedMediaType(f"send the document as JSON or YAML, not {media}")
         try:
             parsed = json.loads(body)
-        except ValueError:
-            raise BadRequest("the body is not JSON", field="document") from None
+        except (ValueError, RecursionError):
+            raise BadRequest(
+                "the body is not JSON (or nested too deeply)", field="document"
+            ) from None
         if not isinstance(parsed, dict):
             raise InvalidInput({"document": ["a pipeline document is a mapping"]})
         return parsed

@@ -181,17 +181,18 @@ def refs_in(value: Any, where: str) -> Iterator[tuple[str, str]]:
 
 def load_document(source: str | bytes | dict[str, Any]) -> PipelineDocument:
     """A document from YAML/JSON text or a mapping, checked in itself (see :func:`check`)."""
-    if not isinstance(source, dict):
-        try:
+    try:
+        if not isinstance(source, dict):
             source = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" (line {mark.line + 1})" if mark is not None else ""
-            raise InvalidInput({"document": [f"not YAML or JSON{at}"]}) from None
         if not isinstance(source, dict):
             raise InvalidInput({"document": ["a pipeline document is a mapping"]})
-    try:
         document = PipelineDocument.model_validate(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise InvalidInput({"document": [f"not YAML or JSON{at}"]}) from None
+    except RecursionError:
+        raise InvalidInput({"document": ["nested too deeply"]}) from None
     except ValidationError as exc:
         raise InvalidInput(_pydantic_errors(exc)) from None
     check(document)

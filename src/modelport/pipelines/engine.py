@@ -154,8 +154,9 @@ class _Run:
             current = self.answers.get(ref.step) if ref.step else roots[ref.root]
             if ref.root == "input" and ref.path[0] not in self.inputs:
                 return None  # an optional input the caller left out
+            status = 422 if ref.root == "input" else 502  # the caller's value, or a step's
             for part in ref.path:
-                current = _part(current, part, str(ref), step)
+                current = _part(current, part, str(ref), step, status)
             return current
         if isinstance(value, dict):
             return {k: self.resolve(v, step, item, output) for k, v in value.items()}
@@ -225,7 +226,8 @@ class _Run:
         assert step.for_each is not None
         items = self.resolve(step.for_each, step.id)
         if not isinstance(items, list):
-            raise StepFailed(step.id, f"'{step.for_each}' is not a list")
+            status = 422 if step.for_each.startswith("$input") else 502
+            raise StepFailed(step.id, f"'{step.for_each}' is not a list", status=status)
         if len(items) > MAX_ITEMS:
             raise StepFailed(
                 step.id,
@@ -272,6 +274,8 @@ class _Run:
 async def _all(calls: list[Awaitable[Any]]) -> list[Any]:
     """Every call's result in order; the first failure cancels the others and is raised."""
     tasks = [asyncio.ensure_future(c) for c in calls]
+    if not tasks:  # a fan-out over an empty list
+        return []
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in tasks:
@@ -283,16 +287,17 @@ async def _all(calls: list[Awaitable[Any]]) -> list[Any]:
             task.cancel()
 
 
-def _part(current: Any, part: str | int, ref: str, step: str) -> Any:
+def _part(current: Any, part: str | int, ref: str, step: str, status: int) -> Any:
     if isinstance(part, int) and isinstance(current, list):
         if part < len(current):
             return current[part]
-        raise StepFailed(step, f"'{ref}': the list has {len(current)} items, no item {part}")
+        many = f"'{ref}': the list has {len(current)} items, no item {part}"
+        raise StepFailed(step, many, status=status)
     if isinstance(current, dict) and str(part) in current:
         return current[str(part)]
     if current is None:
         return None
-    raise StepFailed(step, f"'{ref}': the value has no '{part}'")
+    raise StepFailed(step, f"'{ref}': the value has no '{part}'", status=status)
 
 
 def _decoded(text: str, name: str, step: str, index: int | None) -> FileValue:
