@@ -53,6 +53,15 @@
     return "The request failed (HTTP " + result.status + ").";
   }
 
+  /** A 422's messages (any field) as one line, or the failure's message. */
+  function failureOf(result) {
+    const data = result.data;
+    if (result.status === 422 && data && typeof data === "object" && typeof data.message !== "string") {
+      return Object.values(data).flat().join(" ");
+    }
+    return messageOf(result);
+  }
+
   /**
    * Show a 422 body's messages next to their fields (ids err-<name>); the rest in fallback.
    * Returns whether every message found its field.
@@ -84,7 +93,7 @@
     form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
   }
 
-  window.mp = { base, ui, el, api, messageOf, showFieldErrors, clearErrors };
+  window.mp = { base, ui, el, api, messageOf, failureOf, showFieldErrors, clearErrors };
 
   // Sign out: POST /auth/logout answers 204 (no page to show), so go to the catalog afterwards,
   // which then offers to sign in again.

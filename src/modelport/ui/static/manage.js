@@ -1,16 +1,7 @@
 /* The module page, for its owner (or an admin): yank and unyank versions, set, move and remove aliases. */
 "use strict";
 (function () {
-  const { api, messageOf } = window.mp;
-
-  /** A 422's messages (any field) or the failure's message, as one line. */
-  function failure(result) {
-    const data = result.data;
-    if (result.status === 422 && data && typeof data === "object" && typeof data.message !== "string") {
-      return Object.values(data).flat().join(" ");
-    }
-    return messageOf(result);
-  }
+  const { api, failureOf: failure } = window.mp;
 
   function setUp(head) {
     const module = encodeURIComponent(head.dataset.module);

@@ -3,15 +3,7 @@
    back, end. Plain forms and buttons (keyboard usable); errors go to the rollout's alert. */
 "use strict";
 (function () {
-  const { api, messageOf } = window.mp;
-
-  function failure(result) {
-    const data = result.data;
-    if (result.status === 422 && data && typeof data === "object" && typeof data.message !== "string") {
-      return Object.values(data).flat().join(" ");
-    }
-    return messageOf(result);
-  }
+  const { api, messageOf, failureOf: failure } = window.mp;
 
   function setUp(head) {
     const module = encodeURIComponent(head.dataset.module);
