@@ -25,7 +25,7 @@ from modelport.catalog.versions import check_version
 from modelport.errors import InvalidInput, NotFound
 from modelport.pipelines.document import PipelineDocument, dependencies, load_document
 from modelport.pipelines.engine import Result, StepAnswer, StepFailed, run_pipeline
-from modelport.pipelines.interfaces import Interface, interface_of
+from modelport.pipelines.interfaces import Interface, interface_of, is_file
 from modelport.pipelines.links import Derived, check_links
 from modelport.pipelines.metrics import PipelineMetrics
 
@@ -289,11 +289,7 @@ def _file_inputs(
             if interface is None:
                 continue
             where = f"steps[{index}].{name}" if name else f"steps[{index}]"
-            wanted = [
-                arg
-                for arg in call.inputs
-                if interface.inputs.get(arg, {}).get("format") == "binary"
-            ]
+            wanted = [arg for arg in call.inputs if is_file(interface.inputs.get(arg, {}))]
             if wanted:
                 files[where] = wanted
     return files
