@@ -221,6 +221,20 @@ class Settings(BaseSettings):
         description="CPU time a platform training may use, in hours per CPU it asked for "
         "(RLIMIT_CPU: past it the training fails, 30 s later it is killed); None = no cap",
     )
+    notebook_idle_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="a notebook nobody used (no request, no busy kernel) for this long stops; "
+        "also the most a user may ask for",
+    )
+    notebook_max_hours: float = Field(
+        12.0, gt=0, description="a notebook stops this long after it started, in use or not"
+    )
+    notebook_network: bool = Field(
+        True,
+        description="notebooks may open network connections (pip install, the platform's API "
+        "with the owner's notebook token); off: only their own loopback",
+    )
     network_modules: list[str] = Field(
         default_factory=list,
         description="catalog modules whose code may open network connections (others cannot)",

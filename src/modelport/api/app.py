@@ -188,8 +188,15 @@ def _include_area_routes(
         from modelport.runtime.targets import ServedTargets
 
         targets: TrainingTargets = ServedTargets(runtime) if pool is None else CatalogTargets(pool)
+        notebooks = None
+        if pool is not None and catalog is not None and not jobs.is_deferred:
+            from modelport.api.notebooks import notebooks_router
+            from modelport.notebooks.service import NotebookService
+
+            notebooks = NotebookService(jobs.get(), catalog, settings)  # the platform's
+            app.include_router(notebooks_router(notebooks, settings))
         app.include_router(training_router(targets, jobs, settings, uploads))
-        app.include_router(jobs_router(targets, jobs, settings))
+        app.include_router(jobs_router(targets, jobs, settings, notebooks))
         user_data = None if jobs.is_deferred else jobs.get().user_data
         if user_data is not None:  # the platform: each user's data area
             from modelport.api.data import data_router

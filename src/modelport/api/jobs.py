@@ -15,23 +15,31 @@ from starlette.responses import StreamingResponse
 
 from modelport.api.auth import CurrentPrincipal
 from modelport.auth import policy
+from modelport.auth.config import Principal
 from modelport.contract.base import RawArgs
-from modelport.jobs.domain import Job, JobEvent, JobStatus, Metric, Resources
+from modelport.errors import InvalidInput
+from modelport.jobs.domain import Job, JobEvent, JobKind, JobStatus, Metric, Resources
 from modelport.jobs.facility import Facility
 from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
 
 if TYPE_CHECKING:
     from modelport.jobs.service import JobService
+    from modelport.notebooks.service import NotebookService
 
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 0.25
 
 
 class JobRequest(BaseModel):
-    """A training to run."""
+    """A training to run, or a notebook to open (``kind``)."""
 
-    model: str = Field(description="A served model's (or catalog module's) name")
+    kind: JobKind = Field(JobKind.TRAINING, description="training, or notebook (JupyterLab)")
+    model: str | None = Field(
+        None,
+        description="A served model's (or catalog module's) name; a notebook: the module whose "
+        "source to check out (optional)",
+    )
     version: str | None = Field(
         None, description="On the platform: a catalog version or alias (default: latest)"
     )
@@ -39,6 +47,15 @@ class JobRequest(BaseModel):
     resources: Resources = Field(default_factory=Resources)
     priority: int = Field(0, description="Higher runs first")
     max_attempts: int = Field(1, ge=1, le=100, description="Runs allowed if the server dies")
+    idle_minutes: float | None = Field(
+        None,
+        description="A notebook: stop it after this long unused (default and most: the "
+        "platform's notebook_idle_minutes)",
+    )
+    max_hours: float | None = Field(
+        None,
+        description="A notebook: stop it this long after it started (most: notebook_max_hours)",
+    )
 
 
 class JobPage(BaseModel):
@@ -74,10 +91,17 @@ class JobEndpoints:
     """The ``/jobs`` endpoints, one method per route (what a submission names is resolved by
     ``targets``); ``jobs_router`` lays them out."""
 
-    def __init__(self, targets: TrainingTargets, facility: Facility, settings: Settings) -> None:
+    def __init__(
+        self,
+        targets: TrainingTargets,
+        facility: Facility,
+        settings: Settings,
+        notebooks: NotebookService | None = None,
+    ) -> None:
         self.targets = targets
         self.facility = facility
         self.settings = settings
+        self.notebooks = notebooks
 
     @property
     def jobs(self) -> JobService:
@@ -86,6 +110,10 @@ class JobEndpoints:
 
     async def submit(self, request: JobRequest, principal: CurrentPrincipal) -> Job:
         policy.check_train(principal)
+        if request.kind is JobKind.NOTEBOOK:
+            return await self._open_notebook(request, principal)
+        if request.model is None:
+            raise InvalidInput({"model": ["Field required: the model to train."]})
         plan = await self.targets.prepare(
             request.model, request.version, RawArgs(json=request.args), principal
         )
@@ -105,6 +133,20 @@ class JobEndpoints:
 
         return await anyio.to_thread.run_sync(enqueue)
 
+    async def _open_notebook(self, request: JobRequest, principal: Principal) -> Job:
+        if self.notebooks is None:
+            raise InvalidInput({"kind": ["This server opens no notebooks (the platform does)."]})
+        from modelport.notebooks.service import NotebookRequest
+
+        wanted = NotebookRequest(
+            resources=request.resources,
+            module=request.model,
+            version=request.version,
+            idle_minutes=request.idle_minutes,
+            max_hours=request.max_hours,
+        )
+        return await anyio.to_thread.run_sync(self.notebooks.start, principal, wanted)
+
     def list_jobs(
         self,
         *,
@@ -112,11 +154,18 @@ class JobEndpoints:
         model: str | None = None,
         status: Annotated[list[JobStatus] | None, Query()] = None,
         owner: str | None = None,
+        kind: JobKind | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> JobPage:
         page = self.jobs.list_jobs(
-            principal, model=model, status=status, owner=owner, limit=limit, offset=offset
+            principal,
+            model=model,
+            status=status,
+            owner=owner,
+            kind=kind,
+            limit=limit,
+            offset=offset,
         )
         return JobPage(jobs=page.items, total=page.total, limit=limit, offset=offset)
 
@@ -180,13 +229,24 @@ class JobEndpoints:
         )
 
 
-def jobs_router(targets: TrainingTargets, jobs: Facility, settings: Settings) -> APIRouter:
+def jobs_router(
+    targets: TrainingTargets,
+    jobs: Facility,
+    settings: Settings,
+    notebooks: NotebookService | None = None,
+) -> APIRouter:
     """The ``/jobs`` routes, in matching order (what a submission names is resolved by
-    ``targets``)."""
+    ``targets``; a notebook is opened by ``notebooks``, the platform's)."""
     router = APIRouter(prefix=f"{settings.base_path}/jobs", tags=["jobs"])
-    endpoints = JobEndpoints(targets, jobs, settings)
+    endpoints = JobEndpoints(targets, jobs, settings, notebooks)
     add = router.add_api_route
-    add("", endpoints.submit, methods=["POST"], status_code=201, summary="Submit a training job")
+    add(
+        "",
+        endpoints.submit,
+        methods=["POST"],
+        status_code=201,
+        summary="Submit a training job, or open a notebook (kind: notebook)",
+    )
     add(
         "",
         endpoints.list_jobs,

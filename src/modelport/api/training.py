@@ -20,7 +20,7 @@ from modelport.api.auth import CurrentPrincipal
 from modelport.api.uploads import UploadStore
 from modelport.auth import policy
 from modelport.errors import InvalidInput, NotFound
-from modelport.jobs.domain import Job, JobStatus
+from modelport.jobs.domain import Job, JobKind, JobStatus
 from modelport.jobs.facility import Facility
 from modelport.jobs.targets import TrainingTargets
 from modelport.settings import Settings
@@ -89,7 +89,9 @@ def training_router(
         if not await targets.trainable(name, principal):
             return []
         page = await anyio.to_thread.run_sync(
-            lambda: jobs.get().list_jobs(principal, model=name, dismissed=False, limit=10_000)
+            lambda: jobs.get().list_jobs(
+                principal, model=name, dismissed=False, kind=JobKind.TRAINING, limit=10_000
+            )
         )
         return [legacy_view(job) for job in reversed(page.items)]
 

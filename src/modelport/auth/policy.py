@@ -19,6 +19,9 @@ see a job (get, logs,      its owner or an admin, with scope ``read`` or ``train
 metrics, events,           else gets 404 (a job's existence is not revealed)
 artifacts, list)
 cancel a job               as seeing it, plus scope ``train``
+start a notebook           as train (a notebook is a job: same quota)
+open a notebook            its owner only (admins too get 404), with scope ``train``: the
+(``/notebooks/{id}/...``)  notebook runs code as its owner
 use one's data area        role ``trainer``; scope ``read`` or ``train`` to list and download,
                            ``train`` to upload and delete; one's own area only (admins too)
 =========================  ==================================================================
@@ -145,6 +148,15 @@ def check_see_job(principal: Principal, job: Job) -> None:
 def check_cancel_job(principal: Principal, job: Job) -> None:
     """NotFound unless ``principal`` sees ``job``; Forbidden without the train scope."""
     check_see_job(principal, job)
+    if not principal.has_scope("train"):
+        raise Forbidden("this API token lacks the 'train' scope")
+
+
+def check_open_notebook(principal: Principal, job: Job) -> None:
+    """NotFound unless ``job`` is ``principal``'s own (an admin's too: a notebook runs code with
+    its owner's data and token); Forbidden without the train scope."""
+    if job.owner is None or job.owner != principal.identity:
+        raise NotFound(f"notebook '{job.id}' not found")
     if not principal.has_scope("train"):
         raise Forbidden("this API token lacks the 'train' scope")
 

@@ -49,6 +49,7 @@ jobs = Table(
     "jobs",
     metadata,
     Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False, server_default="training"),  # jobs.domain.JobKind
     Column("model", String(200), nullable=False),
     Column("model_spec", String(500), nullable=False),
     Column("version", String(100)),

@@ -16,6 +16,8 @@ It records what it reports — progress, metrics, log lines, artifacts written, 
   training holds no storage credentials); ``download``: a chunk of an artifact it (or the job
   it retries) wrote, to resume from; ``model-files``, ``model-read``: its model version's
   artifacts, for a node that does not share the server's disk;
+- ``notebook``: a notebook job's secrets (Jupyter's token, the owner's short-lived platform
+  token), made by the platform's hook for that job only (:mod:`modelport.notebooks.sessions`);
 - ``finish``: ``succeeded`` with its result (JSON, ≤ 1 MiB) or ``failed`` with an error.
 
 Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call
@@ -39,7 +41,7 @@ import secrets
 import socket
 import struct
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,9 @@ MAX_LINES: Final = 1000
 MAX_LINE: Final = 16 * 1024
 MAX_METRICS: Final = 100
 MAX_RESULT: Final = 1024 * 1024
+
+#: The platform's maker of a notebook job's secrets (``notebook``), given the job's id.
+NotebookHook = Callable[[str], dict[str, Any]]
 
 
 class ChannelClosed(ModelportError):
@@ -206,6 +211,10 @@ class ChannelRecorder:
                     offset += len(chunk)
         return dest
 
+    def notebook_secrets(self) -> dict[str, Any]:
+        """This notebook job's secrets, from the platform (``notebook``)."""
+        return dict(self._call("notebook"))
+
     def transition(self, job_id: str, new: JobStatus, **fields: Any) -> Job:
         """End the job: ``succeeded`` (with ``result``) or ``failed`` (with ``error``)."""
         result = fields.get("result")
@@ -219,18 +228,26 @@ def serve_channel(
     store: JobStore,
     job_id: str,
     storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+    notebook: NotebookHook | None = None,
 ) -> None:
     """Answer one job's calls until its process closes the channel (run it in a thread);
-    ``storage_options``: what opens the job's artifact location for its uploads."""
+    ``storage_options``: what opens the job's artifact location for its uploads; ``notebook``:
+    what makes a notebook job's secrets (none: the platform opens no notebooks)."""
     uploads = Uploads(store, job_id, storage_options or {})
     with sock:
         try:
-            _serve(sock, store, job_id, uploads)
+            _serve(sock, store, job_id, uploads, notebook)
         finally:
             uploads.abort()  # the training ended half-way through one: nothing is left
 
 
-def _serve(sock: socket.socket, store: JobStore, job_id: str, uploads: Uploads) -> None:
+def _serve(
+    sock: socket.socket,
+    store: JobStore,
+    job_id: str,
+    uploads: Uploads,
+    notebook: NotebookHook | None,
+) -> None:
     while True:
         try:
             message = _receive(sock)
@@ -240,7 +257,10 @@ def _serve(sock: socket.socket, store: JobStore, job_id: str, uploads: Uploads) 
         if message is None:
             return
         try:
-            answer: dict[str, Any] = {"ok": _apply(store, job_id, message, uploads)}
+            if message.get("op") == "notebook":
+                answer: dict[str, Any] = {"ok": _notebook(notebook, job_id)}
+            else:
+                answer = {"ok": _apply(store, job_id, message, uploads)}
         except InvalidInput as exc:
             said = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
             answer = {"error": "InvalidInput", "message": said}
@@ -292,6 +312,12 @@ def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploa
     if op == "finish":
         return _finish(store, job_id, message).model_dump(mode="json")
     raise InvalidInput({"op": [f"unknown call {op!r}"]})
+
+
+def _notebook(hook: NotebookHook | None, job_id: str) -> dict[str, Any]:
+    if hook is None:
+        raise InvalidInput({"op": ["this platform opens no notebooks"]})
+    return hook(job_id)
 
 
 def _report(message: dict[str, Any]) -> dict[str, Any]:
@@ -384,9 +410,11 @@ class ChannelListener:
         host: str,
         port: int = 0,
         storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        notebook: NotebookHook | None = None,
     ) -> None:
         self.store = store
         self.storage_options = storage_options
+        self.notebook = notebook
         self._server = socket.create_server((host, port))
         self.host, self.port = host, int(self._server.getsockname()[1])
         self._keys: dict[str, str] = {}  # sha256(key) -> job id
@@ -444,4 +472,4 @@ class ChannelListener:
         thread = threading.current_thread()
         with self._lock:
             self._served[job_id] = thread
-        serve_channel(conn, self.store, job_id, self.storage_options)
+        serve_channel(conn, self.store, job_id, self.storage_options, self.notebook)

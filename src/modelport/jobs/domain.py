@@ -1,4 +1,7 @@
-"""The training job: its lifecycle, resources and events. Plain pydantic, no database here."""
+"""The job: its lifecycle, resources and events. Plain pydantic, no database here.
+
+A job is a training (the module's ``train``) or a notebook (JupyterLab next to the user's data,
+:mod:`modelport.notebooks`): both are queued, admitted, confined and counted alike."""
 
 from __future__ import annotations
 
@@ -11,6 +14,13 @@ from pydantic import BaseModel, Field
 
 from modelport.clock import utcnow as utcnow  # noqa: PLC0414 - re-exported: jobs.domain.utcnow
 from modelport.errors import IllegalTransition
+
+
+class JobKind(StrEnum):
+    """What a job runs."""
+
+    TRAINING = "training"
+    NOTEBOOK = "notebook"
 
 
 class JobStatus(StrEnum):
@@ -69,7 +79,8 @@ class Job(BaseModel):
     """A training job as stored."""
 
     id: str = Field(default_factory=new_job_id)
-    model: str
+    kind: JobKind = JobKind.TRAINING
+    model: str = Field(description="The module it trains or opens (a notebook: its name, or '-')")
     model_spec: str = Field(description="How a worker loads the model: entry point or import path")
     version: str | None = None
     model_dir: str | None = Field(

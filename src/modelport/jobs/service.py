@@ -30,6 +30,7 @@ from modelport.jobs.domain import (
     EventKind,
     Job,
     JobEvent,
+    JobKind,
     JobStatus,
     Metric,
     Resources,
@@ -38,6 +39,7 @@ from modelport.jobs.domain import (
 )
 from modelport.jobs.executors.base import Executor
 from modelport.jobs.leases import LeaseKeeper
+from modelport.jobs.notebook_sessions import NotebookSessions
 from modelport.jobs.scheduler import Scheduler
 from modelport.jobs.store import JobPage, JobStore
 from modelport.jobs.store_leases import TakenOver
@@ -63,11 +65,14 @@ class JobService:
         *,
         user_data: UserData | None = None,
         storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        notebooks: NotebookSessions | None = None,
     ) -> None:
         """``user_data`` (the platform): the users' data areas, which ``data://`` arguments
         name (checked on submission; the job's worker reads them). ``storage_options``: the
-        storage backends' options (``Settings.storage_options``), to read jobs' artifacts."""
+        storage backends' options (``Settings.storage_options``), to read jobs' artifacts;
+        ``notebooks`` (the platform): the secrets of the notebooks this replica runs."""
         self.storage_options = dict(storage_options or {})
+        self.notebooks = notebooks
         self.store = store
         self.user_data = user_data
         self.executor = executor
@@ -215,6 +220,15 @@ class JobService:
         )
         return self._queue(job, principal)
 
+    def queue(self, job: Job, principal: Principal | None = None) -> Job:
+        """Queue a job made whole by its caller (a notebook: :mod:`modelport.notebooks`), as
+        :meth:`enqueue` does: InvalidInput if its resources can never be granted, then the
+        owner's quota."""
+        why = self.executor.limit_for(job.resources)
+        if why:
+            raise InvalidInput({"resources": [f"Can never run: {why}."]})
+        return self._queue(job, principal)
+
     def _queue(self, job: Job, principal: Principal | None) -> Job:
         job.artifacts_url = f"{self.artifacts_root}/{job.id}"
         if job.owner is None:
@@ -239,7 +253,7 @@ class JobService:
     def get(self, job_id: str, model: str | None = None, principal: Principal | None = None) -> Job:
         """A job (of ``model``, when given); NotFound too when ``principal`` may not see it."""
         job = self.store.get(job_id)
-        if model is not None and job.model != model:
+        if model is not None and (job.model != model or job.kind is not JobKind.TRAINING):
             raise NotFound(f"job '{job_id}' not found for model '{model}'")
         if principal is not None:
             policy.check_see_job(principal, job)
@@ -291,12 +305,14 @@ class JobService:
         status: list[JobStatus] | None = None,
         owner: str | None = None,
         dismissed: bool | None = None,
+        kind: JobKind | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> JobPage:
         """Jobs newest first: only ``principal``'s own unless an admin (who may filter by owner).
 
-        ``dismissed``: only jobs deleted from the DEEPaaS view (True), or only the others (False).
+        ``dismissed``: only jobs deleted from the DEEPaaS view (True), or only the others (False);
+        ``kind``: only trainings or only notebooks.
         """
         if principal is not None:
             if not (principal.has_scope("read") or principal.has_scope("train")):
@@ -305,7 +321,13 @@ class JobService:
             if not possible:
                 return JobPage([], 0)
         page = self.store.find(
-            model=model, status=status, owner=owner, dismissed=dismissed, limit=limit, offset=offset
+            model=model,
+            status=status,
+            owner=owner,
+            dismissed=dismissed,
+            kind=kind,
+            limit=limit,
+            offset=offset,
         )
         view = self.scheduler.view
         return JobPage([view.place(job) for job in page.items], page.total)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from modelport.db import connect
 from modelport.jobs.context import ALLOWED_HOSTS_ENV, DATA_ROOTS_ENV
-from modelport.jobs.domain import Job
+from modelport.jobs.domain import Job, JobKind
 from modelport.jobs.executors.base import Executor
+from modelport.jobs.notebook_paths import socket_dir
+from modelport.jobs.notebook_sessions import NotebookSessions
 from modelport.jobs.service import JobService
 from modelport.jobs.store import JobStore
 from modelport.sandbox.base import SandboxSpec
@@ -55,6 +57,14 @@ def build_job_service(
         def spec_for(job: Job) -> SandboxSpec:
             return job_sandbox_spec(settings, job)
 
+    sessions = _notebook_sessions(settings, store) if confined else None
+    notebook = sessions.secrets if sessions is not None else None
+
+    def ended(job_id: str) -> None:  # its slots are free; a notebook's secrets are revoked
+        if sessions is not None:
+            sessions.release(job_id)
+        wake(job_id)
+
     executor: Executor
     if settings.executor == "ray":
         from modelport.jobs.executors.ray import RayExecutor
@@ -68,12 +78,13 @@ def build_job_service(
             num_cpus=settings.executor_cpus,
             num_gpus=settings.executor_gpus,
             cancel_grace=settings.cancel_grace,
-            on_finish=wake,
+            on_finish=ended,
             sandbox=sandbox,
             spec_for=spec_for,
             memory_mb=memory,
             cpu_hours=cpu_hours,
             storage_options=settings.storage_options,
+            notebook=notebook,
         )
     else:
         from modelport.jobs.executors.local import LocalExecutor
@@ -85,13 +96,14 @@ def build_job_service(
             cancel_grace=settings.cancel_grace,
             nice=settings.training_nice,
             idle_priority=settings.training_idle_priority,
-            on_finish=wake,
+            on_finish=ended,
             sandbox=sandbox,
             spec_for=spec_for,
             memory_mb=memory,
             worker_env=rules,
             cpu_hours=cpu_hours,
             storage_options=settings.storage_options,
+            notebook=notebook,
         )
     user_data = None
     if confined:
@@ -105,8 +117,29 @@ def build_job_service(
         settings.quotas,
         user_data=user_data,
         storage_options=settings.storage_options,
+        notebooks=sessions,
     )
     return service
+
+
+def _notebook_sessions(settings: Settings, store: JobStore) -> NotebookSessions:
+    """The platform's notebook secrets: an owner's token when sign-in is on (its tokens live in
+    the store's database), ``MODELPORT_URL`` as users reach this server."""
+    tokens = None
+    if settings.auth == "oidc":
+        from modelport.auth.tokens import TokenStore
+
+        tokens = TokenStore(store.engine)
+    return NotebookSessions(store, tokens, platform_url(settings))
+
+
+def platform_url(settings: Settings) -> str:
+    """The URL a notebook reaches this server at: ``public_url``, else its bind address."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}{settings.base_path}"
 
 
 def one_off_replica(command: str) -> str:
@@ -129,7 +162,9 @@ def job_data_rules(settings: Settings) -> dict[str, str]:
 def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
     """What a training of a catalog module may see: its model version's artifacts, the data
     roots and its owner's data area (read-only), its own artifact directory and its module's
-    state directory."""
+    state directory. A notebook: :func:`notebook_sandbox_spec`."""
+    if job.kind is JobKind.NOTEBOOK:
+        return notebook_sandbox_spec(settings, job)
     read_only = [Path(job.model_dir)] if job.model_dir else []
     read_only += [root for root in settings.data_roots if root.is_dir()]
     if job.owner is not None:  # its owner's data area, which data:// arguments name
@@ -146,4 +181,27 @@ def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
         writable=tuple(writable),
         network=job.model in settings.network_modules,
         workdir=state,
+    )
+
+
+def notebook_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
+    """What a notebook may see: as a training, its module version's artifacts (if opened on
+    one), the data roots and its owner's data area (read-only); its owner's notebook home and
+    its socket's directory (writable; the home is its working directory); the network unless
+    ``notebook_network`` is off (``pip install``, the platform's API)."""
+    read_only = [Path(job.model_dir)] if job.model_dir else []
+    read_only += [root for root in settings.data_roots if root.is_dir()]
+    if job.owner is not None:
+        area = area_of(settings.user_data_dir(), job.owner)
+        area.mkdir(parents=True, exist_ok=True)
+        read_only.append(area)
+    home = Path(job.args["home"])
+    sockets = socket_dir(job.args["socket_root"], job.id)
+    for path in (home, sockets):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return SandboxSpec(
+        read_only=tuple(read_only),
+        writable=(home, sockets),
+        network=settings.notebook_network,
+        workdir=home,
     )

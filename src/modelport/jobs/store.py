@@ -45,6 +45,7 @@ from modelport.jobs.domain import (
     EventKind,
     Job,
     JobEvent,
+    JobKind,
     JobStatus,
     Metric,
     check_transition,
@@ -113,6 +114,7 @@ class JobStore(LeaseQueries):
         row = job.model_dump(mode="python")
         row["resources"] = job.resources.model_dump()
         row["status"] = job.status.value
+        row["kind"] = job.kind.value
         with self._tx() as conn:
             if admit is not None:
                 owner = job.owner or ""
@@ -183,11 +185,14 @@ class JobStore(LeaseQueries):
         status: Sequence[JobStatus] | None = None,
         owner: str | None = None,
         dismissed: bool | None = None,
+        kind: JobKind | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> JobPage:
-        """Jobs, newest first, filtered by model, status, owner and dismissal."""
+        """Jobs, newest first, filtered by model, status, owner, dismissal and kind."""
         conditions: list[ColumnElement[bool]] = []
+        if kind is not None:
+            conditions.append(jobs.c.kind == kind.value)
         if dismissed is not None:
             column = jobs.c.dismissed_at
             conditions.append(column.is_not(None) if dismissed else column.is_(None))

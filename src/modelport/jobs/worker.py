@@ -1,5 +1,7 @@
 """The process that runs one training: ``python -m modelport.jobs.worker JOB_ID --fd N``.
 
+A notebook job runs JupyterLab instead (:mod:`modelport.jobs.notebook_runner`).
+
 It reads the job, loads the model the way the server did, captures its output into the job log,
 calls train with a TrainContext, and records the result — or the failure, with the traceback in
 the log. Everything goes through its channel to the platform (``--fd``: one end of a socketpair,
@@ -32,7 +34,7 @@ from modelport.errors import IllegalTransition, InvalidInput
 from modelport.jobs.capture import OutputCapture
 from modelport.jobs.context import DataAccess, TrainContext
 from modelport.jobs.devices import GpuSampler, visible_devices
-from modelport.jobs.domain import EventKind, JobStatus, utcnow
+from modelport.jobs.domain import EventKind, Job, JobKind, JobStatus, utcnow
 from modelport.jobs.recorder import JobRecorder
 from modelport.storage.userdata import owner_area, resolve_references
 
@@ -96,35 +98,45 @@ def run_job(job_id: str, store: JobRecorder) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     failure: str | None = None
     model: ServedModel | None = None
+    job: Job | None = None
     with OutputCapture(store, job_id), contextlib.ExitStack() as fetched:
         try:
             job = store.get(job_id)
             devices = visible_devices(os.environ)  # before module code can change it
             if devices:
                 store.add_event(job_id, EventKind.DEVICES, {"devices": devices})
-            # a catalog version: its artifacts, as its served model sees them; copied through
-            # the channel where this process does not share the server's disk (a Ray node)
-            artifacts = Path(job.model_dir) if job.model_dir else None
-            fetch = getattr(store, "fetch_model", None)
-            if artifacts is not None and not artifacts.is_dir() and callable(fetch):
-                artifacts = fetch(Path(fetched.enter_context(tempfile.TemporaryDirectory())))
-            if artifacts is not None:  # module code reads it too (legacy modules)
-                os.environ[MODEL_DIR_ENV] = str(artifacts)
-            model = discovery.load(job.model_spec, artifacts=artifacts)
-            context = TrainContext(
-                store,
-                job_id,
-                job.artifacts_url or "",
-                data_access=DataAccess.for_worker(job),
-                upload=getattr(store, "write_artifact", None),  # its channel's, if it has one
-            )
-            args = resolve_references(job.args, owner_area(job.owner))
-            with GpuSampler(lambda m: store.report(job_id, metrics=m), devices):
-                result = model.train(args, context)
-            stored = json.loads(encode_json(result))
+            if job.kind is JobKind.NOTEBOOK:  # JupyterLab until idle, too old or cancelled
+                from modelport.jobs.notebook_runner import run_notebook
+
+                with GpuSampler(lambda m: store.report(job_id, metrics=m), devices):
+                    stored = run_notebook(job, store, owner_area(job.owner))
+            else:
+                # a catalog version: its artifacts, as its served model sees them; copied
+                # through the channel where this process does not share the server's disk
+                artifacts = Path(job.model_dir) if job.model_dir else None
+                fetch = getattr(store, "fetch_model", None)
+                if artifacts is not None and not artifacts.is_dir() and callable(fetch):
+                    artifacts = fetch(Path(fetched.enter_context(tempfile.TemporaryDirectory())))
+                if artifacts is not None:  # module code reads it too (legacy modules)
+                    os.environ[MODEL_DIR_ENV] = str(artifacts)
+                model = discovery.load(job.model_spec, artifacts=artifacts)
+                context = TrainContext(
+                    store,
+                    job_id,
+                    job.artifacts_url or "",
+                    data_access=DataAccess.for_worker(job),
+                    upload=getattr(store, "write_artifact", None),  # its channel's, if any
+                )
+                args = resolve_references(job.args, owner_area(job.owner))
+                with GpuSampler(lambda m: store.report(job_id, metrics=m), devices):
+                    result = model.train(args, context)
+                stored = json.loads(encode_json(result))
         except Terminated:
             print(
-                "training stopped (SIGTERM: cancelled, or the server is stopping)", file=sys.stderr
+                "training stopped (SIGTERM: cancelled, or the server is stopping)"
+                if job is None or job.kind is JobKind.TRAINING
+                else "notebook stopped (SIGTERM: stopped, or the server is stopping)",
+                file=sys.stderr,
             )
             return EXIT_CANCELLED
         except BaseException as exc:

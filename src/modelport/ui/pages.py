@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 import yaml
 
 from modelport.catalog.domain import SearchPage, VersionRecord
+from modelport.clock import utcnow
+from modelport.jobs.domain import Job
 from modelport.pipelines.document import PipelineDocument
 
 PAGE_SIZE = 12
@@ -194,3 +196,15 @@ def pipeline_view(pipeline: Mapping[str, Any] | None) -> dict[str, Any] | None:
     shown = document.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     text = yaml.safe_dump(shown, sort_keys=False, allow_unicode=True)
     return {"steps": steps, "document": text}
+
+
+def uptime(job: Job) -> str:
+    """How long a job has run (ran, once finished): ``1 h 05 min``, ``4 min 12 s``; ``—``."""
+    if job.started_at is None:
+        return "—"
+    seconds = int(((job.finished_at or utcnow()) - job.started_at).total_seconds())
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"

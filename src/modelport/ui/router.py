@@ -64,6 +64,7 @@ def templates() -> Environment:
     env.filters["person"] = lambda identity: split_identity(str(identity))[1]  # not the issuer
     env.globals["change_summary"] = change_summary
     env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+    env.filters["uptime"] = pages.uptime
     return env
 
 

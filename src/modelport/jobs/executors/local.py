@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelport.errors import ExecutorError
-from modelport.jobs.channel import serve_channel
+from modelport.jobs.channel import NotebookHook, serve_channel
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, limits_env, record_end
 from modelport.jobs.fairness import Capacity
@@ -78,8 +78,10 @@ class LocalExecutor(Executor):
         worker_env: Mapping[str, str] | None = None,
         cpu_hours: float | None = None,
         storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        notebook: NotebookHook | None = None,
     ) -> None:
         self.store = store
+        self.notebook = notebook
         self.storage_options = storage_options or {}
         self.worker_env = dict(worker_env or {})
         self.cpu_hours = cpu_hours
@@ -159,7 +161,7 @@ class LocalExecutor(Executor):
                 os.close(cancel_read)
             channel = threading.Thread(
                 target=serve_channel,
-                args=(ours, self.store, job.id, self.storage_options),
+                args=(ours, self.store, job.id, self.storage_options, self.notebook),
                 name=f"job-channel-{job.id[:8]}",
                 daemon=True,
             )

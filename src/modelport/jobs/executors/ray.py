@@ -56,7 +56,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from modelport.errors import ExecutorError
-from modelport.jobs.channel import ChannelListener
+from modelport.jobs.channel import ChannelListener, NotebookHook
 from modelport.jobs.domain import Job, Resources
 from modelport.jobs.executors.base import Executor, describe_exit, limits_env, record_end
 from modelport.jobs.executors.ray_driver import (
@@ -113,9 +113,11 @@ class RayExecutor(Executor):
         memory_mb: int | None = None,
         cpu_hours: float | None = None,
         storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        notebook: NotebookHook | None = None,
     ) -> None:
         _require_ray()
         self.store = store
+        self.notebook = notebook
         self.worker_env = dict(worker_env or {})
         self.address = address
         self.shares_cluster = address is not None  # other replicas may join it too
@@ -168,7 +170,9 @@ class RayExecutor(Executor):
             else:
                 join_cluster(self.address)
         here = LOOPBACK if self._owns_cluster else _node_address()
-        self._channels = ChannelListener(self.store, here, self.channel_port, self.storage_options)
+        self._channels = ChannelListener(
+            self.store, here, self.channel_port, self.storage_options, self.notebook
+        )
         self._remote = ray.remote(max_calls=0, max_retries=0)(run_task)
 
     # -- admission --------------------------------------------------------------------------

@@ -30,7 +30,8 @@
       cancel.hidden = finished;
       retry.hidden = !finished;
       if (error) { errorBox.hidden = false; errorBox.textContent = error; }
-      document.getElementById("publish").hidden = value !== "succeeded";
+      const publish = document.getElementById("publish");
+      if (publish) publish.hidden = value !== "succeeded";
       if (value === "succeeded") setProgress(1, null);
     }
 

@@ -1,0 +1,207 @@
+"""A notebook's state, and JupyterLab through the platform: ``/notebooks/{id}/...``.
+
+Every request and WebSocket under ``/notebooks/{id}/`` is its owner's only (404 for anybody
+else, admins too: :func:`modelport.auth.policy.check_open_notebook`), authenticated as any
+request is (session cookie or bearer token); a WebSocket, which the authentication middleware
+does not see, is authenticated here, and must come from this server's pages (Origin), as
+Jupyter's own check is skipped for a token it trusts. Then :mod:`modelport.notebooks.proxy`
+carries it to the notebook's socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+from fastapi import APIRouter, Request, WebSocket
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal
+from modelport.auth.config import LOCAL_PRINCIPAL, Principal
+from modelport.errors import ExecutorError, Forbidden, ModelportError, Unauthorized
+from modelport.jobs.domain import JobStatus
+from modelport.notebooks.proxy import (
+    PAGE_HEADERS,
+    NotebookProxy,
+    UpstreamUnavailable,
+    downstream_headers,
+    is_page,
+    page_without_token,
+    pump_websocket,
+    upstream_headers,
+)
+from modelport.notebooks.service import NotebookService, Upstream
+from modelport.settings import Settings
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class NotebookState(BaseModel):
+    """A notebook as its owner sees it."""
+
+    id: str
+    status: JobStatus
+    ready: bool = Field(description="JupyterLab answers: open url")
+    url: str = Field(description="JupyterLab, through the platform")
+    module: str | None = None
+    idle_timeout_s: float
+    max_lifetime_s: float
+    started_at: datetime | None = None
+    last_activity: datetime | None = Field(None, description="as JupyterLab last saw its use")
+    kernels: int | None = None
+
+
+class NotebookEndpoints:
+    """One method per route; ``notebooks_router`` lays them out."""
+
+    def __init__(self, notebooks: NotebookService, settings: Settings) -> None:
+        self.notebooks = notebooks
+        self.settings = settings
+        self.proxy = NotebookProxy()
+
+    async def state(self, job_id: str, principal: CurrentPrincipal) -> NotebookState:
+        job = await anyio.to_thread.run_sync(self.notebooks.notebook, principal, job_id)
+        said: dict[str, Any] = {}
+        if job.status is JobStatus.RUNNING:
+            with contextlib.suppress(ModelportError, UpstreamUnavailable, ValueError):
+                upstream = await anyio.to_thread.run_sync(
+                    self.notebooks.upstream, principal, job_id
+                )
+                said = await self._status(upstream)
+        return NotebookState(
+            id=job.id,
+            status=job.status,
+            ready=bool(said),
+            url=f"{self.settings.base_path}/notebooks/{job.id}/lab",
+            module=job.args.get("module"),
+            idle_timeout_s=float(job.args["idle_timeout"]),
+            max_lifetime_s=float(job.args["max_lifetime"]),
+            started_at=job.started_at,
+            last_activity=said.get("last_activity"),
+            kernels=said.get("kernels"),
+        )
+
+    async def _status(self, upstream: Upstream) -> dict[str, Any]:
+        target = f"{self.settings.base_path}/notebooks/{upstream.job.id}/api/status"
+        headers = upstream_headers([], upstream.token)
+        answer = await self.proxy.send(upstream.socket, "GET", target, headers, None)
+        try:
+            await answer.aread()
+        finally:
+            await answer.aclose()
+        return dict(answer.json()) if answer.status_code == 200 else {}
+
+    async def forward(
+        self, job_id: str, path: str, request: Request, principal: CurrentPrincipal
+    ) -> Response:
+        upstream = await anyio.to_thread.run_sync(self.notebooks.upstream, principal, job_id)
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string", b"")
+        target = httpx.URL(raw_path=raw + (b"?" + query if query else b""))
+        headers = upstream_headers(request.headers.items(), upstream.token)
+        body = request.stream() if request.method not in ("GET", "HEAD") else None
+        try:
+            answer = await self.proxy.send(upstream.socket, request.method, target, headers, body)
+        except UpstreamUnavailable as exc:
+            raise ExecutorError(
+                f"notebook '{job_id}' does not answer (starting or stopping?)"
+            ) from exc
+        if is_page(path, answer):  # JupyterLab's pages would hand the browser Jupyter's token
+            try:
+                page = await page_without_token(answer, upstream.token)
+            except UpstreamUnavailable as exc:
+                raise ExecutorError(str(exc)) from exc
+            kept = [(k, v) for k, v in downstream_headers(answer.headers) if k not in PAGE_HEADERS]
+            return Response(page, answer.status_code, headers=dict(kept))
+        return StreamingResponse(
+            answer.aiter_raw(),
+            status_code=answer.status_code,
+            headers=dict(downstream_headers(answer.headers)),
+            background=BackgroundTask(answer.aclose),
+        )
+
+    async def websocket(self, websocket: WebSocket, job_id: str, path: str) -> None:
+        from websockets.asyncio.client import unix_connect
+        from websockets.exceptions import InvalidHandshake, InvalidURI
+        from websockets.typing import Subprotocol
+
+        try:
+            principal = await self._websocket_principal(websocket)
+            upstream = await anyio.to_thread.run_sync(self.notebooks.upstream, principal, job_id)
+        except ModelportError:
+            await websocket.close(code=1008)  # before accepting: the browser sees a 403
+            return
+        offered = websocket.headers.get("sec-websocket-protocol", "")
+        protocols = [p.strip() for p in offered.split(",") if p.strip()]
+        raw = websocket.scope.get("raw_path") or websocket.url.path.encode()
+        query = websocket.scope.get("query_string", b"")
+        uri = "ws://localhost" + (raw + (b"?" + query if query else b"")).decode("latin-1")
+        try:
+            connection = unix_connect(
+                str(upstream.socket),
+                uri,
+                subprotocols=[Subprotocol(p) for p in protocols] or None,
+                additional_headers={"Authorization": f"token {upstream.token}"},
+                compression=None,
+                max_size=None,
+                open_timeout=10,
+            )
+            async with connection as server:
+                await websocket.accept(subprotocol=server.subprotocol)
+                await pump_websocket(websocket, server)
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(code=1011)
+
+    async def _websocket_principal(self, websocket: WebSocket) -> Principal:
+        """Who opens it: the bearer token, else the session cookie from this server's pages."""
+        authenticator = getattr(websocket.app.state, "authenticator", None)
+        if authenticator is None:  # auth off: the local guard checked Host and Origin
+            return LOCAL_PRINCIPAL
+        header = websocket.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
+        if not token:
+            token = websocket.cookies.get(SESSION_COOKIE, "")
+            self._check_origin(websocket)
+        if not token:
+            raise Unauthorized("sign in first")
+        principal: Principal = await anyio.to_thread.run_sync(authenticator.authenticate, token)
+        return principal
+
+    def _check_origin(self, websocket: WebSocket) -> None:
+        origin = urlsplit(websocket.headers.get("origin", ""))
+        if self.settings.public_url:
+            ours = urlsplit(self.settings.public_url).netloc.lower()
+        else:
+            ours = websocket.headers.get("host", "").lower()
+        if not origin.scheme or origin.netloc.lower() != ours:
+            raise Forbidden("a notebook's WebSocket must come from this server's pages")
+
+
+def notebooks_router(notebooks: NotebookService, settings: Settings) -> APIRouter:
+    """``GET /jobs/{id}/notebook`` and everything under ``/notebooks/{id}/``."""
+    router = APIRouter(prefix=settings.base_path, tags=["notebooks"])
+    endpoints = NotebookEndpoints(notebooks, settings)
+    router.add_api_route(
+        "/jobs/{job_id}/notebook",
+        endpoints.state,
+        methods=["GET"],
+        summary="A notebook's state: whether JupyterLab is ready, where, its limits",
+    )
+    router.add_api_route(
+        "/notebooks/{job_id}/{path:path}",
+        endpoints.forward,
+        methods=METHODS,
+        include_in_schema=False,
+        response_class=StreamingResponse,
+    )
+    router.add_api_websocket_route("/notebooks/{job_id}/{path:path}", endpoints.websocket)
+    router.add_event_handler("shutdown", endpoints.proxy.close)
+    return router

@@ -1,0 +1,192 @@
+"""A notebook job's process: JupyterLab on a Unix socket, until idle, too old or cancelled.
+
+It runs in the job's worker (:func:`modelport.jobs.worker.run_job`), confined as a training is,
+so JupyterLab and its kernels are too: the owner's home and data area, the GPUs given, the
+memory cap. It asks the platform for its secrets through the job's channel (Jupyter's token, and
+the owner's short-lived token for ``MODELPORT_TOKEN``), starts ``python -m jupyterlab`` on the
+socket the platform named (:mod:`~modelport.jobs.notebook_paths`) under the platform's prefix,
+and then every ``poll`` seconds reads Jupyter's ``/api/status`` and ``/api/kernels``: no
+activity and no busy kernel for ``idle_timeout`` seconds, or ``max_lifetime`` seconds since it
+started, stops it.
+A cancel (SIGTERM, :class:`~modelport.jobs.worker.Terminated`) stops it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from modelport.contract.typed import MODEL_DIR_ENV
+from modelport.jobs.domain import Job
+from modelport.jobs.notebook_paths import base_url, socket_path
+from modelport.jobs.recorder import JobRecorder
+
+#: How long JupyterLab may take to answer before the notebook fails.
+START_TIMEOUT: Final = 90.0
+#: After SIGTERM (Jupyter shuts its kernels down), how long before SIGKILL.
+STOP_GRACE: Final = 10.0
+#: The kernel environment's pointer to the owner's data area.
+DATA_AREA_ENV: Final = "MODELPORT_DATA_AREA"
+
+
+class NotebookFailed(Exception):
+    """JupyterLab did not start (its own words are in the job's log)."""
+
+
+def jupyter_command(job: Job) -> list[str]:
+    """``python -m jupyterlab`` on the job's socket, served under ``/notebooks/<id>/``: no
+    browser, no terminals (a kernel is the one way in), no news, update checks or extension
+    installs (the sandbox has no business fetching them)."""
+    args = job.args
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",  # a container's user is often root; the sandbox confines it anyway
+        f"--ServerApp.sock={socket_path(args, job.id)}",
+        "--ServerApp.sock_mode=0600",
+        f"--ServerApp.base_url={base_url(args, job.id)}",
+        f"--ServerApp.root_dir={args['home']}",
+        "--ServerApp.terminals_enabled=False",
+        "--ServerApp.jpserver_extensions={'jupyter_lsp': False, 'jupyter_server_terminals': False}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
+
+
+def jupyter_env(
+    job: Job, token: str, given: Mapping[str, str], area: Path | None
+) -> dict[str, str]:
+    """JupyterLab's (and its kernels') environment: the worker's (nothing of the platform's),
+    Jupyter's directories in the home, the platform's URL and the owner's token (``given``),
+    the data area, and the module's source first on the import path (an editable install)."""
+    home = str(job.args["home"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_WORKER_")}
+    env.update(
+        HOME=home,
+        JUPYTER_TOKEN=token,
+        JUPYTER_CONFIG_DIR=f"{home}/.jupyter",
+        JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter",
+        JUPYTER_RUNTIME_DIR="/tmp/jupyter-runtime",  # noqa: S108 - the sandbox's private /tmp
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({k: v for k, v in given.items() if k.startswith("MODELPORT_")})
+    if area is not None:
+        env[DATA_AREA_ENV] = str(area)
+    if job.model_dir:  # the module's version's artifacts, as its model reads them
+        env[MODEL_DIR_ENV] = job.model_dir
+    sources = [str(p) for p in job.args.get("pythonpath", [])]
+    if sources:
+        env["PYTHONPATH"] = os.pathsep.join([*sources, env.get("PYTHONPATH", "")]).rstrip(":")
+    return env
+
+
+def link_data_area(home: Path, area: Path | None) -> None:
+    """``~/data``: the owner's data area (read-only in the sandbox), unless the home has one."""
+    link = home / "data"
+    if area is not None and area.is_dir() and not link.exists() and not link.is_symlink():
+        with contextlib.suppress(OSError):
+            link.symlink_to(area, target_is_directory=True)
+
+
+def run_notebook(job: Job, store: JobRecorder, area: Path | None) -> dict[str, Any]:
+    """Serve JupyterLab until it is stopped; the job's result (why it stopped, how long it ran).
+
+    Raises NotebookFailed when it does not start, and lets ``Terminated`` (a cancel) through
+    once JupyterLab has stopped."""
+    ask = getattr(store, "notebook_secrets", None)
+    given: dict[str, Any] = ask() if callable(ask) else {}
+    token = str(given.get("jupyter_token") or secrets.token_urlsafe(32))
+    home, sock = Path(job.args["home"]), socket_path(job.args, job.id)
+    home.mkdir(parents=True, exist_ok=True)
+    link_data_area(home, area)
+    with contextlib.suppress(FileNotFoundError):
+        sock.unlink()  # a stale one from an earlier run of the job
+    began = time.monotonic()
+    env = jupyter_env(job, token, {k: str(v) for k, v in given.get("env", {}).items()}, area)
+    process = subprocess.Popen(  # noqa: S603 - our own command, no shell
+        jupyter_command(job), env=env, cwd=home, stdin=subprocess.DEVNULL
+    )
+    client = httpx.Client(
+        transport=httpx.HTTPTransport(uds=str(sock)),
+        base_url=f"http://localhost{base_url(job.args, job.id)}",
+        headers={"Authorization": f"token {token}"},
+        timeout=10.0,
+    )
+    try:
+        _wait_ready(process, client)
+        took = time.monotonic() - began
+        print(f"JupyterLab is ready ({took:.1f} s): open it from the job's page", flush=True)
+        store.report(job.id, message="JupyterLab is ready")
+        stopped = _watch(process, client, job.args)
+        return {"stopped": stopped, "uptime_s": round(time.monotonic() - began, 1)}
+    finally:
+        client.close()
+        _stop(process)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], client: httpx.Client) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NotebookFailed(f"JupyterLab exited with status {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if client.get("api/status").status_code == 200:
+                return
+        time.sleep(0.05)
+    raise NotebookFailed(f"JupyterLab did not answer within {START_TIMEOUT:g} s")
+
+
+def _watch(process: subprocess.Popen[bytes], client: httpx.Client, args: Mapping[str, Any]) -> str:
+    """Wait until it should stop; why (``idle``, ``max_lifetime``)."""
+    idle_timeout, max_lifetime = float(args["idle_timeout"]), float(args["max_lifetime"])
+    poll = float(args.get("poll", 5.0))
+    started = time.time()
+    last_active = started
+    while True:
+        if process.poll() is not None:
+            raise NotebookFailed(f"JupyterLab exited with status {process.returncode}")
+        now = time.time()
+        if now - started >= max_lifetime:
+            print(f"stopping: the notebook reached its maximum lifetime ({max_lifetime:g} s)")
+            return "max_lifetime"
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+            last_active = max(last_active, _last_activity(client, now))
+        if now - last_active >= idle_timeout:
+            print(f"stopping: the notebook was idle for {idle_timeout:g} s")
+            return "idle"
+        time.sleep(min(poll, max(0.05, idle_timeout / 4)))
+
+
+def _last_activity(client: httpx.Client, now: float) -> float:
+    """When JupyterLab last saw activity (a request, a kernel message); ``now`` while a kernel
+    is busy (a long computation sends nothing, yet the notebook is in use)."""
+    kernels = client.get("api/kernels", params={"no_track_activity": "1"}).json()
+    if any(k.get("execution_state") == "busy" for k in kernels):
+        return now
+    said = client.get("api/status").json()["last_activity"]
+    return datetime.fromisoformat(said.replace("Z", "+00:00")).timestamp()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (Jupyter shuts its kernels down), SIGKILL after the grace."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,145 @@
+"""The notebook use cases: start one (on a module or not), find the one to proxy, say its state.
+
+A notebook is a job (:class:`~modelport.jobs.domain.JobKind` ``notebook``) queued through the
+job service, so its resources, quotas (GPU-hours too), sandbox, logs, Stop and My jobs are a
+training's. What it adds: its owner's notebook home (``<data_dir>/notebooks/<area>``, kept
+between notebooks), the module's source checked out there when opened on a module
+(:mod:`~modelport.notebooks.sources`), the idle timeout and maximum lifetime (at most the
+platform's), and the grant its ``MODELPORT_TOKEN`` is made with (the starter's scopes, roles and
+groups: :mod:`modelport.jobs.notebook_sessions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelport.auth import policy
+from modelport.auth.config import Principal
+from modelport.auth.tokens import grantable_scopes
+from modelport.catalog.domain import LATEST
+from modelport.catalog.git import GitPolicy
+from modelport.errors import Conflict, InvalidInput, NotFound
+from modelport.jobs.domain import Job, JobKind, JobStatus, Resources
+from modelport.jobs.notebook_paths import socket_path, socket_root
+from modelport.notebooks.sources import checkout_module, import_roots
+from modelport.settings import Settings
+from modelport.storage.userdata import area_key
+
+if TYPE_CHECKING:
+    from modelport.catalog.service import CatalogService
+    from modelport.jobs.service import JobService
+
+#: A notebook job's ``model`` when it was not opened on a module.
+NO_MODULE = "-"
+
+
+@dataclass(frozen=True)
+class NotebookRequest:
+    """What a user asks for."""
+
+    resources: Resources
+    module: str | None = None
+    version: str | None = None
+    idle_minutes: float | None = None
+    max_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where the proxy sends a notebook's requests, and with what token."""
+
+    job: Job
+    socket: Path
+    token: str
+
+
+class NotebookService:
+    """Notebooks on the platform."""
+
+    def __init__(self, jobs: JobService, catalog: CatalogService, settings: Settings) -> None:
+        self.jobs = jobs
+        self.catalog = catalog
+        self.settings = settings
+
+    def start(self, principal: Principal, request: NotebookRequest) -> Job:
+        """Queue a notebook of ``principal``'s (Forbidden without the trainer role, the
+        resources and quota checked as for a training); on ``module``: its source in the home."""
+        policy.check_train(principal)
+        idle, lifetime = self._timeouts(request)
+        home = self.settings.data_dir / "notebooks" / area_key(principal.identity)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        args: dict[str, Any] = {
+            "home": str(home),
+            "socket_root": str(socket_root()),
+            "base_path": self.settings.base_path,
+            "idle_timeout": idle,
+            "max_lifetime": lifetime,
+            "grant": {
+                "scopes": grantable_scopes(principal),
+                "roles": sorted(principal.roles),
+                "groups": list(principal.groups),
+                "name": principal.name or principal.preferred_username,
+            },
+        }
+        model, version, model_dir = NO_MODULE, None, None
+        if request.module is not None:
+            record = self.catalog.version(request.module, request.version or LATEST, principal)
+            if record.pipeline is not None:
+                raise InvalidInput({"module": [f"'{record.module}' is a pipeline, not code"]})
+            git = GitPolicy.for_publishers(allowed_hosts=self.settings.git_allowed_hosts)
+            checkout, said = checkout_module(record, home, git)
+            model, version = record.module, record.version
+            found = self.settings.model_version_dir(record.module, record.version)
+            model_dir = str(found) if found.is_dir() else None
+            args |= {"module": model, "source": said, "pythonpath": import_roots(checkout)}
+        job = Job(
+            kind=JobKind.NOTEBOOK,
+            model=model,
+            model_spec="jupyterlab",
+            version=version,
+            model_dir=model_dir,
+            args=args,
+            owner=principal.identity,
+            resources=request.resources,
+        )
+        return self.jobs.queue(job, principal)
+
+    def _timeouts(self, request: NotebookRequest) -> tuple[float, float]:
+        """The idle timeout and maximum lifetime in seconds: the request's, at most the
+        platform's (``notebook_idle_minutes``, ``notebook_max_hours``)."""
+        most_idle, most_hours = (
+            self.settings.notebook_idle_minutes,
+            self.settings.notebook_max_hours,
+        )
+        idle = most_idle if request.idle_minutes is None else request.idle_minutes
+        hours = most_hours if request.max_hours is None else request.max_hours
+        errors: dict[str, list[str]] = {}
+        if not 0 < idle <= most_idle:
+            errors["idle_minutes"] = [f"Must be more than 0 and at most {most_idle:g}."]
+        if not 0 < hours <= most_hours:
+            errors["max_hours"] = [f"Must be more than 0 and at most {most_hours:g}."]
+        if errors:
+            raise InvalidInput(errors)
+        return idle * 60, hours * 3600
+
+    def notebook(self, principal: Principal, job_id: str) -> Job:
+        """One of ``principal``'s own notebooks; NotFound for anybody else's, or a training."""
+        job = self.jobs.store.get(job_id)
+        policy.check_open_notebook(principal, job)
+        if job.kind is not JobKind.NOTEBOOK:
+            raise NotFound(f"notebook '{job_id}' not found")
+        return job
+
+    def upstream(self, principal: Principal, job_id: str) -> Upstream:
+        """Where to proxy a request to ``principal``'s running notebook; Conflict while it is
+        not running, or when another replica runs it."""
+        job = self.notebook(principal, job_id)
+        if job.status is not JobStatus.RUNNING:
+            raise Conflict(f"notebook '{job_id}' is {job.status.value}, not running")
+        sessions = self.jobs.notebooks
+        if sessions is None or not sessions.running_here(job_id):
+            where = f" ({job.lease_owner})" if job.lease_owner else ""
+            raise Conflict(f"notebook '{job_id}' runs on another replica{where}: open it there")
+        return Upstream(job, socket_path(job.args, job.id), sessions.jupyter_token(job_id))

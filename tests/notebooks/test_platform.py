@@ -1,0 +1,145 @@
+"""Notebooks on the platform, through the path a user takes: JupyterLab opened as a job, reached
+through ``/notebooks/{id}/`` by its owner only, a cell run over the kernel's WebSocket reading
+the owner's data, its token revoked when it stops, idle notebooks stopped, quotas applied."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from modelport.jobs.notebook_paths import socket_root
+from tests.api.test_authorization import who
+from tests.notebooks.conftest import Platform
+from tests.notebooks.kernel import run_cell, start_kernel
+
+pytestmark = pytest.mark.slow
+
+CELL = """
+import json, os, httpx, numpy, tiny_detector
+grid = numpy.loadtxt("data/numbers.csv", delimiter=",")
+me = httpx.get(os.environ["MODELPORT_URL"] + "/auth/me",
+               headers={"Authorization": "Bearer " + os.environ["MODELPORT_TOKEN"]}).json()
+try:
+    open(DATABASE).close()
+    database = "seen"
+except OSError as exc:
+    database = type(exc).__name__
+print(json.dumps({
+    "sum": grid.sum(), "subject": me["subject"], "scopes": me["scopes"],
+    "token": os.environ["MODELPORT_TOKEN"], "gpus": os.environ["CUDA_VISIBLE_DEVICES"],
+    "module": tiny_detector.__file__, "home": os.getcwd(), "database": database,
+    "jupyter_token": "JUPYTER_TOKEN" in os.environ,
+}))
+"""
+
+
+def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
+    platform: Platform,
+) -> None:
+    alice = platform.headers["alice"]
+    put = httpx.put(platform.url("/data/numbers.csv"), content=b"1,2,3\n4,5,6\n", headers=alice)
+    assert put.status_code == 201, put.text
+    job = platform.start("alice", model="tiny-detector", resources={"cpu": 1, "gpu": 1})
+    assert (job["kind"], job["model"], job["owner"]) == ("notebook", "tiny-detector", who("alice"))
+    state = platform.wait_ready("alice", job["id"])
+    assert state["url"] == f"/notebooks/{job['id']}/lab"
+    base = platform.url(f"/notebooks/{job['id']}/")
+
+    # JupyterLab's page, through the platform, without Jupyter's token in it
+    lab = httpx.get(platform.url(state["url"]), headers=alice)
+    assert lab.status_code == 200
+    assert "jupyter-config-data" in lab.text
+    config = lab.text.split('id="jupyter-config-data" type="application/json">', 1)[1]
+    config = config.split("</script>", 1)[0]
+    assert json.loads(config)["token"] == ""
+    assert "set-cookie" not in lab.headers  # Jupyter's cookies stay upstream
+
+    # nobody else: not bob (404, as for a job of somebody else's), not anonymous (401)
+    for path in (state["url"], "api/status"):
+        url = platform.url(path) if path.startswith("/") else base + path
+        assert httpx.get(url, headers=platform.headers["bob"]).status_code == 404
+        assert httpx.get(url).status_code == 401
+    assert (
+        httpx.get(
+            platform.url(f"/jobs/{job['id']}/notebook"), headers=platform.headers["bob"]
+        ).status_code
+        == 404
+    )
+    kernel = start_kernel(base, alice)
+    with pytest.raises(InvalidStatus) as refused:
+        ws = base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
+        connect(ws, additional_headers=platform.headers["bob"]).close()
+    assert refused.value.response.status_code == 403
+
+    # a cell: numpy over the owner's data, the module's checkout, the owner's platform token
+    database = str(platform.data / "modelport.db")
+    said = run_cell(base, kernel, CELL.replace("DATABASE", repr(database)), alice)
+    assert said["status"] == "ok", said
+    seen = json.loads(said["stdout"])
+    home = Path(seen["home"])
+    assert seen["sum"] == 21.0
+    assert seen["subject"] == "alice" and "admin" not in seen["scopes"]
+    assert seen["gpus"] == "0"
+    assert Path(seen["module"]).is_relative_to(home / "tiny-detector")  # the editable checkout
+    assert (home / "tiny-detector" / "pyproject.toml").is_file()
+    assert seen["database"] in ("FileNotFoundError", "PermissionError")  # the sandbox hides it
+    token = {"Authorization": f"Bearer {seen['token']}"}
+    assert httpx.get(platform.url("/auth/me"), headers=token).status_code == 200
+
+    # Stop: the job is cancelled, its token revoked, its socket gone, JupyterLab unreachable
+    stopped = httpx.post(platform.url(f"/jobs/{job['id']}/cancel"), headers=alice)
+    assert stopped.status_code == 200, stopped.text
+    assert platform.wait_end("alice", job["id"])["status"] == "cancelled"
+    assert httpx.get(platform.url("/auth/me"), headers=token).status_code == 401
+    assert not (socket_root() / job["id"]).exists()
+    gone = httpx.get(platform.url(state["url"]), headers=alice)
+    assert gone.status_code == 409
+    assert "cancelled" in gone.json()["message"]
+    log = platform.log("alice", job["id"])
+    assert "JupyterLab is ready" in log
+    assert "copied tiny-detector's project" in job["args"]["source"]
+
+
+def test_an_unused_notebook_stops_at_its_idle_timeout(platform: Platform) -> None:
+    job = platform.start("bob", idle_minutes=0.05)  # 3 s
+    ended = platform.wait_end("bob", job["id"], limit_s=90)
+    assert ended["status"] == "succeeded", platform.log("bob", job["id"])
+    assert ended["result"]["stopped"] == "idle"
+    assert "idle for 3 s" in platform.log("bob", job["id"])
+
+
+def test_quotas_and_limits_refuse_a_notebook(platform: Platform) -> None:
+    def start(user: str, **body: object) -> httpx.Response:
+        return httpx.post(
+            platform.url("/jobs"),
+            json={"kind": "notebook", **body},
+            headers=platform.headers[user],
+        )
+
+    beyond_quota = start("bob", resources={"cpu": 0.5, "gpu": 2})  # bob may hold 1 GPU
+    assert beyond_quota.status_code == 403, beyond_quota.text
+    assert "GPU" in beyond_quota.json()["message"]
+    beyond_machine = start("alice", resources={"cpu": 0.5, "gpu": 3})
+    assert beyond_machine.status_code == 422
+    assert "the local executor has 2" in beyond_machine.json()["resources"][0]
+    too_long = start("alice", idle_minutes=10_000, max_hours=5)
+    assert too_long.status_code == 422
+    assert set(too_long.json()) == {"idle_minutes", "max_hours"}
+    assert start("carol").status_code == 403  # not a trainer
+    assert start("alice", model="no-such-module").status_code == 404
+
+    first = start("bob", resources={"cpu": 0.5, "gpu": 1})
+    assert first.status_code == 201, first.text
+    try:
+        second = start("bob", resources={"cpu": 0.5, "gpu": 1})
+        assert second.status_code == 429, second.text  # not now: his one GPU is held
+    finally:
+        httpx.post(
+            platform.url(f"/jobs/{first.json()['id']}/cancel"), headers=platform.headers["bob"]
+        )
+    assert platform.wait_end("bob", first.json()["id"])["status"] in ("cancelled", "succeeded")
