@@ -17,7 +17,7 @@ from sqlalchemy import Engine, event
 
 from modelport.auth.quotas import Usage
 from modelport.errors import IllegalTransition, NotFound, QuotaExceeded
-from modelport.jobs.domain import EventKind, Job, JobEvent, JobStatus, Resources, utcnow
+from modelport.jobs.domain import EventKind, Job, JobEvent, JobKind, JobStatus, Resources, utcnow
 from modelport.jobs.store import JobStore
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -74,6 +74,7 @@ def test_create_and_get_round_trip_every_field(store: JobStore) -> None:
         model_dir="/data/models/m/1.0.0",
         lease_owner="replica-a:5000",
         lease_expires_at=T0 + timedelta(seconds=30, microseconds=3),
+        kind=JobKind.NOTEBOOK,
     )
     # every field is set to something other than its default, so a dropped column shows
     defaults = make_job()
