@@ -37,6 +37,7 @@ class Platform:
     data: Path
     idp: Idp
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)  # a browser session's cookie value
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -104,6 +105,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             scopes = [s for s in SCOPES if s != "admin"]
             issued = tokens.issue(who(user), "test", scopes, roles=roles, owner_name=user)
             platform.headers[user] = {"Authorization": f"Bearer {issued.token}"}
+            session = tokens.issue(who(user), "browser session", scopes, roles=roles, session=True)
+            platform.sessions[user] = session.token
         catalog.engine.dispose()
         try:
             yield platform

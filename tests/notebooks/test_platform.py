@@ -20,7 +20,7 @@ from tests.notebooks.kernel import run_cell, start_kernel
 pytestmark = pytest.mark.slow
 
 CELL = """
-import json, os, httpx, numpy, tiny_detector
+import json, os, subprocess, sys, httpx, numpy, tiny_detector
 grid = numpy.loadtxt("data/numbers.csv", delimiter=",")
 me = httpx.get(os.environ["MODELPORT_URL"] + "/auth/me",
                headers={"Authorization": "Bearer " + os.environ["MODELPORT_TOKEN"]}).json()
@@ -33,7 +33,10 @@ print(json.dumps({
     "sum": grid.sum(), "subject": me["subject"], "scopes": me["scopes"],
     "token": os.environ["MODELPORT_TOKEN"], "gpus": os.environ["CUDA_VISIBLE_DEVICES"],
     "module": tiny_detector.__file__, "home": os.getcwd(), "database": database,
-    "jupyter_token": "JUPYTER_TOKEN" in os.environ,
+    "jobs": json.loads(subprocess.run(
+        [sys.executable, "-m", "modelport", "jobs", "list", "--json"],
+        capture_output=True, text=True, check=True,
+    ).stdout)["jobs"],
 }))
 """
 
@@ -71,10 +74,21 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
         == 404
     )
     kernel = start_kernel(base, alice)
+    channels = base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
     with pytest.raises(InvalidStatus) as refused:
-        ws = base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
-        connect(ws, additional_headers=platform.headers["bob"]).close()
+        connect(channels, additional_headers=platform.headers["bob"])
     assert refused.value.response.status_code == 403
+    # alice's browser session, from another site's page: refused (Jupyter would not check)
+    cookie = {"Cookie": f"modelport_session={platform.sessions['alice']}"}
+    with pytest.raises(InvalidStatus) as foreign:
+        connect(channels, additional_headers={**cookie, "Origin": "https://evil.example"})
+    assert foreign.value.response.status_code == 403
+    forged = httpx.post(
+        base + "api/kernels", json={}, headers={**cookie, "Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403
+    with connect(channels, additional_headers={**cookie, "Origin": platform.base}):
+        pass  # from the platform's own pages: accepted
 
     # a cell: numpy over the owner's data, the module's checkout, the owner's platform token
     database = str(platform.data / "modelport.db")
@@ -83,11 +97,16 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     seen = json.loads(said["stdout"])
     home = Path(seen["home"])
     assert seen["sum"] == 21.0
-    assert seen["subject"] == "alice" and "admin" not in seen["scopes"]
+    assert seen["subject"] == "alice"
+    assert "admin" not in seen["scopes"]
     assert seen["gpus"] == "0"
     assert Path(seen["module"]).is_relative_to(home / "tiny-detector")  # the editable checkout
     assert (home / "tiny-detector" / "pyproject.toml").is_file()
     assert seen["database"] in ("FileNotFoundError", "PermissionError")  # the sandbox hides it
+    assert job["id"] in [j["id"] for j in seen["jobs"]]  # the CLI, as alice, from the notebook
+    assert {j["owner"] for j in seen["jobs"]} == {who("alice")}
+    training = httpx.get(platform.url("/v2/models/tiny-detector/train/"), headers=alice)
+    assert training.json() == []  # a notebook on a module is not one of its trainings
     token = {"Authorization": f"Bearer {seen['token']}"}
     assert httpx.get(platform.url("/auth/me"), headers=token).status_code == 200
 

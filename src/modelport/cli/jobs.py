@@ -1,4 +1,5 @@
-"""``modelport jobs submit|list|show|logs|cancel|retry|artifacts --url URL``: jobs on a server.
+"""``modelport jobs submit|notebook|list|show|logs|cancel|retry|artifacts --url URL``: jobs on a
+server (``notebook``: JupyterLab on the platform, docs/notebooks.md).
 
 Every command talks to the server (``--url``, else ``$MODELPORT_URL``, else
 http://127.0.0.1:5000; said on stderr) through :class:`modelport.Client`; ``--token`` (or
@@ -69,6 +70,42 @@ def submit(
             typer.echo(json.dumps({k: done[k] for k in ("status", "result", "error")}, indent=2))
             if done["status"] != "succeeded":
                 raise typer.Exit(1)
+
+
+@app.command("notebook")
+def notebook(
+    module: Annotated[
+        str | None, typer.Argument(help="A catalog module whose source to check out.")
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="The module's version or alias.")] = None,
+    gpus: Annotated[int, typer.Option(help="GPUs to reserve.")] = 0,
+    cpus: Annotated[float, typer.Option(help="CPUs to reserve.")] = 1.0,
+    idle_minutes: Annotated[
+        float | None, typer.Option(help="Stop it after this long unused.")
+    ] = None,
+    max_hours: Annotated[
+        float | None, typer.Option(help="Stop it this long after it starts.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until JupyterLab answers.")] = True,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Open JupyterLab on the platform: print the job id, then (once it answers) its URL."""
+    from urllib.parse import urlsplit
+
+    with remote(url, token) as client:
+        job = client.notebook(
+            module,
+            version=version,
+            resources={"cpu": cpus, "gpu": gpus},
+            idle_minutes=idle_minutes,
+            max_hours=max_hours,
+        )
+        typer.echo(job["id"])
+        if wait:
+            state = client.wait_notebook(job["id"])
+            origin = urlsplit(url or "")
+            typer.echo(f"{origin.scheme}://{origin.netloc}{state['url']}")
 
 
 def _print_log_event(event: dict[str, Any]) -> None:

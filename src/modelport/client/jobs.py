@@ -15,7 +15,8 @@ from modelport.client.transport import Transport, segment
 
 
 class JobCalls:
-    """Training jobs: submit, follow, list, cancel, retry, artifacts (a part of :class:`Client`)."""
+    """Training jobs: submit, follow, list, cancel, retry, artifacts; notebooks (a part of
+    :class:`Client`)."""
 
     _transport: Transport
 
@@ -45,6 +46,48 @@ class JobCalls:
         if version is not None:
             body["version"] = version
         return self._transport.document("POST", "/jobs", json=body)
+
+    def notebook(
+        self,
+        module: str | None = None,
+        /,
+        *,
+        version: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        idle_minutes: float | None = None,
+        max_hours: float | None = None,
+    ) -> dict[str, Any]:
+        """Open a notebook (JupyterLab on the platform; on ``module``: its source checked out
+        in the home); the new job. See :meth:`wait_notebook`."""
+        body: dict[str, Any] = {"kind": "notebook", "model": module, "version": version}
+        body |= {"idle_minutes": idle_minutes, "max_hours": max_hours}
+        if resources is not None:
+            body["resources"] = dict(resources)
+        return self._transport.document("POST", "/jobs", json=body)
+
+    def notebook_state(self, job_id: str) -> dict[str, Any]:
+        """A notebook's state: ``ready``, ``url`` (JupyterLab, through the platform), limits."""
+        return self._transport.document("GET", f"/jobs/{segment(job_id)}/notebook")
+
+    def wait_notebook(
+        self, job_id: str, timeout: float = 300, poll: float = 0.25
+    ) -> dict[str, Any]:
+        """Wait until JupyterLab answers; its state. ``JobFailed`` if the notebook ends first,
+        TimeoutError past ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.notebook_state(job_id)
+            if state["ready"]:
+                return state
+            if state["status"] in ("succeeded", "failed", "cancelled"):
+                job = self.job(job_id)
+                reason = job.get("error") or state["status"]
+                raise errors.JobFailed(
+                    f"notebook {job_id} ended before it was ready: {reason}", job
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"notebook {job_id} not ready after {timeout:g} s")
+            time.sleep(poll)
 
     def job(self, job_id: str) -> dict[str, Any]:
         """A job: status, progress, result or error, ..."""

@@ -11,6 +11,7 @@ groups: :mod:`modelport.jobs.notebook_sessions`).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from modelport.auth.config import Principal
 from modelport.auth.tokens import grantable_scopes
 from modelport.catalog.domain import LATEST
 from modelport.catalog.git import GitPolicy
-from modelport.errors import Conflict, InvalidInput, NotFound
+from modelport.errors import Conflict, ExecutorError, InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobKind, JobStatus, Resources
 from modelport.jobs.notebook_paths import socket_path, socket_root
 from modelport.notebooks.sources import checkout_module, import_roots
@@ -67,6 +68,10 @@ class NotebookService:
         """Queue a notebook of ``principal``'s (Forbidden without the trainer role, the
         resources and quota checked as for a training); on ``module``: its source in the home."""
         policy.check_train(principal)
+        if importlib.util.find_spec("jupyterlab") is None:
+            raise ExecutorError(
+                "JupyterLab is not installed on this platform (pip install 'modelport[notebooks]')"
+            )
         idle, lifetime = self._timeouts(request)
         home = self.settings.data_dir / "notebooks" / area_key(principal.identity)
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
