@@ -10,7 +10,7 @@ from modelport.auth import policy
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.catalog.domain import Audience, ModuleRecord, Visibility
 from modelport.errors import Forbidden, NotFound
-from modelport.jobs.domain import Job
+from modelport.jobs.domain import Job, JobKind
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -129,3 +129,15 @@ def test_jobs_belong_to_their_owner() -> None:
     assert policy.jobs_owner_filter(BOB, "test|ada") == (False, "test|ada")
     assert policy.jobs_owner_filter(ROOT, None) == (True, None)
     assert policy.jobs_owner_filter(ROOT, "ada") == (True, "ada")
+
+
+def test_a_notebook_opens_for_its_owner_only_admins_included() -> None:
+    notebook = Job(kind=JobKind.NOTEBOOK, model="-", model_spec="jupyterlab", owner="test|ada")
+    policy.check_open_notebook(ADA, notebook)
+    for other in (BOB, ROOT):  # an admin sees and stops it as a job, but does not open it
+        with pytest.raises(NotFound, match=f"notebook '{notebook.id}' not found"):
+            policy.check_open_notebook(other, notebook)
+    with pytest.raises(Forbidden, match="'train' scope"):
+        policy.check_open_notebook(person("ada", "trainer", scopes={"read"}), notebook)
+    with pytest.raises(NotFound):  # nobody's: nobody's to open
+        policy.check_open_notebook(ROOT, notebook.model_copy(update={"owner": None}))
