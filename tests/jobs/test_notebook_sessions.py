@@ -15,6 +15,7 @@ from modelport.jobs.domain import Job, JobKind, utcnow
 from modelport.jobs.notebook_paths import socket_dir
 from modelport.jobs.notebook_sessions import TOKEN_SLACK, NotebookSessions
 from modelport.jobs.store import JobStore
+from modelport.storage.userdata import area_key
 
 
 @pytest.fixture
@@ -25,8 +26,6 @@ def stores(tmp_path: Path) -> tuple[JobStore, TokenStore]:
 
 def notebook(tmp_path: Path, **grant: object) -> Job:
     args = {
-        "home": str(tmp_path / "home"),
-        "socket_root": str(tmp_path / "sockets"),
         "idle_timeout": 60.0,
         "max_lifetime": 3600.0,
         "grant": {"scopes": ["read", "train", "admin"], "roles": ["admin", "trainer"], **grant},
@@ -39,7 +38,7 @@ def test_each_start_gets_new_secrets_and_the_end_revokes_them(
 ) -> None:
     jobs, tokens = stores
     job = jobs.create(notebook(tmp_path))
-    sessions = NotebookSessions(jobs, tokens, "http://127.0.0.1:5000")
+    sessions = NotebookSessions(jobs, tokens, "http://127.0.0.1:5000", tmp_path)
     with pytest.raises(NotFound, match="does not run on this replica"):
         sessions.jupyter_token(job.id)
 
@@ -58,7 +57,9 @@ def test_each_start_gets_new_secrets_and_the_end_revokes_them(
     assert again["jupyter_token"] != first["jupyter_token"]
     with pytest.raises(Unauthorized):
         tokens.verify(first["env"]["MODELPORT_TOKEN"])  # the first run's token is gone
-    directory = socket_dir(job.args["socket_root"], job.id)
+    assert again["home"] == str(tmp_path / "notebooks" / area_key("i|ada"))
+    assert again["socket"] == str(socket_dir(job.id) / "jupyter.sock")
+    directory = socket_dir(job.id)
     directory.mkdir(parents=True)
 
     sessions.release(job.id)
@@ -74,9 +75,9 @@ def test_no_token_without_sign_in_and_no_secrets_for_a_training(
 ) -> None:
     jobs, _ = stores
     job = jobs.create(notebook(tmp_path))
-    said = NotebookSessions(jobs, None, "http://127.0.0.1:5000").secrets(job.id)
+    said = NotebookSessions(jobs, None, "http://127.0.0.1:5000", tmp_path).secrets(job.id)
     assert set(said["env"]) == {"MODELPORT_URL"}
     training = jobs.create(Job(model="m", model_spec="x:Y", owner="i|ada"))
     with pytest.raises(InvalidInput) as refused:
-        NotebookSessions(jobs, None, "http://x").secrets(training.id)
+        NotebookSessions(jobs, None, "http://x", tmp_path).secrets(training.id)
     assert refused.value.errors == {"op": ["only a notebook job has notebook secrets"]}

@@ -51,20 +51,29 @@ def test_open_jupyterlab_from_the_dashboard_run_a_cell_and_stop_it(platform: Pla
         shot(page, "notebook-job")
 
         lab = context.new_page()
+        console: list[str] = []
+        lab.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
         lab.goto(opener.get_attribute("href") or "")
         launcher = lab.locator('.jp-LauncherCard[data-category="Notebook"]').first
         expect(launcher).to_be_visible(timeout=60_000)  # JupyterLab loaded, through the proxy
         launcher.click()
         editor = lab.locator(".jp-Notebook .jp-Cell .cm-content").first
         expect(editor).to_be_visible(timeout=30_000)
-        idle = lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-        expect(idle).to_have_count(1, timeout=60_000)  # its kernel answers on its WebSocket
+        # its kernel answers on its WebSocket (the status bar's kernel item says so)
+        kernel = lab.get_by_role("button", name=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+        expect(kernel).to_be_visible(timeout=60_000)
         editor.click()
         lab.keyboard.insert_text(CELL)
         expect(editor).to_contain_text("loadtxt")  # typed into the cell, not lost to a dialog
         lab.keyboard.press("Shift+Enter")
         output = lab.locator(".jp-OutputArea-output").first
-        expect(output).to_contain_text("sum=10", timeout=60_000)
+        try:
+            expect(output).to_contain_text("sum=10", timeout=60_000)
+        except AssertionError:  # what the page and JupyterLab said, for whoever reads the failure
+            print("\n".join(console[-60:]))
+            print(lab.locator(".jp-Notebook").inner_text())
+            print(page.request.get(f"/jobs/{job_id}/logs").text())
+            raise
         shot(lab, "notebook-jupyterlab")
 
         # another user: nothing of it (404), as for a job of somebody else's

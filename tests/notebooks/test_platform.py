@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from modelport.jobs.notebook_paths import socket_root
+from modelport.jobs.notebook_paths import socket_dir
 from tests.api.test_authorization import who
 from tests.notebooks.conftest import Platform
 from tests.notebooks.kernel import run_cell, start_kernel
@@ -49,6 +49,7 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     assert put.status_code == 201, put.text
     job = platform.start("alice", model="tiny-detector", resources={"cpu": 1, "gpu": 1})
     assert (job["kind"], job["model"], job["owner"]) == ("notebook", "tiny-detector", who("alice"))
+    assert str(platform.data) not in json.dumps(job["args"])  # no server path to a client
     state = platform.wait_ready("alice", job["id"])
     assert state["url"] == f"/notebooks/{job['id']}/lab"
     base = platform.url(f"/notebooks/{job['id']}/")
@@ -115,7 +116,7 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     assert stopped.status_code == 200, stopped.text
     assert platform.wait_end("alice", job["id"])["status"] == "cancelled"
     assert httpx.get(platform.url("/auth/me"), headers=token).status_code == 401
-    assert not (socket_root() / job["id"]).exists()
+    assert not socket_dir(job["id"]).exists()
     gone = httpx.get(platform.url(state["url"]), headers=alice)
     assert gone.status_code == 409
     assert "cancelled" in gone.json()["message"]

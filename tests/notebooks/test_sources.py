@@ -8,7 +8,7 @@ from pathlib import Path
 
 from modelport.catalog.domain import VersionRecord
 from modelport.catalog.git import GitPolicy
-from modelport.notebooks.sources import checkout_module, import_roots
+from modelport.notebooks.sources import checkout_module
 
 
 def record(module: str, package: str | None, source_url: str | None = None) -> VersionRecord:
@@ -30,7 +30,6 @@ def test_an_editable_pilot_is_copied_without_caches_and_kept_afterwards(tmp_path
     assert said == "copied tiny-detector's project into ~/tiny-detector"
     assert (checkout / "src" / "tiny_detector" / "model.py").is_file()
     assert not list(checkout.rglob("__pycache__"))
-    assert import_roots(checkout) == [str(checkout / "src")]
 
     edited = checkout / "src" / "tiny_detector" / "model.py"
     edited.write_text("# my edit\n")
@@ -45,7 +44,6 @@ def test_without_a_source_the_installed_package_is_used(tmp_path: Path) -> None:
     checkout, said = checkout_module(record("pyyaml", "PyYAML"), tmp_path, GitPolicy())
     assert checkout is None
     assert "no source to check out" in said
-    assert import_roots(None) == []
     checkout, _ = checkout_module(record("ghost", "no-such-distribution"), tmp_path, GitPolicy())
     assert checkout is None
     assert not list(tmp_path.iterdir())

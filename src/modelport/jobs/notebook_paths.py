@@ -1,4 +1,5 @@
-"""Where a notebook's pieces are, as both its process and the platform compute them."""
+"""Where a notebook's pieces are on the platform's machine (computed there, never stored in the
+job, whose record its owner reads: no server path reaches a client)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Final
+
+from modelport.storage.userdata import area_key
 
 SOCKET_NAME: Final = "jupyter.sock"
 
@@ -17,14 +20,19 @@ def socket_root() -> Path:
     return Path(tempfile.gettempdir()) / f"modelport-nb-{os.getuid()}"
 
 
-def socket_dir(root: str | Path, job_id: str) -> Path:
+def socket_dir(job_id: str) -> Path:
     """Job ``job_id``'s socket directory (bound writable in its sandbox)."""
-    return Path(root) / job_id
+    return socket_root() / job_id
 
 
-def socket_path(args: dict[str, Any], job_id: str) -> Path:
-    """The socket JupyterLab of job ``job_id`` listens on (``args``: the notebook's)."""
-    return socket_dir(args["socket_root"], job_id) / SOCKET_NAME
+def socket_path(job_id: str) -> Path:
+    """The socket JupyterLab of job ``job_id`` listens on."""
+    return socket_dir(job_id) / SOCKET_NAME
+
+
+def notebook_home(data_dir: Path, owner: str | None) -> Path:
+    """``owner``'s notebook home, kept between their notebooks (not created)."""
+    return data_dir / "notebooks" / area_key(owner or "-")
 
 
 def base_url(args: dict[str, Any], job_id: str) -> str:

@@ -2,18 +2,18 @@
 
 It runs in the job's worker (:func:`modelport.jobs.worker.run_job`), confined as a training is,
 so JupyterLab and its kernels are too: the owner's home and data area, the GPUs given, the
-memory cap. It asks the platform for its secrets through the job's channel (Jupyter's token, and
-the owner's short-lived token for ``MODELPORT_TOKEN``), starts ``python -m jupyterlab`` on the
-socket the platform named (:mod:`~modelport.jobs.notebook_paths`) under the platform's prefix,
-and then every ``poll`` seconds reads Jupyter's ``/api/status`` and ``/api/kernels``: no
-activity and no busy kernel for ``idle_timeout`` seconds, or ``max_lifetime`` seconds since it
-started, stops it.
-A cancel (SIGTERM, :class:`~modelport.jobs.worker.Terminated`) stops it too.
+memory cap. It asks the platform for its secrets through the job's channel (Jupyter's token,
+the owner's short-lived token for ``MODELPORT_TOKEN``, where its home and socket are), starts
+``python -m jupyterlab`` on that socket under the platform's prefix, and then every ``poll``
+seconds reads Jupyter's ``/api/status`` and ``/api/kernels``: no activity and no busy kernel for
+``idle_timeout`` seconds, or ``max_lifetime`` seconds since it started, stops it. A cancel
+(SIGTERM, :class:`~modelport.jobs.worker.Terminated`) stops it too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -38,27 +39,47 @@ START_TIMEOUT: Final = 90.0
 STOP_GRACE: Final = 10.0
 #: The kernel environment's pointer to the owner's data area.
 DATA_AREA_ENV: Final = "MODELPORT_DATA_AREA"
+#: The platform's JupyterLab settings, in the sandbox's private /tmp (JUPYTER_CONFIG_PATH): the
+#: news announcements off (their prompt would ask to fetch from the internet).
+PLATFORM_CONFIG: Final = Path("/tmp/modelport-jupyter")  # noqa: S108 - the sandbox's own /tmp
+PAGE_CONFIG: Final = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
 
 
 class NotebookFailed(Exception):
     """JupyterLab did not start (its own words are in the job's log)."""
 
 
-def jupyter_command(job: Job) -> list[str]:
+@dataclass(frozen=True)
+class Layout:
+    """Where a notebook runs: its owner's home (its root and working directory) and socket."""
+
+    home: Path
+    socket: Path
+
+    @classmethod
+    def given(cls, job: Job, secrets: Mapping[str, Any]) -> Layout:
+        """As the platform said with the secrets (else: the home the executor made ``$HOME``
+        and this machine's socket directory)."""
+        home = secrets.get("home") or os.environ.get("HOME") or os.getcwd()
+        return cls(Path(home), Path(secrets.get("socket") or socket_path(job.id)))
+
+
+def jupyter_command(job: Job, layout: Layout) -> list[str]:
     """``python -m jupyterlab`` on the job's socket, served under ``/notebooks/<id>/``: no
     browser, no terminals (a kernel is the one way in), no news, update checks or extension
-    installs (the sandbox has no business fetching them)."""
-    args = job.args
+    installs (the sandbox has no business fetching them); its own log at warnings (its
+    requests and paths are not the owner's business)."""
     return [
         sys.executable,
         "-m",
         "jupyterlab",
         "--no-browser",
         "--allow-root",  # a container's user is often root; the sandbox confines it anyway
-        f"--ServerApp.sock={socket_path(args, job.id)}",
+        f"--ServerApp.sock={layout.socket}",
         "--ServerApp.sock_mode=0600",
-        f"--ServerApp.base_url={base_url(args, job.id)}",
-        f"--ServerApp.root_dir={args['home']}",
+        f"--ServerApp.base_url={base_url(job.args, job.id)}",
+        f"--ServerApp.root_dir={layout.home}",
+        "--ServerApp.log_level=WARN",
         "--ServerApp.terminals_enabled=False",
         "--ServerApp.jpserver_extensions={'jupyter_lsp': False, 'jupyter_server_terminals': False}",
         "--LabApp.news_url=None",
@@ -68,12 +89,12 @@ def jupyter_command(job: Job) -> list[str]:
 
 
 def jupyter_env(
-    job: Job, token: str, given: Mapping[str, str], area: Path | None
+    job: Job, layout: Layout, token: str, given: Mapping[str, str], area: Path | None
 ) -> dict[str, str]:
     """JupyterLab's (and its kernels') environment: the worker's (nothing of the platform's),
     Jupyter's directories in the home, the platform's URL and the owner's token (``given``),
     the data area, and the module's source first on the import path (an editable install)."""
-    home = str(job.args["home"])
+    home = str(layout.home)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_WORKER_")}
     env.update(
         HOME=home,
@@ -81,6 +102,7 @@ def jupyter_env(
         JUPYTER_CONFIG_DIR=f"{home}/.jupyter",
         JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter",
         JUPYTER_RUNTIME_DIR="/tmp/jupyter-runtime",  # noqa: S108 - the sandbox's private /tmp
+        JUPYTER_CONFIG_PATH=str(PLATFORM_CONFIG),
         PYTHONUNBUFFERED="1",
     )
     env.update({k: v for k, v in given.items() if k.startswith("MODELPORT_")})
@@ -88,9 +110,11 @@ def jupyter_env(
         env[DATA_AREA_ENV] = str(area)
     if job.model_dir:  # the module's version's artifacts, as its model reads them
         env[MODEL_DIR_ENV] = job.model_dir
-    sources = [str(p) for p in job.args.get("pythonpath", [])]
-    if sources:
-        env["PYTHONPATH"] = os.pathsep.join([*sources, env.get("PYTHONPATH", "")]).rstrip(":")
+    checkout = job.args.get("checkout")
+    if checkout:  # ~/<module>/src (a src layout) or ~/<module>, first
+        root = layout.home / str(checkout)
+        source = root / "src" if (root / "src").is_dir() else root
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")]).rstrip(":")
     return env
 
 
@@ -110,15 +134,20 @@ def run_notebook(job: Job, store: JobRecorder, area: Path | None) -> dict[str, A
     ask = getattr(store, "notebook_secrets", None)
     given: dict[str, Any] = ask() if callable(ask) else {}
     token = str(given.get("jupyter_token") or secrets.token_urlsafe(32))
-    home, sock = Path(job.args["home"]), socket_path(job.args, job.id)
+    layout = Layout.given(job, given)
+    home, sock = layout.home, layout.socket
     home.mkdir(parents=True, exist_ok=True)
     link_data_area(home, area)
+    labconfig = PLATFORM_CONFIG / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    (labconfig / "page_config.json").write_text(json.dumps(PAGE_CONFIG))
     with contextlib.suppress(FileNotFoundError):
         sock.unlink()  # a stale one from an earlier run of the job
     began = time.monotonic()
-    env = jupyter_env(job, token, {k: str(v) for k, v in given.get("env", {}).items()}, area)
+    said = {k: str(v) for k, v in given.get("env", {}).items()}
+    env = jupyter_env(job, layout, token, said, area)
     process = subprocess.Popen(  # noqa: S603 - our own command, no shell
-        jupyter_command(job), env=env, cwd=home, stdin=subprocess.DEVNULL
+        jupyter_command(job, layout), env=env, cwd=home, stdin=subprocess.DEVNULL
     )
     client = httpx.Client(
         transport=httpx.HTTPTransport(uds=str(sock)),

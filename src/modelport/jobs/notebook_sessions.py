@@ -11,18 +11,18 @@ hook). They live in this replica's memory only: its sockets are local, so only i
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import shutil
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelport.errors import InvalidInput, NotFound
 from modelport.jobs.domain import JobKind
-from modelport.jobs.notebook_paths import socket_dir
+from modelport.jobs.notebook_paths import notebook_home, socket_dir, socket_path
 
 if TYPE_CHECKING:
     from modelport.auth.tokens import TokenStore
@@ -45,10 +45,14 @@ class Session:
 class NotebookSessions:
     """The running notebooks' secrets on this replica."""
 
-    def __init__(self, store: JobStore, tokens: TokenStore | None, platform_url: str) -> None:
+    def __init__(
+        self, store: JobStore, tokens: TokenStore | None, platform_url: str, data_dir: Path
+    ) -> None:
         """``tokens``: where the owners' notebook tokens are issued (None: sign-in is off, and
-        the platform needs none); ``platform_url``: what ``MODELPORT_URL`` says."""
+        the platform needs none); ``platform_url``: what ``MODELPORT_URL`` says; ``data_dir``:
+        the platform's, which holds the notebook homes."""
         self.store = store
+        self.data_dir = data_dir
         self.tokens = tokens
         self.platform_url = platform_url
         self._sessions: dict[str, Session] = {}
@@ -80,7 +84,12 @@ class NotebookSessions:
             self._sessions[job_id] = session
         if earlier is not None:  # a re-run of the job: the first run's token goes
             self._revoke(earlier)
-        return {"jupyter_token": session.jupyter_token, "env": env}
+        return {
+            "jupyter_token": session.jupyter_token,
+            "env": env,
+            "home": str(notebook_home(self.data_dir, job.owner)),
+            "socket": str(socket_path(job_id)),
+        }
 
     def jupyter_token(self, job_id: str) -> str:
         """The Jupyter token of a notebook running here; NotFound when it does not run here."""
@@ -102,10 +111,7 @@ class NotebookSessions:
             session = self._sessions.pop(job_id, None)
         if session is not None:
             self._revoke(session)
-            with contextlib.suppress(NotFound):
-                job = self.store.get(job_id)
-                if "socket_root" in job.args:
-                    shutil.rmtree(socket_dir(job.args["socket_root"], job_id), ignore_errors=True)
+            shutil.rmtree(socket_dir(job_id), ignore_errors=True)
 
     def _revoke(self, session: Session) -> None:
         if self.tokens is None or session.api_token_id is None:

@@ -10,7 +10,7 @@ from modelport.db import connect
 from modelport.jobs.context import ALLOWED_HOSTS_ENV, DATA_ROOTS_ENV
 from modelport.jobs.domain import Job, JobKind
 from modelport.jobs.executors.base import Executor
-from modelport.jobs.notebook_paths import socket_dir
+from modelport.jobs.notebook_paths import notebook_home, socket_dir
 from modelport.jobs.notebook_sessions import NotebookSessions
 from modelport.jobs.service import JobService
 from modelport.jobs.store import JobStore
@@ -130,7 +130,7 @@ def _notebook_sessions(settings: Settings, store: JobStore) -> NotebookSessions:
         from modelport.auth.tokens import TokenStore
 
         tokens = TokenStore(store.engine)
-    return NotebookSessions(store, tokens, platform_url(settings))
+    return NotebookSessions(store, tokens, platform_url(settings), settings.data_dir)
 
 
 def platform_url(settings: Settings) -> str:
@@ -195,8 +195,8 @@ def notebook_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
         area = area_of(settings.user_data_dir(), job.owner)
         area.mkdir(parents=True, exist_ok=True)
         read_only.append(area)
-    home = Path(job.args["home"])
-    sockets = socket_dir(job.args["socket_root"], job.id)
+    home = notebook_home(settings.data_dir, job.owner)
+    sockets = socket_dir(job.id)
     for path in (home, sockets):
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return SandboxSpec(

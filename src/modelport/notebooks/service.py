@@ -23,10 +23,9 @@ from modelport.catalog.domain import LATEST
 from modelport.catalog.git import GitPolicy
 from modelport.errors import Conflict, ExecutorError, InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobKind, JobStatus, Resources
-from modelport.jobs.notebook_paths import socket_path, socket_root
-from modelport.notebooks.sources import checkout_module, import_roots
+from modelport.jobs.notebook_paths import notebook_home, socket_path
+from modelport.notebooks.sources import checkout_module
 from modelport.settings import Settings
-from modelport.storage.userdata import area_key
 
 if TYPE_CHECKING:
     from modelport.catalog.service import CatalogService
@@ -73,11 +72,9 @@ class NotebookService:
                 "JupyterLab is not installed on this platform (pip install 'modelport[notebooks]')"
             )
         idle, lifetime = self._timeouts(request)
-        home = self.settings.data_dir / "notebooks" / area_key(principal.identity)
+        home = notebook_home(self.settings.data_dir, principal.identity)
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         args: dict[str, Any] = {
-            "home": str(home),
-            "socket_root": str(socket_root()),
             "base_path": self.settings.base_path,
             "idle_timeout": idle,
             "max_lifetime": lifetime,
@@ -98,7 +95,9 @@ class NotebookService:
             model, version = record.module, record.version
             found = self.settings.model_version_dir(record.module, record.version)
             model_dir = str(found) if found.is_dir() else None
-            args |= {"module": model, "source": said, "pythonpath": import_roots(checkout)}
+            args |= {"module": model, "source": said}
+            if checkout is not None:  # first on the kernels' import path
+                args["checkout"] = checkout.name
         job = Job(
             kind=JobKind.NOTEBOOK,
             model=model,
@@ -147,4 +146,4 @@ class NotebookService:
         if sessions is None or not sessions.running_here(job_id):
             where = f" ({job.lease_owner})" if job.lease_owner else ""
             raise Conflict(f"notebook '{job_id}' runs on another replica{where}: open it there")
-        return Upstream(job, socket_path(job.args, job.id), sessions.jupyter_token(job_id))
+        return Upstream(job, socket_path(job.id), sessions.jupyter_token(job_id))

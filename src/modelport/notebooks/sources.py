@@ -42,13 +42,6 @@ def checkout_module(
     return None, f"{record.module} has no source to check out: its installed package is used"
 
 
-def import_roots(checkout: Path | None) -> list[str]:
-    """What goes first on the notebook's import path for a checkout (``src/`` layouts too)."""
-    if checkout is None:
-        return []
-    return [str(checkout / "src" if (checkout / "src").is_dir() else checkout)]
-
-
 def _editable_project(package: str | None) -> Path | None:
     """The directory ``package`` was installed from in editable mode, if it was."""
     if not package:
