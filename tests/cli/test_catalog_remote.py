@@ -213,6 +213,22 @@ def test_publish_a_git_repository(server: ThreadServer, tmp_path: Path) -> None:
     assert "Publish it as a new version (--version)." in again.stderr
 
 
+def test_publish_a_local_directory_to_a_server(server: ThreadServer, module: Path) -> None:
+    (module / ".git").mkdir()  # left out of what is sent, as caches are
+    (module / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (module / "__pycache__").mkdir()
+    (module / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    result = cli("publish", module, "--version", "1.2.1", "--url", server.url)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "published plant-classifier 1.2.1 (0 artifacts)\n"
+    doc = json.loads(cli("show", "plant-classifier", "--json").stdout)
+    assert doc["version"]["version"] == "1.2.1"
+    assert doc["version"]["source_url"] is None  # it came from nowhere the server could reach
+    again = cli("publish", module, "--version", "1.2.1", "--url", server.url)
+    assert again.exit_code == 2
+    assert "error: 409: " in again.stderr
+
+
 def test_errors_end_with_the_status(server: ThreadServer, module: Path) -> None:
     missing = (("show", "nope"), ("versions", "nope"), ("pull", "nope"))
     for args in (*missing, ("show", "iris", "--version", "9.9.9")):
@@ -225,13 +241,12 @@ def test_errors_end_with_the_status(server: ThreadServer, module: Path) -> None:
     assert alias.exit_code == 2
     assert alias.stderr.splitlines()[1].startswith("error: 404: "), alias.stderr
 
-    directory = cli("publish", module, "--url", server.url)
-    assert directory.exit_code == 2
-    assert "publishing a local directory" in directory.stderr
-    assert "not supported" in directory.stderr
+    with_ref = cli("publish", module, "--ref", "main", "--url", server.url)
+    assert with_ref.exit_code == 2
+    assert "a local directory has none" in with_ref.stderr
     not_git = cli("publish", "no-such-thing", "--url", server.url)
     assert not_git.exit_code == 2
-    assert "is not a git URL" in not_git.stderr
+    assert "is neither a directory nor a git URL" in not_git.stderr
     artifacts = cli("publish", "https://x.test/m.git", "--artifact", "a", "--url", server.url)
     assert artifacts.exit_code == 2
     assert "not supported with --url" in artifacts.stderr

@@ -1,7 +1,8 @@
 """One platform for the notebook tests: ``modelport up`` (auth = oidc, bwrap when installed)
 trusting a fixture issuer, with API tokens of three users and two logical GPUs.
 
-- alice and bob: trainers (bob may hold 1 GPU at a time); carol: a user who may not train;
+- alice (also a publisher) and bob: trainers (bob may hold 1 GPU at a time); carol: a user who
+  may not train;
 - ada: who the issuer signs the browser in as (trainer);
 - ``tiny-detector`` (a pilot, installed editable here) in the catalog, to open in JupyterLab.
 """
@@ -26,7 +27,7 @@ from tests.fixtures.oidc_provider import CLIENT_ID, Idp, auth_settings, rsa_key,
 from tests.ui.test_browser_platform import SIGNED_IN_GROUPS, start_platform, stop
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ROLES = {"alice": ["user", "trainer"], "bob": ["user", "trainer"], "carol": ["user"]}
+ROLES = {"alice": ["user", "trainer", "publisher"], "bob": ["user", "trainer"], "carol": ["user"]}
 
 
 @dataclass

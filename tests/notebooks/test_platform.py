@@ -37,6 +37,10 @@ print(json.dumps({
         [sys.executable, "-m", "modelport", "jobs", "list", "--json"],
         capture_output=True, text=True, check=True,
     ).stdout)["jobs"],
+    "published": subprocess.run(
+        [sys.executable, "-m", "modelport", "catalog", "publish", "tiny-detector", "--version",
+         "1.0.1"], capture_output=True, text=True,
+    ).stdout,
 }))
 """
 
@@ -106,6 +110,12 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     assert seen["database"] in ("FileNotFoundError", "PermissionError")  # the sandbox hides it
     assert job["id"] in [j["id"] for j in seen["jobs"]]  # the CLI, as alice, from the notebook
     assert {j["owner"] for j in seen["jobs"]} == {who("alice")}
+    # `modelport catalog publish .` of the checkout, as alice: a new version of her module
+    assert seen["published"] == "published tiny-detector 1.0.1 (0 artifacts)\n", seen
+    published = httpx.get(
+        platform.url("/catalog/modules/tiny-detector/versions/1.0.1"), headers=alice
+    ).json()
+    assert published["published_by"] == who("alice")
     training = httpx.get(platform.url("/v2/models/tiny-detector/train/"), headers=alice)
     assert training.json() == []  # a notebook on a module is not one of its trainings
     token = {"Authorization": f"Bearer {seen['token']}"}

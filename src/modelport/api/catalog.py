@@ -28,9 +28,13 @@ DCAT-AP JSON-LD (``api/catalog_metadata.py``).
 
 from __future__ import annotations
 
+import tempfile
 from enum import Enum
+from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -48,10 +52,12 @@ from modelport.api.catalog_bodies import (
 )
 from modelport.api.catalog_downloads import artifact_response
 from modelport.api.catalog_metadata import JSON_LD, ai4os_summary, metadata_response
-from modelport.catalog.domain import ModuleRecord, SearchPage, VersionRecord
+from modelport.auth import policy
+from modelport.catalog.domain import ModuleRecord, SearchPage, VersionRecord, Visibility
 from modelport.catalog.git import GitPolicy
 from modelport.catalog.service import CatalogService
 from modelport.catalog.vocabulary import Category, DataType, Library, Task
+from modelport.errors import PayloadTooLarge
 from modelport.settings import MiB, Settings
 
 
@@ -119,6 +125,34 @@ class CatalogEndpoints:
             "principal": principal,
         }
         return self.catalog.publish(request.source, request.ref, git=self.git, **options)
+
+    async def publish_archive(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        version: str | None = None,
+        visibility: Visibility | None = None,
+        groups: Annotated[list[str] | None, Query()] = None,
+    ) -> VersionRecord:
+        policy.check_publish(principal)  # before reading what may be a large body
+        limit = self.git.max_bytes
+        with tempfile.TemporaryDirectory(prefix="modelport-archive-") as workdir:
+            archive = Path(workdir) / "project.tar.gz"
+            received = 0
+            with archive.open("wb") as out:
+                async for chunk in request.stream():
+                    received += len(chunk)
+                    if received > limit:
+                        raise PayloadTooLarge(limit)
+                    out.write(chunk)
+            options: dict[str, Any] = {
+                "version": version,
+                "visibility": visibility,
+                "groups": groups or [],
+                "principal": principal,
+            }
+            publish = partial(self.catalog.publish_archive, archive, limit, **options)
+            return await anyio.to_thread.run_sync(publish)
 
     def get_module(self, name: str, principal: CurrentPrincipal) -> ModuleDetail:
         module, latest = self.catalog.module_detail(name, principal)
@@ -238,6 +272,17 @@ def catalog_router(catalog: CatalogService, settings: Settings) -> APIRouter:
         tags=tags,
         status_code=201,
         summary="Publish a module from a git repository or a server directory",
+    )
+    router.add_api_route(
+        "/catalog/modules/archive",
+        api.publish_archive,
+        methods=["POST"],
+        tags=tags,
+        status_code=201,
+        summary="Publish a module project sent as a gzipped tar (modelport catalog publish DIR)",
+        openapi_extra={
+            "requestBody": {"content": {"application/gzip": {}}, "required": True},
+        },
     )
     router.add_api_route(
         "/catalog/modules/{name}",

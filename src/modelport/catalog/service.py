@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from modelport.auth import policy
 from modelport.auth.config import Principal
+from modelport.catalog.archives import unpack_project
 from modelport.catalog.domain import (
     LATEST,
     ArtifactRecord,
@@ -217,6 +218,17 @@ class CatalogService:
                 url, Path(workdir) / "module", ref=ref, policy=chosen, field=field
             )
             return self.publish_source(read_module(checkout, source_url=url), **options)
+
+    def publish_archive(self, archive: Path, max_bytes: int, **options: Any) -> VersionRecord:
+        """Publish the module project a publisher sent as a gzipped tar (``catalog/archives.py``:
+        unpacked safely, at most ``max_bytes`` of files), as if from its directory."""
+        if options.get("version") is not None:
+            check_version(options["version"])
+        if options.get("principal") is not None:
+            policy.check_publish(options["principal"])
+        with tempfile.TemporaryDirectory(prefix="modelport-publish-") as workdir:
+            root = unpack_project(archive, Path(workdir), max_bytes)
+            return self.publish_source(read_module(root), **options)
 
     def publish(
         self, source: str, ref: str | None = None, *, git: GitPolicy | None = None, **options: Any

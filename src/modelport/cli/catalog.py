@@ -188,8 +188,8 @@ def publish(
 ) -> None:
     """Publish a module directory or git repository as a new (immutable) version.
 
-    With --url the server clones a git repository URL; a local directory cannot be published to
-    a server (push it to a git repository first).
+    With --url the server clones a git repository URL, or receives a local directory's project
+    (without .git, environments and caches).
     """
     if url is not None:
         if artifact or published_by:

@@ -34,21 +34,24 @@ def publish_remote(
     visibility: Visibility | None,
     groups: list[str],
 ) -> None:
-    """Have the server at ``url`` publish the git repository ``source``."""
-    if Path(source).is_dir():
-        fail(
-            f"publishing a local directory ({source}) to a remote server is not supported: push "
-            "it to a git repository and publish the repository's URL",
-            USAGE,
-        )
+    """Have the server at ``url`` publish the git repository ``source``, or the module project
+    in the local directory ``source`` (sent to it as a gzipped tar)."""
     from modelport.catalog.domain import VersionRecord
     from modelport.catalog.git import is_git_url
 
-    if not is_git_url(source):
-        fail(f"{source!r} is not a git URL: with --url, publish takes a git repository URL", USAGE)
+    local = Path(source).is_dir()
+    if local and ref is not None:
+        fail("--ref names a git branch or tag: a local directory has none", USAGE)
+    if not local and not is_git_url(source):
+        fail(f"{source!r} is neither a directory nor a git URL", USAGE)
     with remote(url, token) as client:
         try:
-            doc = client.publish(source, ref, version, visibility=visibility, groups=groups)
+            if local:
+                doc = client.publish_directory(
+                    source, version, visibility=visibility, groups=groups
+                )
+            else:
+                doc = client.publish(source, ref, version, visibility=visibility, groups=groups)
         except Conflict as exc:
             fail(f"409: {exc.message}. Publish it as a new version (--version).", USAGE)
     record = VersionRecord.model_validate(doc)

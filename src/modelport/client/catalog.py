@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from modelport import errors
+from modelport.client.archive import pack_project
 from modelport.client.files import param, write_response
 from modelport.client.transport import Transport, segment
 
@@ -70,6 +72,33 @@ class CatalogCalls:
         if groups:
             body["groups"] = list(groups)
         return self._transport.document("POST", "/catalog/modules", json=body)
+
+    def publish_directory(
+        self,
+        path: str | Path,
+        version: str | None = None,
+        *,
+        visibility: str | None = None,
+        groups: Sequence[str] = (),
+        max_bytes: int = 500 * 1024 * 1024,
+    ) -> dict[str, Any]:
+        """Publish the module project in the local directory ``path`` (sent as a gzipped tar
+        without version control, environments or caches: :mod:`modelport.client.archive`);
+        the new version."""
+        params: dict[str, Any] = {"version": version, "visibility": visibility}
+        params = {k: str(v) for k, v in params.items() if v is not None}
+        if groups:
+            params["groups"] = list(groups)
+        with tempfile.TemporaryFile() as archive:
+            pack_project(Path(path), archive, max_bytes)
+            archive.seek(0)
+            return self._transport.document(
+                "POST",
+                "/catalog/modules/archive",
+                content=archive.read(),
+                params=params,
+                headers={"Content-Type": "application/gzip"},
+            )
 
     def publish_job(
         self,

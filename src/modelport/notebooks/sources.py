@@ -13,16 +13,13 @@ import json
 import shutil
 from importlib import metadata
 from pathlib import Path
-from typing import Final
 from urllib.parse import unquote, urlparse
 
 from modelport.catalog.domain import VersionRecord
 from modelport.catalog.git import GitPolicy, fetch_repository, is_git_url
+from modelport.client.archive import SKIPPED
 from modelport.errors import InvalidInput
 from modelport.storage.paths import safe_child
-
-#: Never copied from a project directory: version control, environments, caches.
-SKIPPED: Final = (".git", ".venv", "venv", "__pycache__", "*.pyc", "node_modules", ".*_cache")
 
 
 def checkout_module(
