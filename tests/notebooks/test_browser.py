@@ -92,5 +92,16 @@ def test_open_jupyterlab_from_the_dashboard_run_a_cell_and_stop_it(platform: Pla
         while page.request.get(f"/notebooks/{job_id}/lab").status != 409:
             assert time.monotonic() < deadline
             time.sleep(0.2)
+
+        # a module's page: "Open in JupyterLab" starts one with its source checked out
+        page.goto("/dashboard/modules/tiny-detector")
+        page.get_by_role("button", name="Open in JupyterLab").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "JupyterLab notebook on tiny-detector"
+        )
+        expect(page.locator("#notebook")).to_contain_text("~/tiny-detector")
+        expect(page.get_by_role("link", name="Open JupyterLab")).to_be_visible(timeout=120_000)
+        page.get_by_role("button", name="Stop").click()
+        expect(page.locator("#job-status")).to_have_text("cancelled", timeout=30_000)
         context.close()
         assert not errors, f"JavaScript errors on the dashboard: {errors}"

@@ -135,12 +135,29 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     assert "copied tiny-detector's project" in job["args"]["source"]
 
 
-def test_an_unused_notebook_stops_at_its_idle_timeout(platform: Platform) -> None:
-    job = platform.start("bob", idle_minutes=0.05)  # 3 s
-    ended = platform.wait_end("bob", job["id"], limit_s=90)
-    assert ended["status"] == "succeeded", platform.log("bob", job["id"])
+def test_unused_and_old_notebooks_stop_and_only_their_owner_starts_them_again(
+    platform: Platform,
+) -> None:
+    unused = platform.start("bob", idle_minutes=0.05)  # 3 s unused
+    old = platform.start("alice", idle_minutes=10, max_hours=0.002)  # 7.2 s after it starts
+    ended = platform.wait_end("bob", unused["id"], limit_s=90)
+    assert ended["status"] == "succeeded", platform.log("bob", unused["id"])
     assert ended["result"]["stopped"] == "idle"
-    assert "idle for 3 s" in platform.log("bob", job["id"])
+    assert "idle for 3 s" in platform.log("bob", unused["id"])
+    ended = platform.wait_end("alice", old["id"], limit_s=90)
+    assert ended["status"] == "succeeded", platform.log("alice", old["id"])
+    assert ended["result"]["stopped"] == "max_lifetime"
+    assert ended["result"]["uptime_s"] >= 7.2
+
+    # "Start again" is the owner's (a notebook runs as them), not even an admin's
+    retried = httpx.post(platform.url(f"/jobs/{old['id']}/retry"), headers=platform.headers["bob"])
+    assert retried.status_code == 404
+    again = httpx.post(platform.url(f"/jobs/{old['id']}/retry"), headers=platform.headers["alice"])
+    assert again.status_code == 201, again.text
+    assert (again.json()["kind"], again.json()["retry_of"]) == ("notebook", old["id"])
+    httpx.post(
+        platform.url(f"/jobs/{again.json()['id']}/cancel"), headers=platform.headers["alice"]
+    )
 
 
 def test_quotas_and_limits_refuse_a_notebook(platform: Platform) -> None:

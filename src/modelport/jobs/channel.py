@@ -17,7 +17,8 @@ It records what it reports — progress, metrics, log lines, artifacts written, 
   it retries) wrote, to resume from; ``model-files``, ``model-read``: its model version's
   artifacts, for a node that does not share the server's disk;
 - ``notebook``: a notebook job's secrets (Jupyter's token, the owner's short-lived platform
-  token), made by the platform's hook for that job only (:mod:`modelport.notebooks.sessions`);
+  token, its home and socket), made by the platform's hook for that job only
+  (:mod:`modelport.jobs.notebook_sessions`);
 - ``finish``: ``succeeded`` with its result (JSON, ≤ 1 MiB) or ``failed`` with an error.
 
 Frames are a 4-byte length and UTF-8 JSON (never pickle, whose loading runs code); each call

@@ -76,7 +76,7 @@ class Resources(BaseModel):
 
 
 class Job(BaseModel):
-    """A training job as stored."""
+    """A job (a training or a notebook) as stored."""
 
     id: str = Field(default_factory=new_job_id)
     kind: JobKind = JobKind.TRAINING

@@ -57,11 +57,11 @@ class Layout:
     socket: Path
 
     @classmethod
-    def given(cls, job: Job, secrets: Mapping[str, Any]) -> Layout:
+    def given(cls, job: Job, said: Mapping[str, Any]) -> Layout:
         """As the platform said with the secrets (else: the home the executor made ``$HOME``
         and this machine's socket directory)."""
-        home = secrets.get("home") or os.environ.get("HOME") or os.getcwd()
-        return cls(Path(home), Path(secrets.get("socket") or socket_path(job.id)))
+        home = said.get("home") or os.environ.get("HOME") or os.getcwd()
+        return cls(Path(home), Path(said.get("socket") or socket_path(job.id)))
 
 
 def jupyter_command(job: Job, layout: Layout) -> list[str]:
@@ -190,12 +190,15 @@ def _watch(process: subprocess.Popen[bytes], client: httpx.Client, args: Mapping
             raise NotebookFailed(f"JupyterLab exited with status {process.returncode}")
         now = time.time()
         if now - started >= max_lifetime:
-            print(f"stopping: the notebook reached its maximum lifetime ({max_lifetime:g} s)")
+            print(
+                f"stopping: the notebook reached its maximum lifetime ({max_lifetime:g} s)",
+                flush=True,
+            )
             return "max_lifetime"
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             last_active = max(last_active, _last_activity(client, now))
         if now - last_active >= idle_timeout:
-            print(f"stopping: the notebook was idle for {idle_timeout:g} s")
+            print(f"stopping: the notebook was idle for {idle_timeout:g} s", flush=True)
             return "idle"
         time.sleep(min(poll, max(0.05, idle_timeout / 4)))
 
