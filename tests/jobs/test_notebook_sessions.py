@@ -10,7 +10,7 @@ import pytest
 
 from modelport.auth.tokens import TokenStore
 from modelport.db import connect
-from modelport.errors import InvalidInput, NotFound, Unauthorized
+from modelport.errors import InvalidInput, Unauthorized
 from modelport.jobs.domain import Job, JobKind, utcnow
 from modelport.jobs.notebook_paths import socket_dir
 from modelport.jobs.notebook_sessions import TOKEN_SLACK, NotebookSessions
@@ -39,8 +39,7 @@ def test_each_start_gets_new_secrets_and_the_end_revokes_them(
     jobs, tokens = stores
     job = jobs.create(notebook(tmp_path))
     sessions = NotebookSessions(jobs, tokens, "http://127.0.0.1:5000", tmp_path)
-    with pytest.raises(NotFound, match="does not run on this replica"):
-        sessions.jupyter_token(job.id)
+    assert sessions.session(job.id) is None
 
     first = sessions.secrets(job.id)
     assert first["env"]["MODELPORT_URL"] == "http://127.0.0.1:5000"
@@ -50,8 +49,9 @@ def test_each_start_gets_new_secrets_and_the_end_revokes_them(
     assert record.expires_at is not None
     lifetime = timedelta(seconds=3600) + TOKEN_SLACK
     assert abs(record.expires_at - (utcnow() + lifetime)) < timedelta(minutes=1)
-    assert sessions.jupyter_token(job.id) == first["jupyter_token"]
-    assert sessions.running_here(job.id)
+    held = sessions.session(job.id)
+    assert held is not None
+    assert (held.jupyter_token, held.owner) == (first["jupyter_token"], "i|ada")
 
     again = sessions.secrets(job.id)  # the job re-run (a retry after a crash): new secrets
     assert again["jupyter_token"] != first["jupyter_token"]
@@ -65,7 +65,7 @@ def test_each_start_gets_new_secrets_and_the_end_revokes_them(
     sessions.release(job.id)
     with pytest.raises(Unauthorized):
         tokens.verify(again["env"]["MODELPORT_TOKEN"])
-    assert not sessions.running_here(job.id)
+    assert sessions.session(job.id) is None
     assert not directory.exists()
     sessions.release(job.id)  # twice (and any training's end): nothing happens
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal
+from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal, current_principal
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
 from modelport.errors import ExecutorError, Forbidden, ModelportError, Unauthorized
 from modelport.jobs.domain import JobStatus
@@ -70,9 +70,7 @@ class NotebookEndpoints:
         said: dict[str, Any] = {}
         if job.status is JobStatus.RUNNING:
             with contextlib.suppress(ModelportError, UpstreamUnavailable, ValueError):
-                upstream = await anyio.to_thread.run_sync(
-                    self.notebooks.upstream, principal, job_id
-                )
+                upstream = await self._upstream(principal, job_id)
                 said = await self._status(upstream)
         return NotebookState(
             id=job.id,
@@ -87,8 +85,15 @@ class NotebookEndpoints:
             kernels=said.get("kernels"),
         )
 
+    async def _upstream(self, principal: Principal, job_id: str) -> Upstream:
+        """From memory when this replica runs it; else the database says why not (a thread)."""
+        found = self.notebooks.running_here(principal, job_id)
+        if found is not None:
+            return found
+        return await anyio.to_thread.run_sync(self.notebooks.upstream, principal, job_id)
+
     async def _status(self, upstream: Upstream) -> dict[str, Any]:
-        target = f"{self.settings.base_path}/notebooks/{upstream.job.id}/api/status"
+        target = f"{self.settings.base_path}/notebooks/{upstream.job_id}/api/status"
         headers = upstream_headers([], upstream.token)
         answer = await self.proxy.send(upstream.socket, "GET", target, headers, None)
         try:
@@ -97,10 +102,12 @@ class NotebookEndpoints:
             await answer.aclose()
         return dict(answer.json()) if answer.status_code == 200 else {}
 
-    async def forward(
-        self, job_id: str, path: str, request: Request, principal: CurrentPrincipal
-    ) -> Response:
-        upstream = await anyio.to_thread.run_sync(self.notebooks.upstream, principal, job_id)
+    async def forward(self, request: Request) -> Response:
+        """A plain Starlette endpoint (every request of an open JupyterLab comes here: no
+        FastAPI dependencies or validation on the way)."""
+        job_id, path = request.path_params["job_id"], request.path_params["path"]
+        principal = await current_principal(request)
+        upstream = await self._upstream(principal, job_id)
         raw = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
         target = httpx.URL(raw_path=raw + (b"?" + query if query else b""))
@@ -133,7 +140,7 @@ class NotebookEndpoints:
 
         try:
             principal = await self._websocket_principal(websocket)
-            upstream = await anyio.to_thread.run_sync(self.notebooks.upstream, principal, job_id)
+            upstream = await self._upstream(principal, job_id)
         except ModelportError:
             await websocket.close(code=1008)  # before accepting: the browser sees a 403
             return
@@ -195,12 +202,11 @@ def notebooks_router(notebooks: NotebookService, settings: Settings) -> APIRoute
         methods=["GET"],
         summary="A notebook's state: whether JupyterLab is ready, where, its limits",
     )
-    router.add_api_route(
+    router.add_route(
         "/notebooks/{job_id}/{path:path}",
         endpoints.forward,
         methods=METHODS,
         include_in_schema=False,
-        response_class=StreamingResponse,
     )
     router.add_api_websocket_route("/notebooks/{job_id}/{path:path}", endpoints.websocket)
     router.add_event_handler("shutdown", endpoints.proxy.close)

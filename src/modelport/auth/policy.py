@@ -152,11 +152,12 @@ def check_cancel_job(principal: Principal, job: Job) -> None:
         raise Forbidden("this API token lacks the 'train' scope")
 
 
-def check_open_notebook(principal: Principal, job: Job) -> None:
-    """NotFound unless ``job`` is ``principal``'s own (an admin's too: a notebook runs code with
-    its owner's data and token); Forbidden without the train scope."""
-    if job.owner is None or job.owner != principal.identity:
-        raise NotFound(f"notebook '{job.id}' not found")
+def check_open_notebook(principal: Principal, notebook_id: str, owner: str | None) -> None:
+    """NotFound unless notebook ``notebook_id`` (of ``owner``) is ``principal``'s own (an admin's
+    too: a notebook runs code with its owner's data and token); Forbidden without the train
+    scope."""
+    if owner is None or owner != principal.identity:
+        raise NotFound(f"notebook '{notebook_id}' not found")
     if not principal.has_scope("train"):
         raise Forbidden("this API token lacks the 'train' scope")
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from modelport.errors import InvalidInput, NotFound
+from modelport.errors import InvalidInput
 from modelport.jobs.domain import JobKind
 from modelport.jobs.notebook_paths import notebook_home, socket_dir, socket_path
 
@@ -39,6 +39,7 @@ class Session:
     """One running notebook's secrets."""
 
     jupyter_token: str
+    owner: str | None
     api_token_id: str | None = None
 
 
@@ -78,7 +79,7 @@ class NotebookSessions:
             )
             env["MODELPORT_TOKEN"] = issued.token
             token_id = issued.record.id
-        session = Session(secrets.token_urlsafe(32), token_id)
+        session = Session(secrets.token_urlsafe(32), job.owner, token_id)
         with self._lock:
             earlier = self._sessions.get(job_id)
             self._sessions[job_id] = session
@@ -91,18 +92,10 @@ class NotebookSessions:
             "socket": str(socket_path(job_id)),
         }
 
-    def jupyter_token(self, job_id: str) -> str:
-        """The Jupyter token of a notebook running here; NotFound when it does not run here."""
+    def session(self, job_id: str) -> Session | None:
+        """The secrets of a notebook running here (None: it does not run here, or no more)."""
         with self._lock:
-            session = self._sessions.get(job_id)
-        if session is None:
-            raise NotFound(f"notebook '{job_id}' does not run on this replica")
-        return session.jupyter_token
-
-    def running_here(self, job_id: str) -> bool:
-        """Whether this replica holds the notebook's secrets (it started it)."""
-        with self._lock:
-            return job_id in self._sessions
+            return self._sessions.get(job_id)
 
     def release(self, job_id: str) -> None:
         """Forget a job's secrets, revoke its owner's token and remove its socket's directory

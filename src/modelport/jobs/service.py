@@ -383,7 +383,7 @@ class JobService:
         if principal is not None:
             policy.check_train(principal)
             if old.kind is JobKind.NOTEBOOK:  # it would run as its owner: theirs to restart
-                policy.check_open_notebook(principal, old)
+                policy.check_open_notebook(principal, old.id, old.owner)
         if not old.status.finished:
             raise IllegalTransition(f"job is {old.status.value}: only finished jobs can be retried")
         job = old.model_copy(

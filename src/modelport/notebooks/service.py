@@ -50,7 +50,7 @@ class NotebookRequest:
 class Upstream:
     """Where the proxy sends a notebook's requests, and with what token."""
 
-    job: Job
+    job_id: str
     socket: Path
     token: str
 
@@ -131,19 +131,30 @@ class NotebookService:
     def notebook(self, principal: Principal, job_id: str) -> Job:
         """One of ``principal``'s own notebooks; NotFound for anybody else's, or a training."""
         job = self.jobs.store.get(job_id)
-        policy.check_open_notebook(principal, job)
+        policy.check_open_notebook(principal, job_id, job.owner)
         if job.kind is not JobKind.NOTEBOOK:
             raise NotFound(f"notebook '{job_id}' not found")
         return job
 
+    def running_here(self, principal: Principal, job_id: str) -> Upstream | None:
+        """Where to proxy a request to ``principal``'s notebook when this replica runs it, from
+        memory alone (every request of an open JupyterLab comes here: no database read); None
+        when it does not run here (:meth:`upstream` says why)."""
+        sessions = self.jobs.notebooks
+        session = sessions.session(job_id) if sessions is not None else None
+        if session is None:
+            return None
+        policy.check_open_notebook(principal, job_id, session.owner)
+        return Upstream(job_id, socket_path(job_id), session.jupyter_token)
+
     def upstream(self, principal: Principal, job_id: str) -> Upstream:
-        """Where to proxy a request to ``principal``'s running notebook; Conflict while it is
-        not running, or when another replica runs it."""
+        """Where to proxy a request to ``principal``'s running notebook; NotFound for another's,
+        Conflict while it is not running, or when another replica runs it."""
+        found = self.running_here(principal, job_id)
+        if found is not None:
+            return found
         job = self.notebook(principal, job_id)
         if job.status is not JobStatus.RUNNING:
             raise Conflict(f"notebook '{job_id}' is {job.status.value}, not running")
-        sessions = self.jobs.notebooks
-        if sessions is None or not sessions.running_here(job_id):
-            where = f" ({job.lease_owner})" if job.lease_owner else ""
-            raise Conflict(f"notebook '{job_id}' runs on another replica{where}: open it there")
-        return Upstream(job, socket_path(job.id), sessions.jupyter_token(job_id))
+        where = f" ({job.lease_owner})" if job.lease_owner else ""
+        raise Conflict(f"notebook '{job_id}' runs on another replica{where}: open it there")
