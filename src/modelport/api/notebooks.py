@@ -69,7 +69,9 @@ class NotebookEndpoints:
         job = await anyio.to_thread.run_sync(self.notebooks.notebook, principal, job_id)
         said: dict[str, Any] = {}
         if job.status is JobStatus.RUNNING:
-            with contextlib.suppress(ModelportError, UpstreamUnavailable, ValueError):
+            with contextlib.suppress(
+                ModelportError, UpstreamUnavailable, httpx.HTTPError, ValueError
+            ):
                 upstream = await self._upstream(principal, job_id)
                 said = await self._status(upstream)
         return NotebookState(
