@@ -9,8 +9,12 @@ trusting a fixture issuer, with API tokens of three users and two logical GPUs.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,28 @@ from tests.ui.test_browser_platform import SIGNED_IN_GROUPS, start_platform, sto
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROLES = {"alice": ["user", "trainer", "publisher"], "bob": ["user", "trainer"], "carol": ["user"]}
+
+
+def tiny_wheel(name: str = "tinypkg", version: str = "0.1") -> tuple[str, bytes]:
+    """A pure-Python wheel (file name, bytes) whose module says ``ANSWER = 42``: something to
+    ``pip install`` without an index."""
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"ANSWER = 42\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+        for path, data in files.items()
+    ]
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,", ""]).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+    return f"{name}-{version}-py3-none-any.whl", out.getvalue()
 
 
 @dataclass

@@ -14,13 +14,17 @@ from websockets.sync.client import connect
 
 from modelport.jobs.notebook_paths import socket_dir
 from tests.api.test_authorization import who
-from tests.notebooks.conftest import Platform
+from tests.notebooks.conftest import Platform, tiny_wheel
 from tests.notebooks.kernel import run_cell, start_kernel
 
 pytestmark = pytest.mark.slow
 
 CELL = """
-import json, os, subprocess, sys, httpx, numpy, tiny_detector
+import importlib, json, os, subprocess, sys, httpx, numpy, tiny_detector
+pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "data/WHEEL"],
+                     capture_output=True, text=True)
+importlib.invalidate_caches()
+import tinypkg
 grid = numpy.loadtxt("data/numbers.csv", delimiter=",")
 me = httpx.get(os.environ["MODELPORT_URL"] + "/auth/me",
                headers={"Authorization": "Bearer " + os.environ["MODELPORT_TOKEN"]}).json()
@@ -37,6 +41,7 @@ print(json.dumps({
         [sys.executable, "-m", "modelport", "jobs", "list", "--json"],
         capture_output=True, text=True, check=True,
     ).stdout)["jobs"],
+    "pip": [pip.returncode, pip.stderr[-500:]], "tinypkg": [tinypkg.ANSWER, tinypkg.__file__],
     "published": subprocess.run(
         [sys.executable, "-m", "modelport", "catalog", "publish", "tiny-detector", "--version",
          "1.0.1"], capture_output=True, text=True,
@@ -51,6 +56,8 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     alice = platform.headers["alice"]
     put = httpx.put(platform.url("/data/numbers.csv"), content=b"1,2,3\n4,5,6\n", headers=alice)
     assert put.status_code == 201, put.text
+    wheel, data = tiny_wheel()
+    assert httpx.put(platform.url(f"/data/{wheel}"), content=data, headers=alice).status_code == 201
     job = platform.start("alice", model="tiny-detector", resources={"cpu": 1, "gpu": 1})
     assert (job["kind"], job["model"], job["owner"]) == ("notebook", "tiny-detector", who("alice"))
     assert str(platform.data) not in json.dumps(job["args"])  # no server path to a client
@@ -97,7 +104,8 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
 
     # a cell: numpy over the owner's data, the module's checkout, the owner's platform token
     database = str(platform.data / "modelport.db")
-    said = run_cell(base, kernel, CELL.replace("DATABASE", repr(database)), alice)
+    cell = CELL.replace("DATABASE", repr(database)).replace("WHEEL", wheel)
+    said = run_cell(base, kernel, cell, alice)
     assert said["status"] == "ok", said
     seen = json.loads(said["stdout"])
     home = Path(seen["home"])
@@ -108,6 +116,10 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     assert Path(seen["module"]).is_relative_to(home / "tiny-detector")  # the editable checkout
     assert (home / "tiny-detector" / "pyproject.toml").is_file()
     assert seen["database"] in ("FileNotFoundError", "PermissionError")  # the sandbox hides it
+    # pip installs into the home (the environment is read-only), importable at once
+    assert seen["pip"][0] == 0, seen["pip"]
+    assert seen["tinypkg"][0] == 42
+    assert Path(seen["tinypkg"][1]).is_relative_to(home / ".local" / "notebook-packages")
     assert job["id"] in [j["id"] for j in seen["jobs"]]  # the CLI, as alice, from the notebook
     assert {j["owner"] for j in seen["jobs"]} == {who("alice")}
     # `modelport catalog publish .` of the checkout, as alice: a new version of her module

@@ -39,6 +39,9 @@ START_TIMEOUT: Final = 90.0
 STOP_GRACE: Final = 10.0
 #: The kernel environment's pointer to the owner's data area.
 DATA_AREA_ENV: Final = "MODELPORT_DATA_AREA"
+#: Where ``pip install`` in a notebook puts packages (PIP_TARGET), in the home: kept between
+#: notebooks, importable after the module's checkout and before the platform's environment.
+PACKAGES: Final = ".local/notebook-packages"
 #: The platform's JupyterLab settings, in the sandbox's private /tmp (JUPYTER_CONFIG_PATH): the
 #: news announcements off (their prompt would ask to fetch from the internet).
 PLATFORM_CONFIG: Final = Path("/tmp/modelport-jupyter")  # noqa: S108 - the sandbox's own /tmp
@@ -93,7 +96,8 @@ def jupyter_env(
 ) -> dict[str, str]:
     """JupyterLab's (and its kernels') environment: the worker's (nothing of the platform's),
     Jupyter's directories in the home, the platform's URL and the owner's token (``given``),
-    the data area, and the module's source first on the import path (an editable install)."""
+    the data area, and first on the import path the module's source (an editable install),
+    then the packages ``pip install`` put in the home."""
     home = str(layout.home)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_WORKER_")}
     env.update(
@@ -110,11 +114,14 @@ def jupyter_env(
         env[DATA_AREA_ENV] = str(area)
     if job.model_dir:  # the module's version's artifacts, as its model reads them
         env[MODEL_DIR_ENV] = job.model_dir
+    packages = layout.home / PACKAGES
+    env["PIP_TARGET"] = str(packages)  # the environment is read-only: pip installs here
+    first = [str(packages)]
     checkout = job.args.get("checkout")
-    if checkout:  # ~/<module>/src (a src layout) or ~/<module>, first
+    if checkout:  # ~/<module>/src (a src layout) or ~/<module>, first of all
         root = layout.home / str(checkout)
-        source = root / "src" if (root / "src").is_dir() else root
-        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")]).rstrip(":")
+        first.insert(0, str(root / "src" if (root / "src").is_dir() else root))
+    env["PYTHONPATH"] = os.pathsep.join([*first, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 
