@@ -190,6 +190,12 @@ def test_quotas_and_limits_refuse_a_notebook(platform: Platform) -> None:
     assert too_long.status_code == 422
     assert set(too_long.json()) == {"idle_minutes", "max_hours"}
     assert start("carol").status_code == 403  # not a trainer
+    no_model = httpx.post(platform.url("/jobs"), json={}, headers=platform.headers["alice"])
+    assert no_model.status_code == 422  # a training names its model
+    assert no_model.json() == {"model": ["Field required: the model to train."]}
+    odd = httpx.post(platform.url("/jobs"), json={"kind": "vm"}, headers=platform.headers["alice"])
+    assert odd.status_code == 422
+    assert "kind" in str(odd.json())
     assert start("alice", model="no-such-module").status_code == 404
 
     first = start("bob", resources={"cpu": 0.5, "gpu": 1})
