@@ -25,7 +25,7 @@ from modelport.errors import Conflict, ExecutorError, InvalidInput, NotFound
 from modelport.jobs.domain import Job, JobKind, JobStatus, Resources
 from modelport.jobs.notebook_paths import notebook_home, socket_path
 from modelport.notebooks.sources import checkout_module
-from modelport.settings import Settings
+from modelport.settings import MiB, Settings
 
 if TYPE_CHECKING:
     from modelport.catalog.service import CatalogService
@@ -90,7 +90,11 @@ class NotebookService:
             record = self.catalog.version(request.module, request.version or LATEST, principal)
             if record.pipeline is not None:
                 raise InvalidInput({"module": [f"'{record.module}' is a pipeline, not code"]})
-            git = GitPolicy.for_publishers(allowed_hosts=self.settings.git_allowed_hosts)
+            git = GitPolicy.for_publishers(
+                allow_ssh=self.settings.git_allow_ssh,
+                allowed_hosts=self.settings.git_allowed_hosts,
+                max_bytes=self.settings.git_max_size_mb * MiB,
+            )
             checkout, said = checkout_module(record, home, git)
             model, version = record.module, record.version
             found = self.settings.model_version_dir(record.module, record.version)
