@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import anyio
 import httpx
+from starlette.websockets import WebSocketDisconnect
 
 #: Never forwarded either way (RFC 9110 hop-by-hop), nor the platform's credentials upstream.
 HOP_BY_HOP: Final = frozenset(
@@ -133,7 +134,8 @@ class NotebookProxy:
 
 async def pump_websocket(browser: Any, upstream: Any) -> None:
     """Frames both ways until either side closes, then close the other (Starlette's
-    WebSocket ``browser``, a websockets connection ``upstream``)."""
+    WebSocket ``browser``, a websockets connection ``upstream``; ``websockets`` is the
+    ``notebooks`` extra's, imported here)."""
     from websockets.exceptions import ConnectionClosed
 
     async def down() -> None:
@@ -158,11 +160,13 @@ async def pump_websocket(browser: Any, upstream: Any) -> None:
             elif message.get("bytes") is not None:
                 await upstream.send(message["bytes"])
 
+    ended = (ConnectionClosed, WebSocketDisconnect, RuntimeError, OSError)  # either side gone
     async with anyio.create_task_group() as group:
 
         async def first_then_cancel(side: Any) -> None:
             try:
-                await side()
+                with contextlib.suppress(*ended):
+                    await side()
             finally:
                 group.cancel_scope.cancel()
 
