@@ -41,7 +41,7 @@ from platform_kit import HOST, REPO, free_port, running_up
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
 sys.path.insert(0, str(REPO))
-from tests.notebooks.kernel import start_kernel
+from tests.notebooks.kernel import await_reply, execute_request, start_kernel
 
 FLAGS = ["--no-browser", "--allow-root", "--ServerApp.log_level=WARN"]
 FLAGS += ["--ServerApp.terminals_enabled=False", "--LabApp.news_url=None"]
@@ -101,35 +101,9 @@ def http_median(client: httpx.Client, path: str, n: int) -> float:
 
 
 def execute(channel: ClientConnection, session: str, code: str) -> None:
-    msg_id = uuid.uuid4().hex
-    header = {"msg_id": msg_id, "session": session, "username": "", "version": "5.3"}
-    channel.send(
-        json.dumps(
-            {
-                "header": {**header, "msg_type": "execute_request"},
-                "parent_header": {},
-                "metadata": {},
-                "channel": "shell",
-                "buffers": [],
-                "content": {
-                    "code": code,
-                    "silent": False,
-                    "store_history": False,
-                    "user_expressions": {},
-                    "allow_stdin": False,
-                    "stop_on_error": True,
-                },
-            }
-        )
-    )
-    idle = replied = False
-    while not (idle and replied):
-        message = json.loads(channel.recv(timeout=30))
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        kind = message["msg_type"]
-        idle |= kind == "status" and message["content"]["execution_state"] == "idle"
-        replied |= kind == "execute_reply"
+    frame, msg_id = execute_request(code, session)
+    channel.send(frame)
+    await_reply(lambda: channel.recv(timeout=30), msg_id)
 
 
 def cell_median(open_channel: Callable[[str], ClientConnection], n: int) -> float:
