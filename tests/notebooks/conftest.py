@@ -4,7 +4,8 @@ trusting a fixture issuer, with API tokens of three users and two logical GPUs.
 - alice (also a publisher) and bob: trainers (bob may hold 1 GPU at a time); carol: a user who
   may not train;
 - ada: who the issuer signs the browser in as (trainer);
-- ``tiny-detector`` (a pilot, installed editable here) in the catalog, to open in JupyterLab.
+- ``tiny-detector`` (a pilot, installed editable here) in the catalog, to open in JupyterLab,
+  and a pipeline ``chain`` (no code to open).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from modelport.catalog.setup import build_catalog_service
 from modelport.settings import Settings
 from tests.api.test_authorization import who
 from tests.fixtures.oidc_provider import CLIENT_ID, Idp, auth_settings, rsa_key, run_idp
+from tests.gateway.conftest import META
 from tests.ui.test_browser_platform import SIGNED_IN_GROUPS, start_platform, stop
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -110,6 +112,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data = tmp_path_factory.mktemp("notebooks-data")
     catalog = build_catalog_service(Settings(data_dir=data))
     catalog.publish_directory(EXAMPLES / "tiny-detector", published_by=who("alice"))
+    catalog.registry.publish("chain", "1.0.0", META, pipeline={"document": {"steps": []}})
     tokens = TokenStore(catalog.engine)
     with run_idp() as idp:
         idp.publish("a", rsa_key("a1"))

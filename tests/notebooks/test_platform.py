@@ -197,6 +197,9 @@ def test_quotas_and_limits_refuse_a_notebook(platform: Platform) -> None:
     assert odd.status_code == 422
     assert "kind" in str(odd.json())
     assert start("alice", model="no-such-module").status_code == 404
+    pipeline = start("alice", model="chain")
+    assert pipeline.status_code == 422
+    assert pipeline.json() == {"model": ["'chain' is a pipeline: open its steps' modules"]}
 
     first = start("bob", resources={"cpu": 0.5, "gpu": 1})
     assert first.status_code == 201, first.text

@@ -89,7 +89,9 @@ class NotebookService:
         if request.module is not None:
             record = self.catalog.version(request.module, request.version or LATEST, principal)
             if record.pipeline is not None:
-                raise InvalidInput({"module": [f"'{record.module}' is a pipeline, not code"]})
+                raise InvalidInput(
+                    {"model": [f"'{record.module}' is a pipeline: open its steps' modules"]}
+                )
             git = GitPolicy.for_publishers(
                 allow_ssh=self.settings.git_allow_ssh,
                 allowed_hosts=self.settings.git_allowed_hosts,
