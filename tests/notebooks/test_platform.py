@@ -73,9 +73,11 @@ def test_a_notebook_on_a_module_next_to_the_owners_data_for_the_owner_only(
     config = config.split("</script>", 1)[0]
     assert json.loads(config)["token"] == ""
     assert "set-cookie" not in lab.headers  # Jupyter's cookies stay upstream
+    typed = httpx.get(platform.url(f"/notebooks/{job['id']}"), headers=alice)
+    assert (typed.status_code, typed.headers["location"]) == (307, state["url"])
 
     # nobody else: not bob (404, as for a job of somebody else's), not anonymous (401)
-    for path in (state["url"], "api/status"):
+    for path in (state["url"], f"/notebooks/{job['id']}", "api/status"):
         url = platform.url(path) if path.startswith("/") else base + path
         assert httpx.get(url, headers=platform.headers["bob"]).status_code == 404
         assert httpx.get(url).status_code == 401

@@ -20,7 +20,7 @@ import httpx
 from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal, current_principal
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
@@ -103,6 +103,12 @@ class NotebookEndpoints:
         finally:
             await answer.aclose()
         return dict(answer.json()) if answer.status_code == 200 else {}
+
+    async def enter(self, request: Request) -> Response:
+        """``/notebooks/{id}`` (as typed): its JupyterLab, once it is one's own."""
+        job_id = request.path_params["job_id"]
+        await self._upstream(await current_principal(request), job_id)  # 404, 409 as for it
+        return RedirectResponse(f"{self.settings.base_path}/notebooks/{job_id}/lab", 307)
 
     async def forward(self, request: Request) -> Response:
         """A plain Starlette endpoint (every request of an open JupyterLab comes here: no
@@ -203,6 +209,9 @@ def notebooks_router(notebooks: NotebookService, settings: Settings) -> APIRoute
         endpoints.state,
         methods=["GET"],
         summary="A notebook's state: whether JupyterLab is ready, where, its limits",
+    )
+    router.add_route(
+        "/notebooks/{job_id}", endpoints.enter, methods=["GET"], include_in_schema=False
     )
     router.add_route(
         "/notebooks/{job_id}/{path:path}",
