@@ -62,20 +62,24 @@ def jupyter_by_hand(*, sock: Path | None = None, port: int | None = None) -> Ite
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            client = client_for(sock, port, token)
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/hand/api/status").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start")
-                time.sleep(0.05)
-            client.close()
+            with client_for(sock, port, token) as client:
+                wait_answers(client, "JupyterLab", 60)
             yield token
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def wait_answers(client: httpx.Client, what: str, limit_s: float) -> None:
+    """Poll the hand-started JupyterLab's status through ``client`` until it answers 200."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if client.get("/hand/api/status").status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
 
 
 def client_for(sock: Path | None, port: int | None, token: str | None) -> httpx.Client:
@@ -202,14 +206,7 @@ def main() -> None:
         )
         try:
             proxied = client_for(None, cport, token)
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if proxied.get("/hand/api/status").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("configurable-http-proxy did not start")
-                time.sleep(0.1)
+            wait_answers(proxied, "configurable-http-proxy", 30)
 
             def chp_ws(session: str) -> ClientConnection:
                 uri = f"ws://{HOST}:{cport}/hand/api/kernels/{kernel}/channels?session_id={session}"

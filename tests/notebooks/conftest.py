@@ -28,7 +28,7 @@ from modelport.auth.tokens import SCOPES, TokenStore
 from modelport.catalog.setup import build_catalog_service
 from modelport.settings import Settings
 from tests.api.test_authorization import who
-from tests.fixtures.oidc_provider import CLIENT_ID, Idp, auth_settings, rsa_key, run_idp
+from tests.fixtures.oidc_provider import CLIENT_ID, auth_settings, rsa_key, run_idp
 from tests.gateway.conftest import META
 from tests.ui.test_browser_platform import SIGNED_IN_GROUPS, start_platform, stop
 
@@ -64,7 +64,6 @@ class Platform:
 
     base: str
     data: Path
-    idp: Idp
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     sessions: dict[str, str] = field(default_factory=dict)  # a browser session's cookie value
 
@@ -130,7 +129,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             MODELPORT_QUOTAS=json.dumps({"users": {"bob": {"max_gpus": 1}}}),
             MODELPORT_NOTEBOOK_MAX_HOURS="1",
         )
-        platform = Platform(base, data, idp)
+        platform = Platform(base, data)
         for user, roles in ROLES.items():
             scopes = [s for s in SCOPES if s != "admin"]
             issued = tokens.issue(who(user), "test", scopes, roles=roles, owner_name=user)

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from fastapi import Depends, FastAPI, Request
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.errors import error_response
@@ -83,8 +84,9 @@ ROUTE_RULES = (
 )
 
 
-def bearer_token(request: Request) -> str | None:
-    """The request's bearer token, from the Authorization header (else None)."""
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The request's (or WebSocket's) bearer token, from the Authorization header (else
+    None)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -92,16 +94,19 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def server_origin(request: Request, settings: Settings) -> str:
-    """This server's origin as browsers see it: ``public_url``'s, else the request's."""
+def server_origin(request: HTTPConnection, settings: Settings) -> str:
+    """This server's origin as browsers see it: ``public_url``'s, else the request's (a
+    WebSocket's ``ws``/``wss`` is the page's ``http``/``https``)."""
     if settings.public_url:
         url = urlsplit(settings.public_url)
         return f"{url.scheme}://{url.netloc}".lower()
-    return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    scheme = {"ws": "http", "wss": "https"}.get(request.url.scheme, request.url.scheme)
+    return f"{scheme}://{request.headers.get('host', '')}".lower()
 
 
-def check_same_origin(request: Request, settings: Settings) -> None:
-    """Forbidden unless the request's Origin (else Referer) is this server (CSRF defence)."""
+def check_same_origin(request: HTTPConnection, settings: Settings) -> None:
+    """Forbidden unless the request's (or WebSocket's) Origin (else Referer) is this server
+    (CSRF defence)."""
     source = request.headers.get("origin") or request.headers.get("referer") or ""
     url = urlsplit(source)
     if not url.scheme or f"{url.scheme}://{url.netloc}".lower() != server_origin(request, settings):

@@ -52,6 +52,7 @@ from modelport.api.catalog_bodies import (
 )
 from modelport.api.catalog_downloads import artifact_response
 from modelport.api.catalog_metadata import JSON_LD, ai4os_summary, metadata_response
+from modelport.api.uploads import check_declared_size
 from modelport.auth import policy
 from modelport.catalog.domain import ModuleRecord, SearchPage, VersionRecord, Visibility
 from modelport.catalog.git import GitPolicy
@@ -136,6 +137,7 @@ class CatalogEndpoints:
     ) -> VersionRecord:
         policy.check_publish(principal)  # before reading what may be a large body
         limit = self.git.max_bytes
+        check_declared_size(request, limit)
         with tempfile.TemporaryDirectory(prefix="modelport-archive-") as workdir:
             archive = Path(workdir) / "project.tar.gz"
             received = 0
@@ -144,7 +146,7 @@ class CatalogEndpoints:
                     received += len(chunk)
                     if received > limit:
                         raise PayloadTooLarge(limit)
-                    out.write(chunk)
+                    await anyio.to_thread.run_sync(out.write, chunk)  # off the event loop
             options: dict[str, Any] = {
                 "version": version,
                 "visibility": visibility,

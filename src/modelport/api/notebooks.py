@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -22,9 +21,15 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from modelport.api.auth import SESSION_COOKIE, CurrentPrincipal, current_principal
+from modelport.api.auth import (
+    SESSION_COOKIE,
+    CurrentPrincipal,
+    bearer_token,
+    check_same_origin,
+    current_principal,
+)
 from modelport.auth.config import LOCAL_PRINCIPAL, Principal
-from modelport.errors import ExecutorError, Forbidden, ModelportError, Unauthorized
+from modelport.errors import ExecutorError, ModelportError, Unauthorized
 from modelport.jobs.domain import JobStatus
 from modelport.notebooks.proxy import (
     PAGE_HEADERS,
@@ -68,11 +73,9 @@ class NotebookEndpoints:
     async def state(self, job_id: str, principal: CurrentPrincipal) -> NotebookState:
         job = await anyio.to_thread.run_sync(self.notebooks.notebook, principal, job_id)
         said: dict[str, Any] = {}
-        if job.status is JobStatus.RUNNING:
-            with contextlib.suppress(
-                ModelportError, UpstreamUnavailable, httpx.HTTPError, ValueError
-            ):
-                upstream = await self._upstream(principal, job_id)
+        upstream = self.notebooks.running_here(principal, job_id)  # else not ready here
+        if job.status is JobStatus.RUNNING and upstream is not None:
+            with contextlib.suppress(UpstreamUnavailable, httpx.HTTPError, ValueError):
                 said = await self._status(upstream)
         return NotebookState(
             id=job.id,
@@ -179,25 +182,14 @@ class NotebookEndpoints:
         authenticator = getattr(websocket.app.state, "authenticator", None)
         if authenticator is None:  # auth off: the local guard checked Host and Origin
             return LOCAL_PRINCIPAL
-        header = websocket.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-        if not token:
-            token = websocket.cookies.get(SESSION_COOKIE, "")
-            self._check_origin(websocket)
+        token = bearer_token(websocket)
+        if token is None:  # the session cookie: from this server's pages only (CSRF)
+            check_same_origin(websocket, self.settings)
+            token = websocket.cookies.get(SESSION_COOKIE)
         if not token:
             raise Unauthorized("sign in first")
         principal: Principal = await anyio.to_thread.run_sync(authenticator.authenticate, token)
         return principal
-
-    def _check_origin(self, websocket: WebSocket) -> None:
-        origin = urlsplit(websocket.headers.get("origin", ""))
-        if self.settings.public_url:
-            ours = urlsplit(self.settings.public_url).netloc.lower()
-        else:
-            ours = websocket.headers.get("host", "").lower()
-        if not origin.scheme or origin.netloc.lower() != ours:
-            raise Forbidden("a notebook's WebSocket must come from this server's pages")
 
 
 def notebooks_router(notebooks: NotebookService, settings: Settings) -> APIRouter:

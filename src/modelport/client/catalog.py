@@ -13,6 +13,9 @@ from modelport.client.archive import pack_project
 from modelport.client.files import param, write_response
 from modelport.client.transport import Transport, segment
 
+#: The piece of a project's archive sent at a time.
+CHUNK = 1024 * 1024
+
 
 class CatalogCalls:
     """The Open Catalog: search, versions, publishing, aliases, pull (a part of :class:`Client`)."""
@@ -91,13 +94,14 @@ class CatalogCalls:
             params["groups"] = list(groups)
         with tempfile.TemporaryFile() as archive:
             pack_project(Path(path), archive, max_bytes)
+            size = archive.tell()
             archive.seek(0)
-            return self._transport.document(
+            return self._transport.document(  # streamed from the file, not held in memory
                 "POST",
                 "/catalog/modules/archive",
-                content=archive.read(),
+                content=iter(lambda: archive.read(CHUNK), b""),
                 params=params,
-                headers={"Content-Type": "application/gzip"},
+                headers={"Content-Type": "application/gzip", "Content-Length": str(size)},
             )
 
     def publish_job(

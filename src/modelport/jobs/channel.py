@@ -258,10 +258,7 @@ def _serve(
         if message is None:
             return
         try:
-            if message.get("op") == "notebook":
-                answer: dict[str, Any] = {"ok": _notebook(notebook, job_id)}
-            else:
-                answer = {"ok": _apply(store, job_id, message, uploads)}
+            answer: dict[str, Any] = {"ok": _apply(store, job_id, message, uploads, notebook)}
         except InvalidInput as exc:
             said = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
             answer = {"error": "InvalidInput", "message": said}
@@ -273,7 +270,13 @@ def _serve(
             _send(sock, answer)
 
 
-def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploads) -> Any:
+def _apply(
+    store: JobStore,
+    job_id: str,
+    message: dict[str, Any],
+    uploads: Uploads,
+    notebook: NotebookHook | None,
+) -> Any:
     op = message.get("op")
     if op == "get":
         return store.get(job_id).model_dump(mode="json")
@@ -310,6 +313,8 @@ def _apply(store: JobStore, job_id: str, message: dict[str, Any], uploads: Uploa
         return uploads.model_files()
     if op == "model-read":
         return uploads.model_read(message.get("name"), message.get("offset"))
+    if op == "notebook":
+        return _notebook(notebook, job_id)
     if op == "finish":
         return _finish(store, job_id, message).model_dump(mode="json")
     raise InvalidInput({"op": [f"unknown call {op!r}"]})

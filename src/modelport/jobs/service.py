@@ -199,9 +199,7 @@ class JobService:
         it, ``QuotaExceeded`` if it does not fit now. No owner, no quota.
         """
         resources = resources or Resources()
-        why = self.executor.limit_for(resources)
-        if why:
-            raise InvalidInput({"resources": [f"Can never run: {why}."]})
+        self._check_possible(resources)
         if owner is None and principal is not None:
             owner = principal.identity
         if self.user_data is not None:
@@ -224,10 +222,14 @@ class JobService:
         """Queue a job made whole by its caller (a notebook: :mod:`modelport.notebooks`), as
         :meth:`enqueue` does: InvalidInput if its resources can never be granted, then the
         owner's quota."""
-        why = self.executor.limit_for(job.resources)
+        self._check_possible(job.resources)
+        return self._queue(job, principal)
+
+    def _check_possible(self, resources: Resources) -> None:
+        """InvalidInput naming ``resources`` when the executor can never grant them."""
+        why = self.executor.limit_for(resources)
         if why:
             raise InvalidInput({"resources": [f"Can never run: {why}."]})
-        return self._queue(job, principal)
 
     def _queue(self, job: Job, principal: Principal | None) -> Job:
         job.artifacts_url = f"{self.artifacts_root}/{job.id}"

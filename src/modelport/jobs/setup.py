@@ -165,11 +165,7 @@ def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
     state directory. A notebook: :func:`notebook_sandbox_spec`."""
     if job.kind is JobKind.NOTEBOOK:
         return notebook_sandbox_spec(settings, job)
-    read_only = [Path(job.model_dir)] if job.model_dir else []
-    read_only += [root for root in settings.data_roots if root.is_dir()]
-    if job.owner is not None:  # its owner's data area, which data:// arguments name
-        area = area_of(settings.user_data_dir(), job.owner)
-        read_only += [area] if area.is_dir() else []
+    read_only = _readable(settings, job)
     state = settings.module_state_dir(job.model)
     writable = [state]
     if job.artifacts_url and "://" not in job.artifacts_url:  # a local directory: bound
@@ -184,17 +180,25 @@ def job_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
     )
 
 
+def _readable(settings: Settings, job: Job) -> list[Path]:
+    """What any job may read: its model version's artifacts, the data roots, its owner's data
+    area (which data:// arguments name), those that exist."""
+    read_only = [Path(job.model_dir)] if job.model_dir else []
+    read_only += [root for root in settings.data_roots if root.is_dir()]
+    if job.owner is not None:
+        area = area_of(settings.user_data_dir(), job.owner)
+        read_only += [area] if area.is_dir() else []
+    return read_only
+
+
 def notebook_sandbox_spec(settings: Settings, job: Job) -> SandboxSpec:
     """What a notebook may see: as a training, its module version's artifacts (if opened on
     one), the data roots and its owner's data area (read-only); its owner's notebook home and
     its socket's directory (writable; the home is its working directory); the network unless
     ``notebook_network`` is off (``pip install``, the platform's API)."""
-    read_only = [Path(job.model_dir)] if job.model_dir else []
-    read_only += [root for root in settings.data_roots if root.is_dir()]
-    if job.owner is not None:
-        area = area_of(settings.user_data_dir(), job.owner)
-        area.mkdir(parents=True, exist_ok=True)
-        read_only.append(area)
+    if job.owner is not None:  # there, as ~/data, even before its first upload
+        area_of(settings.user_data_dir(), job.owner).mkdir(parents=True, exist_ok=True)
+    read_only = _readable(settings, job)
     home = notebook_home(settings.data_dir, job.owner)
     sockets = socket_dir(job.id)
     for path in (home, sockets):

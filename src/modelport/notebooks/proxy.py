@@ -77,15 +77,17 @@ async def page_without_token(answer: httpx.Response, token: str) -> bytes:
     """An HTML answer's body (decoded), read whole and closed, with every copy of ``token``
     removed: JupyterLab's page config holds it, and the browser needs none (the proxy adds it
     to each request)."""
+    chunks: list[bytes] = []
+    size = 0
     try:
-        body = b""
         async for chunk in answer.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_PAGE:
+            size += len(chunk)
+            if size > MAX_PAGE:
                 raise UpstreamUnavailable("a JupyterLab page larger than 4 MiB")
+            chunks.append(chunk)
     finally:
         await answer.aclose()
-    return body.replace(token.encode(), b"")
+    return b"".join(chunks).replace(token.encode(), b"")
 
 
 class NotebookProxy:

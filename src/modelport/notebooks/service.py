@@ -136,7 +136,7 @@ class NotebookService:
 
     def notebook(self, principal: Principal, job_id: str) -> Job:
         """One of ``principal``'s own notebooks; NotFound for anybody else's, or a training."""
-        job = self.jobs.store.get(job_id)
+        job = self.jobs.get(job_id)
         policy.check_open_notebook(principal, job_id, job.owner)
         if job.kind is not JobKind.NOTEBOOK:
             raise NotFound(f"notebook '{job_id}' not found")

@@ -18,7 +18,6 @@ from urllib.parse import unquote, urlparse
 from modelport.catalog.domain import VersionRecord
 from modelport.catalog.git import GitPolicy, fetch_repository, is_git_url
 from modelport.client.archive import SKIPPED
-from modelport.errors import InvalidInput
 from modelport.storage.paths import safe_child
 
 
@@ -45,7 +44,7 @@ def _editable_project(package: str | None) -> Path | None:
         return None
     try:
         said = metadata.distribution(package).read_text("direct_url.json")
-    except (metadata.PackageNotFoundError, InvalidInput):
+    except (metadata.PackageNotFoundError, ValueError):
         return None
     if not said:
         return None

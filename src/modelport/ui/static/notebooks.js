@@ -2,7 +2,7 @@
    list, and on a notebook's job page show "Open JupyterLab" once it answers. */
 "use strict";
 (function () {
-  const { api, messageOf, showFieldErrors, clearErrors, ui } = window.mp;
+  const { api, messageOf, failureOf, showFieldErrors, clearErrors, ui } = window.mp;
 
   async function start(body, form) {
     const general = document.getElementById("notebook-error");
@@ -11,7 +11,7 @@
     if (result.ok) { window.location.assign(`${ui}/jobs/${result.data.id}`); return; }
     const fields = result.status === 422 && result.data && typeof result.data.message !== "string";
     if (fields && form) showFieldErrors(form, result.data, general, ["body."]);
-    else if (general) general.textContent = messageOf(result);
+    else if (general) general.textContent = failureOf(result);
   }
 
   function number(form, name) {
